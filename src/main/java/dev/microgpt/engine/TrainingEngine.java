@@ -1,0 +1,49 @@
+package dev.microgpt.engine;
+
+import dev.microgpt.model.ParameterLayout;
+
+/**
+ * What trains the model: forward and backward over one document, and Adam. Every engine keeps parameters,
+ * gradients and Adam moments in {@link ParameterLayout} order, so their contents can be compared and moved
+ * between engines (and into checkpoints) as flat arrays.
+ */
+public interface TrainingEngine extends AutoCloseable {
+
+    /** A short name for logs and metrics, e.g. {@code cpu-fast}. */
+    String name();
+
+    ParameterLayout layout();
+
+    /**
+     * Runs the model over {@code tokens[0..positions]} and back: position t predicts tokens[t + 1], the loss
+     * is the mean over the {@code positions} predictions. Afterwards the engine's gradients are exactly
+     * the gradients of this loss (earlier ones are discarded).
+     *
+     * @param tokens    at least positions + 1 token ids
+     * @param positions 1..block_size
+     * @return the mean cross-entropy loss
+     */
+    double forwardBackward(int[] tokens, int positions);
+
+    /** Adam update from the current gradients for 0-based {@code step} of {@code numSteps}; clears the gradients. */
+    void adamUpdate(AdamConfig adam, int step, int numSteps);
+
+    /** Copies the current gradients into {@code dst} [P]. */
+    void readGradients(double[] dst);
+
+    /** Copies the parameters into {@code dst} [P]. */
+    void readParameters(double[] dst);
+
+    /** Replaces the parameters with {@code src} [P]. */
+    void writeParameters(double[] src);
+
+    /** Copies Adam's first and second moments into {@code m} and {@code v} [P each]. */
+    void readMoments(double[] m, double[] v);
+
+    /** Replaces Adam's moments (for resuming from a checkpoint). */
+    void writeMoments(double[] m, double[] v);
+
+    @Override
+    default void close() {
+    }
+}

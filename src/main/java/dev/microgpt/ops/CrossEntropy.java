@@ -1,0 +1,36 @@
+package dev.microgpt.ops;
+
+/**
+ * Softmax cross-entropy averaged over positions, {@code loss = (1/n) * sum_t -log softmax(logits_t)[target_t]}.
+ * CPU twin of kernels/crossentropy.cu.
+ */
+public final class CrossEntropy {
+
+    private CrossEntropy() {
+    }
+
+    /**
+     * @param logits [rows, V], turned into probabilities in place
+     * @param tokens position t's target is tokens[t + 1]
+     * @return the mean loss over the rows
+     */
+    public static double forward(double[] logits, int[] tokens, int rows, int v) {
+        double sum = 0;
+        for (int t = 0; t < rows; t++) {
+            Softmax.inPlace(logits, t * v, v);
+            sum += -Math.log(logits[t * v + tokens[t + 1]]);
+        }
+        return (1.0 / rows) * sum; // Python: (1 / n) * sum(losses)
+    }
+
+    /** dlogits [rows, V] = (probs - onehot(target)) / rows. */
+    public static void backward(double[] probs, int[] tokens, int rows, int v, double[] dLogits) {
+        double invRows = 1.0 / rows;
+        for (int t = 0; t < rows; t++) {
+            for (int j = 0; j < v; j++) {
+                dLogits[t * v + j] = probs[t * v + j] * invRows;
+            }
+            dLogits[t * v + tokens[t + 1]] -= invRows;
+        }
+    }
+}

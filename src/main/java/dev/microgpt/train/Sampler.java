@@ -1,0 +1,70 @@
+package dev.microgpt.train;
+
+import dev.microgpt.engine.FastEngine;
+import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.model.Tokenizer;
+import dev.microgpt.ops.Softmax;
+import dev.microgpt.rng.PyRandom;
+
+/**
+ * microgpt.py's inference: start from BOS, feed each drawn token back in with a KV cache, draw the next from
+ * softmax(logits / temperature) with {@code random.choices}, stop at BOS or at the end of the context. It runs
+ * on the CPU from any engine's weights (20 names cost microseconds).
+ */
+public final class Sampler {
+
+    private final FastEngine model;
+    private final Tokenizer tokenizer;
+    private final int blockSize;
+    private final int[] tokens;    // [block] the context so far
+    private final double[] logits; // [V]
+
+    public Sampler(ParameterLayout layout, double[] params, Tokenizer tokenizer) {
+        this.model = new FastEngine(layout, params);
+        this.tokenizer = tokenizer;
+        this.blockSize = layout.config().blockSize();
+        this.tokens = new int[blockSize];
+        this.logits = new double[layout.config().vocabSize()];
+    }
+
+    /**
+     * One sample that continues {@code prefix} (empty for microgpt.py's behaviour); the result includes the prefix.
+     *
+     * @throws IllegalArgumentException for a prefix with characters outside the vocabulary or that fills the context
+     */
+    public String sample(PyRandom rng, double temperature, String prefix) {
+        int[] prefixTokens = prefix.codePoints().map(tokenizer::tokenOf).toArray();
+        String unknown = tokenizer.unknownCharacters(prefix);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("prefix has characters that are not in the vocabulary: '" + unknown
+                    + "'; use only characters that occur in the dataset");
+        }
+        if (prefixTokens.length >= blockSize) {
+            throw new IllegalArgumentException("prefix is " + prefixTokens.length + " characters but the context holds "
+                    + blockSize + " tokens including BOS; shorten the prefix or raise --block-size");
+        }
+        StringBuilder text = new StringBuilder(prefix);
+        tokens[0] = tokenizer.bos();
+        System.arraycopy(prefixTokens, 0, tokens, 1, prefixTokens.length);
+        int known = prefixTokens.length + 1;
+        model.forward(tokens, 0, known - 1);
+        double invTemperature = 1.0 / temperature; // Python: l / temperature is l * temperature**-1
+        for (int pos = known - 1; pos < blockSize; pos++) {
+            model.forward(tokens, pos, pos + 1);
+            model.copyLogits(pos, logits);
+            for (int j = 0; j < logits.length; j++) {
+                logits[j] *= invTemperature;
+            }
+            Softmax.inPlace(logits, 0, logits.length);
+            int next = rng.choices(logits, logits.length);
+            if (next == tokenizer.bos()) {
+                break;
+            }
+            text.append(tokenizer.decode(next));
+            if (pos + 1 < blockSize) {
+                tokens[pos + 1] = next;
+            }
+        }
+        return text.toString();
+    }
+}

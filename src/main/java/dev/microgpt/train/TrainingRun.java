@@ -1,0 +1,60 @@
+package dev.microgpt.train;
+
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.model.Tokenizer;
+import dev.microgpt.rng.PyRandom;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Everything microgpt.py sets up before its first step, in its order, from one seeded generator: shuffle the
+ * documents, build the vocabulary, then draw every weight from gauss(0, 0.08) in layout order. The same
+ * generator then draws the samples, so it is kept here.
+ *
+ * @param documents the shuffled documents, one per training step in turn
+ * @param tokens    each document encoded as [BOS] + characters + [BOS]
+ */
+public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer tokenizer, ParameterLayout layout,
+                          double[] initialParams, PyRandom rng) {
+
+    /** microgpt.py's weight init: {@code random.gauss(0, 0.08)}. */
+    public static final double INIT_STD = 0.08;
+
+    /** Shape of the model apart from the vocabulary, which the dataset decides. */
+    public record Shape(int nEmbd, int nHead, int nLayer, int blockSize) {
+        public static final Shape MICROGPT = new Shape(ModelConfig.DEFAULT_N_EMBD, ModelConfig.DEFAULT_N_HEAD,
+                ModelConfig.DEFAULT_N_LAYER, ModelConfig.DEFAULT_BLOCK_SIZE);
+
+        public ModelConfig withVocabulary(int vocabSize) {
+            return new ModelConfig(nEmbd, nHead, nLayer, blockSize, vocabSize);
+        }
+    }
+
+    public static TrainingRun prepare(List<String> documents, Shape shape, long seed) {
+        PyRandom rng = new PyRandom(seed);
+        List<String> docs = new ArrayList<>(documents);
+        rng.shuffle(docs);
+        Tokenizer tokenizer = Tokenizer.fromDocuments(docs);
+        ParameterLayout layout = new ParameterLayout(shape.withVocabulary(tokenizer.vocabSize()));
+        double[] params = new double[layout.size()];
+        for (int i = 0; i < params.length; i++) {
+            params[i] = rng.gauss(0, INIT_STD);
+        }
+        int[][] tokens = new int[docs.size()][];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = tokenizer.encodeDocument(docs.get(i));
+        }
+        return new TrainingRun(List.copyOf(docs), tokens, tokenizer, layout, params, rng);
+    }
+
+    /** The document of 0-based {@code step}: {@code docs[step % len(docs)]}. */
+    public int[] documentAt(int step) {
+        return tokens[step % tokens.length];
+    }
+
+    /** Positions a step trains on: {@code n = min(block_size, len(tokens) - 1)}. */
+    public int positionsOf(int[] documentTokens) {
+        return Math.min(layout.config().blockSize(), documentTokens.length - 1);
+    }
+}
