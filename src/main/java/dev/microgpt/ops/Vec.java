@@ -1,19 +1,29 @@
 package dev.microgpt.ops;
 
-/** The two inner loops everything else is built from. Plain loops: C2 vectorises axpy without help. */
+/**
+ * The two inner loops everything else is built from. C2 does not vectorise the axpy by itself (measured here at
+ * about 3 cycles per element on JDK 17 and 25), so where the JVM was started with
+ * {@code --add-modules jdk.incubator.vector} (the launchers and the tests do) axpy runs on the Vector API, which
+ * is 2.4x faster at width 16 and 3.6x at width 64; without the module it falls back to the plain loop. Both
+ * round identically: a separate multiply and add per element, no fused multiply-add.
+ */
 final class Vec {
+
+    /** Whether the incubating Vector API module was resolved at start-up; decided once. */
+    static final boolean SIMD = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
     private Vec() {
     }
 
     /** y[yOff + j] += a * x[xOff + j] for j in [0, n). */
     static void axpy(double a, double[] x, int xOff, double[] y, int yOff, int n) {
-        for (int j = 0; j < n; j++) {
+        int j = SIMD ? SimdVec.axpy(a, x, xOff, y, yOff, n) : 0;
+        for (; j < n; j++) {
             y[yOff + j] += a * x[xOff + j];
         }
     }
 
-    /** Sum of x[xOff + j] * y[yOff + j], added left to right as Python's sum() does. */
+    /** Sum of x[xOff + j] * y[yOff + j], added left to right as Python's sum() does (so never vectorised). */
     static double dot(double[] x, int xOff, double[] y, int yOff, int n) {
         double s = 0;
         for (int j = 0; j < n; j++) {

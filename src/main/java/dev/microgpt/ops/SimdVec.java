@@ -1,0 +1,24 @@
+package dev.microgpt.ops;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The Vector API half of {@link Vec}; loaded only when the module is present. */
+final class SimdVec {
+
+    private static final VectorSpecies<Double> SPECIES = DoubleVector.SPECIES_PREFERRED;
+
+    private SimdVec() {
+    }
+
+    /** The whole-vector part of {@link Vec#axpy}; returns the index where the scalar tail starts. */
+    static int axpy(double a, double[] x, int xOff, double[] y, int yOff, int n) {
+        int bound = SPECIES.loopBound(n);
+        for (int j = 0; j < bound; j += SPECIES.length()) {
+            DoubleVector.fromArray(SPECIES, x, xOff + j).mul(a)
+                    .add(DoubleVector.fromArray(SPECIES, y, yOff + j))
+                    .intoArray(y, yOff + j);
+        }
+        return bound;
+    }
+}
