@@ -1,29 +1,44 @@
 package dev.microgpt.engine;
 
 import dev.microgpt.model.ParameterLayout;
+import java.util.Arrays;
 
-/** The state both CPU engines share: float64 parameters, gradients and Adam moments in layout order. */
+/**
+ * The state both CPU engines share: float64 parameters, gradients and Adam moments, kept in the engine's
+ * {@link StorageOrder} and converted to layout order only when they cross the interface.
+ */
 public abstract class CpuEngine implements TrainingEngine {
 
     protected final ParameterLayout layout;
-    protected final double[] params; // [P]
-    protected final double[] grads;  // [P]
-    private final double[] adamM;    // [P]
-    private final double[] adamV;    // [P]
+    protected final double[] params; // [P] in storage order
+    protected final double[] grads;  // [P] in storage order
+    private final double[] adamM;    // [P] in storage order
+    private final double[] adamV;    // [P] in storage order
+    private final StorageOrder order;
+    private boolean gradientsZero = true;
 
-    protected CpuEngine(ParameterLayout layout, double[] initialParams) {
+    CpuEngine(ParameterLayout layout, double[] initialParams, StorageOrder order) {
         if (initialParams.length != layout.size()) {
             throw new IllegalArgumentException("expected " + layout.size() + " parameters, got " + initialParams.length);
         }
         this.layout = layout;
-        this.params = initialParams.clone();
+        this.order = order;
+        this.params = new double[layout.size()];
         this.grads = new double[layout.size()];
         this.adamM = new double[layout.size()];
         this.adamV = new double[layout.size()];
+        order.fromLayout(initialParams, params);
     }
 
-    /** Called after the parameters changed (Adam, or a write), for engines that keep derived copies. */
-    protected void parametersChanged() {
+    /**
+     * Zeroes the gradients before a backward pass accumulates into them, unless Adam already left them zero:
+     * at 64/64 a redundant clear costs as much as a tenth of the step.
+     */
+    protected final void clearGradients() {
+        if (!gradientsZero) {
+            Arrays.fill(grads, 0.0);
+        }
+        gradientsZero = false;
     }
 
     @Override
@@ -34,34 +49,33 @@ public abstract class CpuEngine implements TrainingEngine {
     @Override
     public void adamUpdate(AdamConfig adam, int step, int numSteps) {
         Adam.update(adam, step, numSteps, params, grads, adamM, adamV);
-        parametersChanged();
+        gradientsZero = true;
     }
 
     @Override
     public void readGradients(double[] dst) {
-        System.arraycopy(grads, 0, dst, 0, grads.length);
+        order.toLayout(grads, dst);
     }
 
     @Override
     public void readParameters(double[] dst) {
-        System.arraycopy(params, 0, dst, 0, params.length);
+        order.toLayout(params, dst);
     }
 
     @Override
     public void writeParameters(double[] src) {
-        System.arraycopy(src, 0, params, 0, params.length);
-        parametersChanged();
+        order.fromLayout(src, params);
     }
 
     @Override
     public void readMoments(double[] m, double[] v) {
-        System.arraycopy(adamM, 0, m, 0, adamM.length);
-        System.arraycopy(adamV, 0, v, 0, adamV.length);
+        order.toLayout(adamM, m);
+        order.toLayout(adamV, v);
     }
 
     @Override
     public void writeMoments(double[] m, double[] v) {
-        System.arraycopy(m, 0, adamM, 0, adamM.length);
-        System.arraycopy(v, 0, adamV, 0, adamV.length);
+        order.fromLayout(m, adamM);
+        order.fromLayout(v, adamV);
     }
 }

@@ -14,6 +14,10 @@ import java.util.Arrays;
  * matrix form, in float64, composed from the ops in {@code dev.microgpt.ops}. Every buffer is allocated once
  * here; a training step allocates nothing.
  *
+ * <p>Parameters, gradients and moments are kept with every linear weight transposed
+ * ({@link StorageOrder#transposedLinears}): the forward then builds each output row as a sum over inputs in
+ * increasing order, as microgpt.py's {@code sum(wi * xi ...)} does, with vector loads along the outputs.
+ *
  * <p>The forward runs over a range of positions [from, to) and keeps every row, so it is also the KV-cached
  * forward that sampling uses one position at a time.
  */
@@ -52,9 +56,6 @@ public final class FastEngine extends CpuEngine {
     private final int vocab;
     private final int block;
 
-    /** Each linear weight transposed, stored at its own layout offset (qkv as one [C, 3C] block). */
-    private final double[] transposed; // [P]
-
     private final double[] embedding;      // [T, C] wte + wpe
     private final double[] embeddingScale; // [T]
     private final double[][] stream;       // [L + 1][T, C] residual stream entering each block, then the output
@@ -70,13 +71,12 @@ public final class FastEngine extends CpuEngine {
     private final double[] dScores;  // [T]
 
     public FastEngine(ParameterLayout layout, double[] initialParams) {
-        super(layout, initialParams);
+        super(layout, initialParams, StorageOrder.transposedLinears(layout));
         this.cfg = layout.config();
         this.c = cfg.nEmbd();
         this.hiddenWidth = cfg.mlpHidden();
         this.vocab = cfg.vocabSize();
         this.block = cfg.blockSize();
-        this.transposed = new double[layout.size()];
         this.embedding = new double[block * c];
         this.embeddingScale = new double[block];
         this.stream = new double[cfg.nLayer() + 1][block * c];
@@ -92,27 +92,11 @@ public final class FastEngine extends CpuEngine {
         this.dAttnOut = new double[block * c];
         this.dQkv = new double[block * 3 * c];
         this.dScores = new double[block];
-        parametersChanged();
     }
 
     @Override
     public String name() {
         return "cpu-fast";
-    }
-
-    @Override
-    protected void parametersChanged() {
-        transpose(layout.lmHead().offset(), vocab, c);
-        for (ParameterLayout.Layer l : layout.layers()) {
-            transpose(l.qkvOffset(), 3 * c, c);
-            transpose(l.attnWo().offset(), c, c);
-            transpose(l.mlpFc1().offset(), hiddenWidth, c);
-            transpose(l.mlpFc2().offset(), c, hiddenWidth);
-        }
-    }
-
-    private void transpose(int offset, int rows, int cols) {
-        Linear.transpose(params, offset, transposed, offset, rows, cols);
     }
 
     /**
@@ -129,17 +113,17 @@ public final class FastEngine extends CpuEngine {
             double[] in = stream[i];
             double[] out = stream[i + 1];
             RmsNorm.forward(in, 0, a.attnNorm, 0, a.attnScale, from, to, c);
-            Linear.forward(a.attnNorm, 0, transposed, w.qkvOffset(), a.qkv, 0, from, to, c, 3 * c);
+            Linear.forward(a.attnNorm, 0, params, w.qkvOffset(), a.qkv, 0, from, to, c, 3 * c);
             Attention.forward(a.qkv, a.probs, a.attnOut, from, to, c, cfg.nHead(), block);
-            Linear.forward(a.attnOut, 0, transposed, w.attnWo().offset(), a.mid, 0, from, to, c, c);
+            Linear.forward(a.attnOut, 0, params, w.attnWo().offset(), a.mid, 0, from, to, c, c);
             addRows(a.mid, in, from, to, c);
             RmsNorm.forward(a.mid, 0, a.mlpNorm, 0, a.mlpScale, from, to, c);
-            Linear.forward(a.mlpNorm, 0, transposed, w.mlpFc1().offset(), a.hidden, 0, from, to, c, hiddenWidth);
+            Linear.forward(a.mlpNorm, 0, params, w.mlpFc1().offset(), a.hidden, 0, from, to, c, hiddenWidth);
             relu(a.hidden, from * hiddenWidth, to * hiddenWidth);
-            Linear.forward(a.hidden, 0, transposed, w.mlpFc2().offset(), out, 0, from, to, hiddenWidth, c);
+            Linear.forward(a.hidden, 0, params, w.mlpFc2().offset(), out, 0, from, to, hiddenWidth, c);
             addRows(out, a.mid, from, to, c);
         }
-        Linear.forward(stream[blocks.length], 0, transposed, layout.lmHead().offset(), logits, 0, from, to, c, vocab);
+        Linear.forward(stream[blocks.length], 0, params, layout.lmHead().offset(), logits, 0, from, to, c, vocab);
     }
 
     /** Copies the logits of position {@code row} (after {@link #forward}) into dst [V]. */
@@ -152,7 +136,7 @@ public final class FastEngine extends CpuEngine {
         int n = positions;
         forward(tokens, 0, n);
         double loss = CrossEntropy.forward(logits, tokens, n, vocab);
-        Arrays.fill(grads, 0.0);
+        clearGradients();
 
         CrossEntropy.backward(logits, tokens, n, vocab, dLogits);
         Arrays.fill(dStream, 0.0);

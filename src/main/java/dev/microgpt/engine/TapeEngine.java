@@ -62,7 +62,7 @@ public final class TapeEngine extends CpuEngine {
 
     /** With room for {@code initialGraphNodes} graph nodes before the tape first grows (tests make it tiny). */
     TapeEngine(ParameterLayout layout, double[] initialParams, int initialGraphNodes) {
-        super(layout, initialParams);
+        super(layout, initialParams, StorageOrder.LAYOUT);
         this.config = layout.config();
         this.tape = new Tape(layout.size(), initialGraphNodes);
         this.attentionScale = Math.pow(Math.pow(config.headDim(), 0.5), -1);

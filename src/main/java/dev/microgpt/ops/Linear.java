@@ -1,7 +1,8 @@
 package dev.microgpt.ops;
 
 /**
- * A bias-free linear layer {@code y = x W^T} with W [out, in] as stored in the layout. CPU twin of
+ * A bias-free linear layer {@code y = x W^T}, W [out, in] in the layout, here taken transposed (wT [in, out]),
+ * as the fast engine stores it. CPU twin of
  * kernels/linear.cu (and of the fused QKV kernel, which is this over the [3C, C] wq|wk|wv block).
  */
 public final class Linear {
@@ -31,26 +32,28 @@ public final class Linear {
     }
 
     /**
-     * dx[t] += dy[t] W and dW += dy[t]^T x[t] for t in [0, rows). Rows of dy that are zero (ReLU'd units)
-     * are skipped: they add nothing.
+     * dx[t] += dy[t] W and dW += dy[t]^T x[t] for t in [0, rows), with W and dW transposed as in
+     * {@link #forward}: dx[t, i] is the dot product of row i of wT with dy[t], and row i of dwT gains
+     * x[t, i] * dy[t]. Zero inputs (ReLU'd units feeding fc2) add nothing to dW and are skipped.
      *
-     * @param x  [rows, in] the forward input
-     * @param dy [rows, out]
-     * @param w  [out, in] layout order
-     * @param dx [rows, in] accumulated into
-     * @param dw [out, in] accumulated into
+     * @param x   [rows, in] the forward input
+     * @param dy  [rows, out]
+     * @param wT  [in, out]
+     * @param dx  [rows, in] accumulated into
+     * @param dwT [in, out] accumulated into
      */
-    public static void backward(double[] x, int xOff, double[] dy, int dyOff, double[] w, int wOff,
-                                double[] dx, int dxOff, double[] dw, int dwOff, int rows, int in, int out) {
-        // o outer, positions inner: the weight row and its gradient row stay in L1 across positions.
-        for (int o = 0; o < out; o++) {
-            int wRow = wOff + o * in;
-            int dwRow = dwOff + o * in;
+    public static void backward(double[] x, int xOff, double[] dy, int dyOff, double[] wT, int wTOff,
+                                double[] dx, int dxOff, double[] dwT, int dwTOff, int rows, int in, int out) {
+        // i outer, positions inner: row i of wT and of dwT stay in L1 across positions.
+        for (int i = 0; i < in; i++) {
+            int wRow = wTOff + i * out;
+            int dwRow = dwTOff + i * out;
             for (int t = 0; t < rows; t++) {
-                double g = dy[dyOff + t * out + o];
-                if (g != 0) {
-                    Vec.axpy(g, w, wRow, dx, dxOff + t * in, in);
-                    Vec.axpy(g, x, xOff + t * in, dw, dwRow, in);
+                int dyRow = dyOff + t * out;
+                dx[dxOff + t * in + i] += Vec.dotAnyOrder(wT, wRow, dy, dyRow, out);
+                double xi = x[xOff + t * in + i];
+                if (xi != 0) {
+                    Vec.axpy(xi, dy, dyRow, dwT, dwRow, out);
                 }
             }
         }

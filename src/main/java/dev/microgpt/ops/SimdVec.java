@@ -1,6 +1,7 @@
 package dev.microgpt.ops;
 
 import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /** The Vector API half of {@link Vec}; loaded only when the module is present. */
@@ -20,5 +21,19 @@ final class SimdVec {
                     .intoArray(y, yOff + j);
         }
         return bound;
+    }
+
+    /** The largest multiple of the vector length not above n. */
+    static int wholeVectors(int n) {
+        return SPECIES.loopBound(n);
+    }
+
+    /** Dot product over [0, n), n a multiple of the vector length; lanes are summed at the end. */
+    static double dot(double[] x, int xOff, double[] y, int yOff, int n) {
+        DoubleVector acc = DoubleVector.zero(SPECIES);
+        for (int j = 0; j < n; j += SPECIES.length()) {
+            acc = DoubleVector.fromArray(SPECIES, x, xOff + j).mul(DoubleVector.fromArray(SPECIES, y, yOff + j)).add(acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -23,6 +23,23 @@ final class Vec {
         }
     }
 
+    /**
+     * Sum of x[xOff + j] * y[yOff + j] in whatever order is fastest: for the backward pass, whose order
+     * microgpt.py's autograd does not pin down anyway.
+     */
+    static double dotAnyOrder(double[] x, int xOff, double[] y, int yOff, int n) {
+        int j = 0;
+        double s = 0;
+        if (SIMD) {
+            j = SimdVec.wholeVectors(n);
+            s = SimdVec.dot(x, xOff, y, yOff, j);
+        }
+        for (; j < n; j++) {
+            s += x[xOff + j] * y[yOff + j];
+        }
+        return s;
+    }
+
     /** Sum of x[xOff + j] * y[yOff + j], added left to right as Python's sum() does (so never vectorised). */
     static double dot(double[] x, int xOff, double[] y, int yOff, int n) {
         double s = 0;
