@@ -1,137 +1,211 @@
 package dev.microgpt.cli;
 
+import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
-import dev.microgpt.engine.FastEngine;
-import dev.microgpt.engine.TapeEngine;
-import dev.microgpt.engine.TrainingEngine;
-import dev.microgpt.model.Documents;
-import dev.microgpt.train.Sampler;
-import dev.microgpt.train.Trainer;
-import dev.microgpt.train.TrainingRun;
-import java.io.IOException;
-import java.io.PrintWriter;
+import dev.microgpt.model.ModelConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** The trainer's command line: defaults reproduce microgpt.py (train 1000 steps, print 20 samples). */
+/**
+ * The trainer's command line. Defaults reproduce microgpt.py: train 1000 steps on input.txt, print 20 samples.
+ * Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted (after saving a checkpoint).
+ */
 @Command(name = "microgpt", mixinStandardHelpOptions = true, version = "microgpt-jcuda 0.1.0",
         sortOptions = false, usageHelpAutoWidth = true,
-        description = "Trains Karpathy's microgpt on a file of documents (one per line), then samples from it.")
+        description = {"Trains Karpathy's microgpt on a file of documents (one per line), then samples from it.",
+                "Samples go to stdout, one per line; progress and messages go to stderr."},
+        footer = {"", "Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted (a checkpoint is saved)."})
 public final class Main implements Callable<Integer> {
 
-    private static final Logger log = LoggerFactory.getLogger("microgpt");
+    static final Logger LOG = LoggerFactory.getLogger("microgpt");
 
-    /** The CPU engines. */
+    enum Device { auto, cpu, gpu }
+
     enum Engine { fast, tape }
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--input", paramLabel = "FILE", defaultValue = "input.txt",
-            description = "Dataset, one document per line (default: ${DEFAULT-VALUE}).")
+            description = "Dataset, one document per line. When the default input.txt is missing, the makemore names are downloaded (SHA-256 checked); without network a built-in list of names is used (default: ${DEFAULT-VALUE}).")
     Path input;
 
-    @Option(names = "--n-embd", defaultValue = "16", description = "Embedding width (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--n-embd", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_N_EMBD,
+            description = "Embedding width (default: ${DEFAULT-VALUE}).")
     int nEmbd;
 
-    @Option(names = "--n-head", defaultValue = "4", description = "Attention heads; must divide --n-embd (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--n-head", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_N_HEAD,
+            description = "Attention heads; must divide --n-embd (default: ${DEFAULT-VALUE}).")
     int nHead;
 
-    @Option(names = "--n-layer", defaultValue = "1", description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--n-layer", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_N_LAYER,
+            description = "Transformer blocks (default: ${DEFAULT-VALUE}).")
     int nLayer;
 
-    @Option(names = "--block-size", defaultValue = "16", description = "Context length in tokens (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--block-size", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_BLOCK_SIZE,
+            description = "Context length in tokens (default: ${DEFAULT-VALUE}).")
     int blockSize;
 
-    @Option(names = "--steps", defaultValue = "1000", description = "Training steps, one document each (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "1000",
+            description = "Training steps, one document each; the learning rate decays to 0 over them (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--seed", defaultValue = "42", description = "Seed of the Python-compatible RNG (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--learning-rate", paramLabel = "LR", defaultValue = "0.01",
+            description = "Adam's initial learning rate (default: ${DEFAULT-VALUE}).")
+    double learningRate;
+
+    @Option(names = "--beta1", defaultValue = "0.85", description = "Adam's beta1 (default: ${DEFAULT-VALUE}).")
+    double beta1;
+
+    @Option(names = "--beta2", defaultValue = "0.99", description = "Adam's beta2 (default: ${DEFAULT-VALUE}).")
+    double beta2;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
+            description = "Seed of the CPython-compatible RNG that shuffles, initialises and samples (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--temperature", defaultValue = "0.5", description = "Sampling temperature, > 0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.5",
+            description = "Sampling temperature, > 0 (default: ${DEFAULT-VALUE}).")
     double temperature;
 
-    @Option(names = "--num-samples", defaultValue = "20", description = "Samples to print after training (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--num-samples", paramLabel = "N", defaultValue = "20",
+            description = "Samples to print (default: ${DEFAULT-VALUE}).")
     int numSamples;
 
+    @Option(names = "--prefix", paramLabel = "TEXT", defaultValue = "",
+            description = "Every sample continues this text.")
+    String prefix;
+
+    @Option(names = "--device", defaultValue = "auto",
+            description = "auto (the GPU when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
+    Device device;
+
     @Option(names = "--engine", defaultValue = "fast",
-            description = "CPU engine: fast (matrix-form float64) or tape (scalar autograd, slow; the gradient oracle) (default: ${DEFAULT-VALUE}).")
+            description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
     Engine engine;
 
-    @Option(names = "--metrics", paramLabel = "FILE", description = "Write step,loss,lr,elapsed_ms of every step as CSV.")
+    @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
+            description = "Checkpoint file (safetensors). Written at the end of training when given, by --checkpoint-every, --stop-after and Ctrl-C; read by --resume and --predict (default: ${DEFAULT-VALUE}).")
+    Path checkpoint;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N",
+            description = "Also save the checkpoint every N steps (the newest replaces the previous one).")
+    Integer checkpointEvery;
+
+    @Option(names = "--resume", description = "Continue the run saved in --checkpoint, exactly where it stopped.")
+    boolean resume;
+
+    @Option(names = "--stop-after", paramLabel = "N",
+            description = "Stop after step N of the --steps schedule and save a checkpoint, so long runs go in chunks.")
+    Integer stopAfter;
+
+    @Option(names = "--predict", description = "Only sample, from --checkpoint (no training, no dataset needed).")
+    boolean predict;
+
+    @Option(names = "--metrics", paramLabel = "FILE",
+            description = "Write step,loss,lr,elapsed_ms of every step as CSV (appended to when resuming).")
     Path metrics;
 
-    @Option(names = "--quiet", description = "No progress output; only the samples.")
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Render the loss curve and its moving average to PNG.")
+    Path plot;
+
+    @Option(names = "--log-every", paramLabel = "N", defaultValue = "0",
+            description = "Off a terminal, log a progress line every N steps (default: a tenth of the run).")
+    int logEvery;
+
+    @Option(names = "--quiet", description = "No progress or messages, only the samples (and errors).")
     boolean quiet;
+
+    @Option(names = "--verbose", description = "Debug messages, and stack traces with errors.")
+    boolean verbose;
 
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns the exit code: 0 success, 1 runtime error, 2 usage error. */
+    /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new Main());
+        Main main = new Main();
+        CommandLine cli = new CommandLine(main);
         cli.setParameterExceptionHandler((e, a) -> {
-            e.getCommandLine().getErr().println("error: " + e.getMessage() + " (see --help)");
+            e.getCommandLine().getErr().println("error: " + e.getMessage() + "; see --help");
             return 2;
         });
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            boolean usage = e instanceof IllegalArgumentException;
-            cmd.getErr().println("error: " + e.getMessage());
+            boolean usage = e instanceof UsageException || e instanceof IllegalArgumentException;
+            boolean known = usage || e instanceof java.io.IOException || e instanceof RunFailure;
+            String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            cmd.getErr().println(known ? "error: " + message
+                    : "internal error: " + e + " (run with --verbose for the stack trace)");
+            if (main.verbose) {
+                e.printStackTrace(cmd.getErr());
+            }
             return usage ? 2 : 1;
         });
         return cli.execute(args);
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
+        configureLogging();
         validate();
-        TrainingRun run = TrainingRun.prepare(Documents.read(input),
-                new TrainingRun.Shape(nEmbd, nHead, nLayer, blockSize), seed);
-        log.info("num docs: {}", run.documents().size());
-        log.info("vocab size: {}", run.tokenizer().vocabSize());
-        log.info("num params: {}", run.layout().size());
-
-        double[] params = new double[run.layout().size()];
-        try (TrainingEngine trainer = engine == Engine.fast
-                ? new FastEngine(run.layout(), run.initialParams())
-                : new TapeEngine(run.layout(), run.initialParams());
-             MetricsWriter metricsWriter = metrics == null ? null : MetricsWriter.open(metrics)) {
-            Progress progress = new Progress(steps, quiet);
-            Trainer.train(run, trainer, AdamConfig.MICROGPT, 0, steps, steps, (step, loss, lr, nanos) -> {
-                if (metricsWriter != null) {
-                    metricsWriter.record(step, loss, lr, nanos);
-                }
-                progress.onStep(step, loss, lr, nanos);
-            });
-            progress.finish();
-            trainer.readParameters(params);
-        }
-
-        if (!quiet) {
-            log.info("--- inference (new, hallucinated names) ---");
-        }
-        Sampler sampler = new Sampler(run.layout(), params, run.tokenizer());
-        PrintWriter out = new PrintWriter(System.out, false, java.nio.charset.StandardCharsets.UTF_8);
-        for (int i = 1; i <= numSamples; i++) {
-            out.printf("sample %2d: %s%n", i, sampler.sample(run.rng(), temperature, ""));
-        }
-        out.flush();
-        return 0;
+        return predict ? Prediction.run(this) : new TrainingSession(this).run();
     }
 
+    AdamConfig adam() {
+        return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
+    }
+
+    boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    private void configureLogging() {
+        var root = (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        root.setLevel(verbose ? Level.DEBUG : quiet ? Level.WARN : Level.INFO);
+    }
+
+    /** Checks of the arguments alone; anything about files or data is checked where they are read. */
     private void validate() {
-        if (steps <= 0) {
-            throw new IllegalArgumentException("--steps must be a positive integer, got " + steps);
+        requirePositive("--steps", steps);
+        if (checkpointEvery != null) {
+            requirePositive("--checkpoint-every", checkpointEvery);
+        }
+        if (stopAfter != null) {
+            requirePositive("--stop-after", stopAfter);
         }
         if (!(temperature > 0) || !Double.isFinite(temperature)) {
-            throw new IllegalArgumentException("--temperature must be a number > 0, got " + temperature);
+            throw new UsageException("--temperature must be a number > 0, got " + temperature + "; 0.5 is microgpt's");
         }
         if (numSamples < 0) {
-            throw new IllegalArgumentException("--num-samples must be 0 or more, got " + numSamples);
+            throw new UsageException("--num-samples must be 0 or more, got " + numSamples);
+        }
+        if (logEvery < 0) {
+            throw new UsageException("--log-every must be 0 (a tenth of the run) or more, got " + logEvery);
+        }
+        if (plot != null && !plot.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
+            throw new UsageException("--plot writes PNG; give a file name ending in .png, got " + plot);
+        }
+        if (predict && !given("--checkpoint")) {
+            throw new UsageException("--predict samples from a trained model; pass --checkpoint FILE written by a training run");
+        }
+        if (predict && (resume || stopAfter != null || checkpointEvery != null)) {
+            throw new UsageException("--predict only samples; drop --resume, --stop-after and --checkpoint-every");
+        }
+        ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
+        adam(); // validates the Adam settings
+    }
+
+    private static void requirePositive(String option, int value) {
+        if (value <= 0) {
+            throw new UsageException(option + " must be a positive integer, got " + value);
         }
     }
 }

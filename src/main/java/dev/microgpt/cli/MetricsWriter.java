@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms}. The loss and learning rate are written with
@@ -21,10 +22,18 @@ final class MetricsWriter implements AutoCloseable {
         this.out = out;
     }
 
-    static MetricsWriter open(Path path) throws IOException {
-        BufferedWriter out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
-        out.write(HEADER);
-        out.newLine();
+    /**
+     * @param resuming append to an existing file (a resumed run continues its metrics), else start a new one
+     */
+    static MetricsWriter open(Path path, boolean resuming) throws IOException {
+        boolean append = resuming && Files.isRegularFile(path) && Files.size(path) > 0;
+        BufferedWriter out = append
+                ? Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND)
+                : Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+        if (!append) {
+            out.write(HEADER);
+            out.newLine();
+        }
         return new MetricsWriter(out);
     }
 

@@ -1,39 +1,92 @@
 package dev.microgpt.cli;
 
+import java.time.Duration;
+import java.util.Locale;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Training progress on stderr: microgpt.py's step line, a tenth of the run apart, then a summary. */
-final class Progress {
+/**
+ * Training progress on stderr: a progress bar (step/steps, loss, steps/s, ETA) on a terminal, a log line every
+ * {@code logEvery} steps elsewhere, nothing with --quiet; and the end-of-run summary.
+ */
+final class Progress implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger("microgpt");
+    private static final int RECENT = 100;
+    private static final long BAR_MESSAGE_INTERVAL_NANOS = 100_000_000L;
 
-    private final int steps;
+    private final int totalSteps;
     private final boolean quiet;
-    private final int every;
+    private final int logEvery;
+    private final ProgressBar bar;
+    private final double[] recent = new double[RECENT]; // ring of the last losses, for the summary
+    private int stepsSeen;
     private int lastStep;
     private double lastLoss = Double.NaN;
     private long lastNanos;
+    private long lastBarMessageNanos = Long.MIN_VALUE;
 
-    Progress(int steps, boolean quiet) {
-        this.steps = steps;
+    /**
+     * @param firstStep 0-based step the run starts at (non-zero when resuming)
+     * @param logEvery  steps between log lines off a terminal; 0 for a tenth of the run
+     */
+    Progress(int firstStep, int endStep, int totalSteps, boolean quiet, int logEvery) {
+        this.totalSteps = totalSteps;
         this.quiet = quiet;
-        this.every = Math.max(1, steps / 10);
+        this.logEvery = logEvery > 0 ? logEvery : Math.max(1, (endStep - firstStep) / 10);
+        boolean terminal = System.console() != null;
+        this.bar = quiet || !terminal ? null : new ProgressBarBuilder()
+                .setTaskName("train")
+                .setInitialMax(totalSteps)
+                .startsFrom(firstStep, Duration.ZERO)
+                .setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(200)
+                .showSpeed()
+                .setUnit(" steps", 1)
+                .build();
     }
 
     void onStep(int step, double loss, double lr, long elapsedNanos) {
+        recent[stepsSeen % RECENT] = loss;
+        stepsSeen++;
         lastStep = step;
         lastLoss = loss;
         lastNanos = elapsedNanos;
-        if (!quiet && (step % every == 0 || step == steps)) {
-            log.info(String.format("step %4d / %4d | loss %.4f | lr %.6f", step, steps, loss, lr));
+        if (bar != null) {
+            bar.stepTo(step);
+            // Formatting allocates, so the bar's message is refreshed only as often as a person can read it.
+            if (elapsedNanos - lastBarMessageNanos >= BAR_MESSAGE_INTERVAL_NANOS) {
+                lastBarMessageNanos = elapsedNanos;
+                bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f", loss));
+            }
+        } else if (!quiet && (step % logEvery == 0 || step == totalSteps)) {
+            log.info(String.format(Locale.ROOT, "step %4d / %4d | loss %.4f | lr %.6f", step, totalSteps, loss, lr));
         }
     }
 
-    void finish() {
-        if (!quiet && lastStep > 0) {
-            log.info(String.format("trained %d steps in %.3f s (%.4f ms/step), final loss %.4f", lastStep,
-                    lastNanos / 1e9, lastNanos / 1e6 / lastStep, lastLoss));
+    /** Closes the bar, then logs steps, wall time, ms/step, final loss and the mean of the last 100 losses. */
+    void summary() {
+        close();
+        if (quiet || stepsSeen == 0) {
+            return;
+        }
+        int n = Math.min(stepsSeen, RECENT);
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += recent[i];
+        }
+        log.info(String.format(Locale.ROOT,
+                "trained %d steps (to step %d of %d) in %.3f s, %.4f ms/step; final loss %.4f, mean of the last %d %.4f",
+                stepsSeen, lastStep, totalSteps, lastNanos / 1e9, lastNanos / 1e6 / stepsSeen, lastLoss, n, sum / n));
+    }
+
+    @Override
+    public void close() {
+        if (bar != null) {
+            bar.close();
         }
     }
 }

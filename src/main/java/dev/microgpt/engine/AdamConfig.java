@@ -11,10 +11,10 @@ public record AdamConfig(double learningRate, double beta1, double beta2, double
 
     public AdamConfig {
         if (!(learningRate > 0) || !Double.isFinite(learningRate)) {
-            throw new IllegalArgumentException("learning-rate must be a positive number, got " + learningRate);
+            throw new IllegalArgumentException("--learning-rate must be a positive number, got " + learningRate);
         }
-        requireUnitInterval("beta1", beta1);
-        requireUnitInterval("beta2", beta2);
+        requireUnitInterval("--beta1", beta1);
+        requireUnitInterval("--beta2", beta2);
         if (!(eps > 0)) {
             throw new IllegalArgumentException("Adam eps must be positive, got " + eps);
         }

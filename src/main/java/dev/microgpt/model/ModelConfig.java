@@ -18,17 +18,22 @@ public record ModelConfig(int nEmbd, int nHead, int nLayer, int blockSize, int v
     public static final int DEFAULT_BLOCK_SIZE = 16;
 
     public ModelConfig {
-        requirePositive("n-embd", nEmbd);
-        requirePositive("n-head", nHead);
-        requirePositive("n-layer", nLayer);
-        requirePositive("block-size", blockSize);
+        checkShape(nEmbd, nHead, nLayer, blockSize);
         if (vocabSize < 2) {
             throw new IllegalArgumentException("vocabulary has " + vocabSize
                     + " tokens; the dataset needs at least one character besides BOS");
         }
+    }
+
+    /** Validates the shape apart from the vocabulary; messages name the command-line option to change. */
+    public static void checkShape(int nEmbd, int nHead, int nLayer, int blockSize) {
+        requirePositive("--n-embd", nEmbd);
+        requirePositive("--n-head", nHead);
+        requirePositive("--n-layer", nLayer);
+        requirePositive("--block-size", blockSize);
         if (nEmbd % nHead != 0) {
-            throw new IllegalArgumentException("n-embd " + nEmbd + " is not divisible by n-head " + nHead
-                    + "; choose n-head among the divisors of n-embd");
+            throw new IllegalArgumentException("n_embd " + nEmbd + " is not divisible by n_head " + nHead
+                    + "; choose --n-head among the divisors of --n-embd");
         }
     }
 

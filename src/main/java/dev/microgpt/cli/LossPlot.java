@@ -1,0 +1,45 @@
+package dev.microgpt.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/** The loss curve with its moving average, rendered to PNG. */
+final class LossPlot {
+
+    private LossPlot() {
+    }
+
+    /**
+     * @param firstStep 1-based step of losses[0]
+     * @param losses    one per step
+     */
+    static void write(Path png, int firstStep, double[] losses, int count, String title) throws IOException {
+        System.setProperty("java.awt.headless", "true");
+        int window = Math.max(1, Math.min(100, count / 10));
+        double[] steps = new double[count];
+        double[] average = new double[count];
+        double[] raw = new double[count];
+        double sum = 0;
+        for (int i = 0; i < count; i++) {
+            steps[i] = firstStep + i;
+            raw[i] = losses[i];
+            sum += losses[i];
+            if (i >= window) {
+                sum -= losses[i - window];
+            }
+            average[i] = sum / Math.min(i + 1, window);
+        }
+        XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle("step")
+                .yAxisTitle("loss").build();
+        chart.getStyler().setMarkerSize(0);
+        chart.addSeries("loss", steps, raw).setMarker(SeriesMarkers.NONE);
+        chart.addSeries("moving average (" + window + " steps)", steps, average).setMarker(SeriesMarkers.NONE);
+        String file = png.toString();
+        String base = file.toLowerCase(java.util.Locale.ROOT).endsWith(".png") ? file.substring(0, file.length() - 4) : file;
+        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+    }
+}

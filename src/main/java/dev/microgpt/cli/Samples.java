@@ -1,0 +1,21 @@
+package dev.microgpt.cli;
+
+import dev.microgpt.rng.PyRandom;
+import dev.microgpt.train.Sampler;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+
+/** Prints samples to stdout as microgpt.py does: {@code sample  1: kamon}. */
+final class Samples {
+
+    private Samples() {
+    }
+
+    static void print(Sampler sampler, PyRandom rng, Main options) {
+        PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);
+        for (int i = 1; i <= options.numSamples; i++) {
+            out.printf("sample %2d: %s%n", i, sampler.sample(rng, options.temperature, options.prefix));
+        }
+        out.flush();
+    }
+}

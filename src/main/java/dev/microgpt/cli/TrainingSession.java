@@ -1,0 +1,219 @@
+package dev.microgpt.cli;
+
+import dev.microgpt.checkpoint.Checkpoint;
+import dev.microgpt.checkpoint.CheckpointFile;
+import dev.microgpt.data.Dataset;
+import dev.microgpt.data.DatasetSource;
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.train.Sampler;
+import dev.microgpt.train.Trainer;
+import dev.microgpt.train.TrainingRun;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * One invocation that trains: fresh or resumed from a checkpoint, run to the end of the schedule or to
+ * --stop-after, saving checkpoints as asked and on Ctrl-C, then sampling.
+ */
+final class TrainingSession {
+
+    private final Main options;
+    private Checkpoint resumed;      // null for a fresh run
+    private TrainingRun.Shape shape;
+    private long seed;
+    private AdamConfig adam;
+    private int totalSteps;
+    private Dataset dataset;
+    private TrainingRun run;
+    private Path lastSaved;          // the newest checkpoint this session wrote
+    private int lastSavedStep;
+
+    TrainingSession(Main options) {
+        this.options = options;
+    }
+
+    int run() throws IOException {
+        decideSettings();
+        dataset = new DatasetSource().resolve(options.given("--input") ? options.input : null);
+        if (dataset.origin() == Dataset.Origin.BUILT_IN) {
+            Main.LOG.warn("dataset: {}", dataset.description());
+        } else {
+            Main.LOG.info("dataset: {}", dataset.description());
+        }
+        run = TrainingRun.prepare(dataset.documents(), shape, seed);
+        checkAgainstData();
+        Main.LOG.info("num docs: {}", run.documents().size());
+        Main.LOG.info("vocab size: {}", run.tokenizer().vocabSize());
+        Main.LOG.info("num params: {}", run.layout().size());
+
+        int firstStep = resumed == null ? 0 : resumed.step();
+        int endStep = options.stopAfter == null ? totalSteps : options.stopAfter;
+        if (options.stopAfter != null && (endStep <= firstStep || endStep > totalSteps)) {
+            throw new UsageException("--stop-after " + endStep + " must be after step " + firstStep + " and at most --steps "
+                    + totalSteps);
+        }
+        boolean savesAtEnd = options.given("--checkpoint") || options.checkpointEvery != null;
+        if (savesAtEnd || options.stopAfter != null) {
+            requireWritable(options.checkpoint);
+        }
+
+        double[] params = new double[run.layout().size()];
+        double[] losses = options.plot == null ? null : new double[endStep - firstStep];
+        Trainer.Outcome outcome;
+        try (TrainingEngine engine = Engines.create(options.device, options.engine, run.layout(), run.initialParams());
+             MetricsWriter metrics = options.metrics == null ? null
+                     : MetricsWriter.open(options.metrics, resumed != null);
+             Progress progress = new Progress(firstStep, endStep, totalSteps, options.quiet, options.logEvery)) {
+            if (resumed != null) {
+                engine.writeParameters(resumed.params());
+                engine.writeMoments(resumed.adamM(), resumed.adamV());
+                run.rng().restore(resumed.rng());
+                Main.LOG.info("resuming {} at step {} of {}", options.checkpoint, firstStep, totalSteps);
+            }
+            Interrupts.install();
+            outcome = Trainer.train(run, engine, adam, firstStep, endStep, totalSteps, (step, loss, lr, nanos) -> {
+                if (metrics != null) {
+                    metrics.record(step, loss, lr, nanos);
+                }
+                if (losses != null) {
+                    losses[step - firstStep - 1] = loss;
+                }
+                progress.onStep(step, loss, lr, nanos);
+                if (options.checkpointEvery != null && step % options.checkpointEvery == 0 && step < endStep) {
+                    save(engine, step);
+                }
+            }, Interrupts::requested);
+            progress.summary();
+            switch (outcome.stop()) {
+                case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
+                        + ": the loss is " + outcome.lastLoss() + "; lower --learning-rate (it was " + adam.learningRate()
+                        + ")" + (lastSaved == null ? "" : "; the last good checkpoint is " + lastSaved
+                        + " (step " + lastSavedStep + ")"));
+                case INTERRUPTED -> {
+                    save(engine, outcome.stepsDone());
+                    System.err.println("interrupted after step " + outcome.stepsDone() + " of " + totalSteps
+                            + "; checkpoint saved to " + lastSaved + " (continue with --resume)");
+                    return Interrupts.EXIT_CODE;
+                }
+                case COMPLETED -> {
+                    if (endStep < totalSteps || savesAtEnd) {
+                        save(engine, endStep);
+                    }
+                }
+            }
+            engine.readParameters(params);
+        }
+        if (losses != null) {
+            LossPlot.write(options.plot, firstStep + 1, losses, outcome.stepsDone() - firstStep,
+                    "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
+            Main.LOG.info("loss curve written to {}", options.plot);
+        }
+        if (endStep < totalSteps) {
+            Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with --resume)", endStep,
+                    totalSteps, lastSaved);
+            return 0;
+        }
+        if (!options.quiet) {
+            Main.LOG.info("--- inference (new, hallucinated names) ---");
+        }
+        Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options);
+        return 0;
+    }
+
+    /** The run's settings: the options, or for --resume the checkpoint's, refusing explicit contradictions. */
+    private void decideSettings() throws IOException {
+        if (!options.resume) {
+            shape = new TrainingRun.Shape(options.nEmbd, options.nHead, options.nLayer, options.blockSize);
+            seed = options.seed;
+            adam = options.adam();
+            totalSteps = options.steps;
+            return;
+        }
+        if (!Files.exists(options.checkpoint)) {
+            throw new RunFailure("no checkpoint at " + options.checkpoint + " to resume from; train without --resume first, "
+                    + "or pass --checkpoint FILE");
+        }
+        resumed = CheckpointFile.read(options.checkpoint);
+        ModelConfig c = resumed.config();
+        Reconcile.shape(options, c);
+        Reconcile.agree(options, "--seed", options.seed, resumed.seed());
+        Reconcile.agree(options, "--steps", options.steps, resumed.totalSteps());
+        Reconcile.agree(options, "--learning-rate", options.learningRate, resumed.adam().learningRate());
+        Reconcile.agree(options, "--beta1", options.beta1, resumed.adam().beta1());
+        Reconcile.agree(options, "--beta2", options.beta2, resumed.adam().beta2());
+        shape = new TrainingRun.Shape(c.nEmbd(), c.nHead(), c.nLayer(), c.blockSize());
+        seed = resumed.seed();
+        adam = resumed.adam();
+        totalSteps = resumed.totalSteps();
+    }
+
+    /** Before any training: the resumed run's data must be the checkpoint's, and the prefix must be samplable. */
+    private void checkAgainstData() {
+        if (resumed != null) {
+            if (!resumed.vocabulary().equals(run.tokenizer().vocabulary())) {
+                throw new RunFailure("checkpoint " + options.checkpoint + " was trained on a vocabulary of "
+                        + (resumed.config().vocabSize() - 1) + " characters that differs from this dataset's "
+                        + (run.tokenizer().vocabSize() - 1) + "; resume with the --input it was trained on");
+            }
+            if (!resumed.datasetSha256().equals(dataset.sha256())) {
+                throw new RunFailure("checkpoint " + options.checkpoint + " was trained on another dataset (sha256 "
+                        + resumed.datasetSha256().substring(0, 12) + "..., this one " + dataset.sha256().substring(0, 12)
+                        + "...); resume with the --input it was trained on");
+            }
+        }
+        String unknown = run.tokenizer().unknownCharacters(options.prefix);
+        if (!unknown.isEmpty()) {
+            throw new UsageException("--prefix has characters that are not in the dataset's vocabulary: '" + unknown
+                    + "'; use only characters that occur in " + dataset.description().replaceFirst("^read ", ""));
+        }
+        int room = shape.blockSize() - 1;
+        if (options.prefix.codePointCount(0, options.prefix.length()) > room) {
+            throw new UsageException("--prefix is longer than the " + room + " characters the context holds after BOS; "
+                    + "shorten it or raise --block-size");
+        }
+    }
+
+    private void save(TrainingEngine engine, int stepsDone) {
+        int size = run.layout().size();
+        double[] params = new double[size];
+        double[] m = new double[size];
+        double[] v = new double[size];
+        engine.readParameters(params);
+        engine.readMoments(m, v);
+        Checkpoint checkpoint = new Checkpoint(run.layout().config(), run.tokenizer().vocabulary(), adam, stepsDone,
+                totalSteps, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
+        try {
+            CheckpointFile.write(options.checkpoint, checkpoint);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        lastSaved = options.checkpoint;
+        lastSavedStep = stepsDone;
+        Main.LOG.debug("checkpoint at step {} saved to {}", stepsDone, lastSaved);
+    }
+
+    /** Fails before training, not after it, when the checkpoint could not be written. */
+    private static void requireWritable(Path checkpoint) {
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        String problem = null;
+        if (Files.isDirectory(checkpoint)) {
+            problem = "it is a directory";
+        } else if (parent == null || !Files.exists(parent)) {
+            problem = "directory " + parent + " does not exist";
+        } else if (!Files.isDirectory(parent)) {
+            problem = parent + " is not a directory";
+        } else if (!Files.isWritable(parent)) {
+            problem = "directory " + parent + " is not writable";
+        } else if (Files.exists(checkpoint) && !Files.isWritable(checkpoint)) {
+            problem = "the file is not writable";
+        }
+        if (problem != null) {
+            throw new RunFailure("cannot write checkpoint " + checkpoint + ": " + problem
+                    + "; choose another --checkpoint path");
+        }
+    }
+}

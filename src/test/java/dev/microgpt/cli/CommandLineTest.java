@@ -1,0 +1,298 @@
+package dev.microgpt.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.microgpt.checkpoint.Checkpoint;
+import dev.microgpt.checkpoint.CheckpointFile;
+import dev.microgpt.cli.CommandLineRunner.Result;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The real command line, in a fresh JVM each time: bad input gives one line on stderr naming the problem and the fix,
+ * exit code 2 for usage and 1 for runtime errors, no stack trace unless --verbose; checkpoints resume exactly and
+ * survive Ctrl-C and SIGKILL. The dataset is the project's own built-in names list, so nothing here needs ../shared.
+ */
+class CommandLineTest {
+
+    @TempDir
+    Path dir;
+    private Path names;
+
+    @BeforeEach
+    void writeDataset() throws IOException {
+        names = dir.resolve("names.txt");
+        try (InputStream in = getClass().getResourceAsStream("/dev/microgpt/data/builtin-names.txt")) {
+            Files.write(names, in.readAllBytes());
+        }
+    }
+
+    private Result run(String... args) throws IOException, InterruptedException {
+        return CommandLineRunner.run(dir, args);
+    }
+
+    /** One line, starting "error:", naming the problem; no stack trace. */
+    private static void assertOneLineError(Result r, int exitCode, String... mentions) {
+        assertEquals(exitCode, r.exitCode(), () -> "exit code; stderr: " + r.stderr());
+        List<String> errors = r.errLines().stream().filter(l -> l.startsWith("error:")).collect(Collectors.toList());
+        assertEquals(1, errors.size(), () -> "one error line expected: " + r.stderr());
+        for (String m : mentions) {
+            assertTrue(errors.get(0).contains(m), () -> "error line should mention '" + m + "': " + errors.get(0));
+        }
+        assertFalse(r.stderr().contains("\tat "), () -> "no stack trace without --verbose: " + r.stderr());
+        assertFalse(r.stderr().contains("Exception"), () -> "no exception names without --verbose: " + r.stderr());
+    }
+
+    @Test
+    void missingInputFile() throws Exception {
+        assertOneLineError(run("--input", "nope.txt"), 1, "nope.txt", "does not exist", "--input");
+    }
+
+    @Test
+    void emptyOrBlankInputFile() throws Exception {
+        Files.writeString(dir.resolve("empty.txt"), "");
+        assertOneLineError(run("--input", "empty.txt"), 1, "empty.txt", "no documents");
+        Files.writeString(dir.resolve("blank.txt"), "\n   \n\t\r\n");
+        assertOneLineError(run("--input", "blank.txt"), 1, "blank.txt", "no documents");
+    }
+
+    @Test
+    void inputThatIsNotUtf8() throws Exception {
+        Files.write(dir.resolve("latin1.txt"), new byte[] {'a', 'n', (byte) 0xE9, '\n', 'b', 'o', '\n'});
+        assertOneLineError(run("--input", "latin1.txt"), 1, "latin1.txt", "not UTF-8", "iconv");
+    }
+
+    @Test
+    void embeddingNotDivisibleByHeads() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--n-embd", "10", "--n-head", "3"), 2, "not divisible", "--n-head");
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"--n-embd,0", "--n-head,-2", "--n-layer,0", "--block-size,-1", "--steps,0", "--steps,-5",
+            "--checkpoint-every,0", "--stop-after,-1"})
+    void zeroOrNegativeSizesAndSteps(String option, String value) throws Exception {
+        assertOneLineError(run("--input", "names.txt", option, value), 2, option, "positive");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0", "-0.5"})
+    void temperatureNotPositive(String t) throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--temperature", t), 2, "--temperature", "> 0");
+    }
+
+    @Test
+    void negativeNumberOfSamples() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--num-samples", "-1"), 2, "--num-samples");
+    }
+
+    @Test
+    void predictWithoutCheckpoint() throws Exception {
+        assertOneLineError(run("--predict"), 2, "--predict", "--checkpoint");
+    }
+
+    @Test
+    void unknownOption() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--learning-rat", "0.1"), 2, "--learning-rat", "--help");
+    }
+
+    @Test
+    void prefixOutsideTheVocabulary() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--prefix", "Zé"), 2, "--prefix", "Zé");
+    }
+
+    @Test
+    void unwritableCheckpointPath() throws Exception {
+        Files.writeString(dir.resolve("a-file"), "x");
+        Result r = run("--input", "names.txt", "--steps", "3", "--checkpoint", "a-file/run.safetensors");
+        assertOneLineError(r, 1, "a-file", "--checkpoint");
+        r = run("--input", "names.txt", "--steps", "3", "--checkpoint", "no/such/dir/run.safetensors");
+        assertOneLineError(r, 1, "does not exist", "--checkpoint");
+    }
+
+    @Test
+    void checkpointOfAnotherConfiguration() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--checkpoint", "c.safetensors",
+                "--quiet").exitCode());
+        assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--n-embd", "32"),
+                2, "--n-embd 32", "contradicts", "16");
+        assertOneLineError(run("--predict", "--checkpoint", "c.safetensors", "--block-size", "8"), 2, "--block-size 8",
+                "contradicts");
+        assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--steps", "9"), 2,
+                "--steps 9", "contradicts");
+    }
+
+    @Test
+    void checkpointOfAnotherDataset() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--checkpoint", "c.safetensors",
+                "--quiet").exitCode());
+        Files.writeString(dir.resolve("other.txt"), "abc\nxyz\n");
+        assertOneLineError(run("--input", "other.txt", "--resume", "--checkpoint", "c.safetensors"), 1, "vocabulary");
+    }
+
+    @Test
+    void notACheckpoint() throws Exception {
+        Files.writeString(dir.resolve("fake.safetensors"), "hello, I am text");
+        assertOneLineError(run("--predict", "--checkpoint", "fake.safetensors"), 1, "fake.safetensors");
+    }
+
+    @Test
+    void verboseShowsTheStackTrace() throws Exception {
+        Result r = run("--input", "nope.txt", "--verbose");
+        assertEquals(1, r.exitCode());
+        assertTrue(r.stderr().contains("\tat "), r.stderr());
+    }
+
+    @Test
+    void helpDocumentsEveryOption() throws Exception {
+        Result r = run("--help");
+        assertEquals(0, r.exitCode());
+        for (String option : List.of("--input", "--n-embd", "--n-head", "--n-layer", "--block-size", "--steps",
+                "--learning-rate", "--beta1", "--beta2", "--seed", "--temperature", "--num-samples", "--prefix",
+                "--device", "--engine", "--checkpoint", "--checkpoint-every", "--resume", "--stop-after", "--predict",
+                "--metrics", "--plot", "--quiet", "--verbose")) {
+            assertTrue(r.stdout().contains(option), "help should document " + option);
+        }
+    }
+
+    @Test
+    void resumingInChunksIsBitwiseIdenticalToAStraightRun() throws Exception {
+        Result straight = run("--input", "names.txt", "--steps", "300", "--metrics", "straight.csv",
+                "--checkpoint", "straight.safetensors", "--quiet");
+        assertEquals(0, straight.exitCode(), straight.stderr());
+        Result first = run("--input", "names.txt", "--steps", "300", "--stop-after", "150", "--metrics", "chunks.csv",
+                "--checkpoint", "chunks.safetensors", "--quiet");
+        assertEquals(0, first.exitCode(), first.stderr());
+        assertEquals("", first.stdout(), "a run stopped early does not sample");
+        Result second = run("--input", "names.txt", "--steps", "300", "--resume", "--metrics", "chunks.csv",
+                "--checkpoint", "chunks.safetensors", "--quiet");
+        assertEquals(0, second.exitCode(), second.stderr());
+
+        assertEquals(Files.readAllLines(dir.resolve("straight.csv")).stream().map(l -> l.split(",")[1]).toList(),
+                Files.readAllLines(dir.resolve("chunks.csv")).stream().map(l -> l.split(",")[1]).toList(),
+                "every loss, bitwise");
+        Checkpoint a = CheckpointFile.read(dir.resolve("straight.safetensors"));
+        Checkpoint b = CheckpointFile.read(dir.resolve("chunks.safetensors"));
+        assertArrayEquals(a.params(), b.params(), 0.0);
+        assertArrayEquals(a.adamM(), b.adamM(), 0.0);
+        assertArrayEquals(a.adamV(), b.adamV(), 0.0);
+        assertEquals(straight.stdout(), second.stdout(), "samples");
+        assertEquals(20, straight.stdout().lines().count());
+
+        Result predicted = run("--predict", "--checkpoint", "straight.safetensors", "--quiet");
+        assertEquals(straight.stdout(), predicted.stdout(), "--predict continues the generator where training left it");
+    }
+
+    @Test
+    void metricsAreCsvWithExactLossesAndThePlotIsAPng() throws Exception {
+        Result r = run("--input", "names.txt", "--steps", "50", "--metrics", "m.csv", "--plot", "loss.png",
+                "--num-samples", "3", "--prefix", "ma");
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> rows = Files.readAllLines(dir.resolve("m.csv"));
+        assertEquals("step,loss,lr,elapsed_ms", rows.get(0));
+        assertEquals(51, rows.size());
+        double previousElapsed = 0;
+        for (int i = 1; i <= 50; i++) {
+            String[] f = rows.get(i).split(",");
+            assertEquals(i, Integer.parseInt(f[0]));
+            double loss = Double.parseDouble(f[1]);
+            assertEquals(f[1], Double.toString(loss), "loss written at full precision");
+            assertEquals(0.01 * (1 - (i - 1) / 50.0), Double.parseDouble(f[2]), 1e-15);
+            double elapsed = Double.parseDouble(f[3]);
+            assertTrue(elapsed >= previousElapsed);
+            previousElapsed = elapsed;
+        }
+        byte[] png = Files.readAllBytes(dir.resolve("loss.png"));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(png, 4));
+        List<String> samples = r.stdout().lines().toList();
+        assertEquals(3, samples.size());
+        for (String s : samples) {
+            assertTrue(s.matches("sample  [1-3]: ma[a-z]*"), s);
+        }
+        assertTrue(r.stderr().contains("mean of the last"), "summary: " + r.stderr());
+    }
+
+    @Test
+    void divergenceStopsAndKeepsTheLastGoodCheckpoint() throws Exception {
+        Result r = run("--input", "names.txt", "--steps", "200", "--learning-rate", "10000", "--checkpoint-every", "1",
+                "--checkpoint", "d.safetensors");
+        assertOneLineError(r, 1, "diverged", "--learning-rate", "d.safetensors");
+        Checkpoint kept = CheckpointFile.read(dir.resolve("d.safetensors"));
+        for (double p : kept.params()) {
+            assertTrue(Double.isFinite(p));
+        }
+    }
+
+    @Test
+    void ctrlCSavesACheckpointAndExits130() throws Exception {
+        Path out = dir.resolve("out.txt");
+        Path err = dir.resolve("err.txt");
+        Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--n-embd", "32",
+                "--block-size", "32", "--steps", "1000000", "--log-every", "100", "--checkpoint", "i.safetensors");
+        awaitText(err, "step ", p);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String stderr = Files.readString(err);
+        assertEquals(Interrupts.EXIT_CODE, p.exitValue(), stderr);
+        assertTrue(stderr.contains("checkpoint saved to i.safetensors"), stderr);
+        Checkpoint saved = CheckpointFile.read(dir.resolve("i.safetensors"));
+        assertTrue(saved.step() > 0 && saved.step() < 1_000_000);
+        Result resumed = run("--input", "names.txt", "--resume", "--checkpoint", "i.safetensors",
+                "--stop-after", Integer.toString(saved.step() + 5), "--quiet");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
+    }
+
+    @Test
+    void sigkillAtAnyMomentLeavesTheLastCheckpointLoadable() throws Exception {
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 4; attempt++) {
+            Path out = dir.resolve("out" + attempt);
+            Path err = dir.resolve("err" + attempt);
+            Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--steps", "1000000",
+                    "--checkpoint-every", "1", "--checkpoint", "k.safetensors", "--log-every", "1000");
+            awaitText(err, "step ", p);
+            Thread.sleep(random.nextInt(300));
+            p.destroyForcibly().waitFor();
+            Checkpoint c = CheckpointFile.read(dir.resolve("k.safetensors"));
+            assertTrue(c.step() > 0);
+        }
+        try (var files = Files.list(dir)) {
+            List<Path> leftovers = files.filter(f -> f.getFileName().toString().contains(".tmp")).toList();
+            assertTrue(leftovers.size() <= 1, "a write clears what earlier killed writes left: " + leftovers);
+        }
+    }
+
+    private static void awaitText(Path file, String text, Process p) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (Files.exists(file) && Files.readString(file, StandardCharsets.UTF_8).contains(text)) {
+                return;
+            }
+            assertTrue(p.isAlive(), () -> "process ended early: " + readQuietly(file));
+            Thread.sleep(20);
+        }
+        throw new AssertionError("'" + text + "' did not appear in " + file);
+    }
+
+    private static String readQuietly(Path f) {
+        try {
+            return Files.readString(f);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+}
