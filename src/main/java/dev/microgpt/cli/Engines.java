@@ -17,13 +17,24 @@ final class Engines {
         return "this build has no GPU engine yet";
     }
 
+    /**
+     * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error,
+     * --device auto falls back to the CPU and says why.
+     */
+    static Main.Device resolve(Main.Device requested) {
+        return switch (requested) {
+            case cpu -> Main.Device.cpu;
+            case gpu -> throw new RunFailure("--device gpu: no usable GPU (" + gpuUnavailableReason()
+                    + "); use --device cpu");
+            case auto -> {
+                Main.LOG.info("device auto: training on the CPU ({})", gpuUnavailableReason());
+                yield Main.Device.cpu;
+            }
+        };
+    }
+
+    /** The engine for a resolved device. */
     static TrainingEngine create(Main.Device device, Main.Engine engine, ParameterLayout layout, double[] params) {
-        if (device == Main.Device.gpu) {
-            throw new RunFailure("--device gpu: no usable GPU (" + gpuUnavailableReason() + "); use --device cpu");
-        }
-        if (device == Main.Device.auto) {
-            Main.LOG.info("device auto: training on the CPU ({})", gpuUnavailableReason());
-        }
         return engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
     }
 
