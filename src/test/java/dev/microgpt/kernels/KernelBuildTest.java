@@ -1,0 +1,60 @@
+package dev.microgpt.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernel build (pom.xml's compile-kernels step): where nvcc was found, every kernels/*.cu became
+ * /kernels/NAME.ptx on the classpath, for the architecture the build was asked for.
+ */
+class KernelBuildTest {
+
+    private static final Pattern VERSION = Pattern.compile("(?m)^\\s*\\.version\\s+(\\d+)\\.(\\d+)\\s*$");
+    private static final Pattern TARGET = Pattern.compile("(?m)^\\s*\\.target\\s+([A-Za-z0-9_]+)");
+
+    @Test
+    void everyKernelSourceHasItsPtxAndNothingElseIsThere() throws IOException {
+        KernelBuild build = KernelBuild.load().requireBuilt();
+        List<String> sources = build.sourceFamilies();
+        assertFalse(sources.isEmpty(), "no kernels/*.cu in " + build.sourceDir());
+        assertEquals(sources, build.ptxFamilies(),
+                "the .cu files in " + build.sourceDir() + " and the /kernels/*.ptx on the classpath differ");
+    }
+
+    @Test
+    void everyKernelFamilyIsKnownToTheTests() throws IOException {
+        KernelBuild build = KernelBuild.load();
+        assertEquals(new ArrayList<>(KernelBuild.EXPECTED_ENTRIES.keySet()), build.sourceFamilies(),
+                "kernels/*.cu and KernelBuild.EXPECTED_ENTRIES differ: a new or renamed family must list its entry "
+                        + "points there (the GPU engine looks them up by name)");
+    }
+
+    @Test
+    void everyPtxDeclaresItsVersionAndTheRequestedTarget() throws IOException {
+        KernelBuild build = KernelBuild.load().requireBuilt();
+        String arch = build.cudaArch();
+        Matcher archNumber = Pattern.compile("(?:compute|sm)_(\\d+[a-z]?)").matcher(arch);
+        assertTrue(archNumber.matches(), "cuda.arch '" + arch + "' is not compute_NN or sm_NN");
+        String expectedTarget = "sm_" + archNumber.group(1);
+        for (String family : build.ptxFamilies()) {
+            String ptx = build.ptx(family);
+            Matcher v = VERSION.matcher(ptx);
+            assertTrue(v.find(), family + ".ptx declares no .version");
+            assertTrue(Integer.parseInt(v.group(1)) >= 7, family + ".ptx has .version " + v.group(1) + "."
+                    + v.group(2) + ", older than any nvcc this project supports");
+            Matcher t = TARGET.matcher(ptx);
+            assertTrue(t.find(), family + ".ptx declares no .target");
+            assertEquals(expectedTarget, t.group(1), family + ".ptx was built for another architecture than "
+                    + "cuda.arch=" + arch + " (stale build output?)");
+            assertTrue(ptx.contains(".address_size 64"), family + ".ptx is not 64-bit");
+        }
+    }
+}
