@@ -59,11 +59,12 @@ public final class StepBenchmark implements Callable<Integer> {
         double[] msPerStep = new double[repeats];
         try (TrainingEngine e = "tape".equals(engine) ? new TapeEngine(run.layout(), run.initialParams())
                 : new FastEngine(run.layout(), run.initialParams())) {
-            Trainer.train(run, e, AdamConfig.MICROGPT, 0, warmupSteps, schedule, (s, l, lr, t) -> { });
+            Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0), (s, l, lr, t) -> { });
             int step = warmupSteps;
             for (int r = 0; r < repeats; r++) {
                 long start = System.nanoTime();
-                Trainer.train(run, e, AdamConfig.MICROGPT, step, step + steps, schedule, (s, l, lr, t) -> { });
+                Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(step, step + steps, schedule, 0),
+                        (s, l, lr, t) -> { });
                 msPerStep[r] = (System.nanoTime() - start) / 1e6 / steps;
                 step += steps;
             }

@@ -76,7 +76,9 @@ final class TrainingSession {
                 Main.LOG.info("resuming {} at step {} of {}", options.checkpoint, firstStep, totalSteps);
             }
             Interrupts.install();
-            outcome = Trainer.train(run, engine, adam, firstStep, endStep, totalSteps, (step, loss, lr, nanos) -> {
+            Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
+                    options.checkpointEvery == null ? 0 : options.checkpointEvery);
+            outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
                 if (metrics != null) {
                     metrics.record(step, loss, lr, nanos);
                 }

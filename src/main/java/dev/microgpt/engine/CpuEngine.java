@@ -16,6 +16,8 @@ public abstract class CpuEngine implements TrainingEngine {
     private final double[] adamV;    // [P] in storage order
     private final StorageOrder order;
     private boolean gradientsZero = true;
+    private double submittedLoss;
+    private boolean lossPending;
 
     CpuEngine(ParameterLayout layout, double[] initialParams, StorageOrder order) {
         if (initialParams.length != layout.size()) {
@@ -50,6 +52,28 @@ public abstract class CpuEngine implements TrainingEngine {
     public void adamUpdate(AdamConfig adam, int step, int numSteps) {
         Adam.update(adam, step, numSteps, params, grads, adamM, adamV);
         gradientsZero = true;
+    }
+
+    @Override
+    public void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+        if (lossPending) {
+            throw new IllegalStateException("collect the previous step's loss first; lossBatch() is 1");
+        }
+        submittedLoss = forwardBackward(tokens, positions);
+        lossPending = true;
+        if (Double.isFinite(submittedLoss)) {
+            adamUpdate(adam, step, numSteps);
+        }
+    }
+
+    @Override
+    public int collectLosses(double[] into) {
+        if (!lossPending) {
+            return 0;
+        }
+        into[0] = submittedLoss;
+        lossPending = false;
+        return 1;
     }
 
     @Override

@@ -25,6 +25,25 @@ public interface TrainingEngine extends AutoCloseable {
      */
     double forwardBackward(int[] tokens, int positions);
 
+    /**
+     * Queues one whole training step for 0-based {@code step} of {@code numSteps}: forward, backward and Adam. Engines
+     * that compute on the host run it at once and skip Adam when the loss is not finite, so that a diverging run keeps
+     * its last good weights; asynchronous engines may return before the step has run. Losses are reported, in order,
+     * by {@link #collectLosses}.
+     */
+    void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps);
+
+    /**
+     * Waits for every submitted step, writes their losses into {@code into} oldest first and returns how many there
+     * were (at most {@link #lossBatch()}).
+     */
+    int collectLosses(double[] into);
+
+    /** Steps to submit before collecting their losses: 1 for host engines; more keeps a GPU busy between syncs. */
+    default int lossBatch() {
+        return 1;
+    }
+
     /** Adam update from the current gradients for 0-based {@code step} of {@code numSteps}; clears the gradients. */
     void adamUpdate(AdamConfig adam, int step, int numSteps);
 

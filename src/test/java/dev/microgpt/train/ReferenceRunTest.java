@@ -36,7 +36,7 @@ class ReferenceRunTest {
         double[] losses = new double[expected.length];
         double[] params = new double[run.layout().size()];
         try (TrainingEngine engine = new FastEngine(run.layout(), run.initialParams())) {
-            Trainer.train(run, engine, AdamConfig.MICROGPT, 0, 1000, 1000, (s, loss, lr, t) -> losses[s - 1] = loss);
+            Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(1000), (s, loss, lr, t) -> losses[s - 1] = loss);
             engine.readParameters(params);
         }
         assertLossesMatch("fast", expected, losses, 1000);
@@ -55,7 +55,7 @@ class ReferenceRunTest {
         TrainingRun run = prepare();
         double[] losses = new double[50];
         try (TrainingEngine engine = new TapeEngine(run.layout(), run.initialParams())) {
-            Trainer.train(run, engine, AdamConfig.MICROGPT, 0, 50, 1000, (s, loss, lr, t) -> losses[s - 1] = loss);
+            Trainer.train(run, engine, AdamConfig.MICROGPT, new Trainer.Schedule(0, 50, 1000, 0), (s, loss, lr, t) -> losses[s - 1] = loss);
         }
         assertLossesMatch("tape", expected, losses, 50);
     }
