@@ -4,6 +4,8 @@ import dev.microgpt.checkpoint.DType;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.gpu.GpuEngine;
+import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.ParameterLayout;
 
 /** Picks and builds the engine for --device and --engine. */
@@ -12,34 +14,49 @@ final class Engines {
     private Engines() {
     }
 
-    /** Why no GPU engine can be used in this process; this build has none yet. */
-    static String gpuUnavailableReason() {
-        return "this build has no GPU engine yet";
-    }
-
     /**
-     * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error,
-     * --device auto falls back to the CPU and says why.
+     * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
+     * naming the reason, --device auto takes the GPU when usable (and no CPU engine was asked for), else the CPU,
+     * and says which.
      */
-    static Main.Device resolve(Main.Device requested) {
-        return switch (requested) {
-            case cpu -> Main.Device.cpu;
-            case gpu -> throw new RunFailure("--device gpu: no usable GPU (" + gpuUnavailableReason()
-                    + "); use --device cpu");
-            case auto -> {
-                Main.LOG.info("device auto: training on the CPU ({})", gpuUnavailableReason());
-                yield Main.Device.cpu;
+    static Main.Device resolve(Main options) {
+        boolean cpuEngineAsked = options.given("--engine");
+        switch (options.device) {
+            case cpu:
+                return Main.Device.cpu;
+            case gpu: {
+                if (cpuEngineAsked) {
+                    throw new UsageException("--engine chooses a CPU engine; drop it with --device gpu");
+                }
+                GpuSupport.Status gpu = GpuSupport.status();
+                if (!gpu.usable()) {
+                    throw new RunFailure("--device gpu: no usable GPU (" + gpu.reason() + "); use --device cpu");
+                }
+                Main.LOG.info("device gpu: {}", gpu.device());
+                return Main.Device.gpu;
             }
-        };
+            default: {
+                if (cpuEngineAsked) {
+                    return Main.Device.cpu;
+                }
+                GpuSupport.Status gpu = GpuSupport.status();
+                Main.LOG.info(gpu.usable() ? "device auto: training on the GPU ({})"
+                        : "device auto: training on the CPU (no usable GPU: {})", gpu.usable() ? gpu.device() : gpu.reason());
+                return gpu.usable() ? Main.Device.gpu : Main.Device.cpu;
+            }
+        }
     }
 
     /** The engine for a resolved device. */
     static TrainingEngine create(Main.Device device, Main.Engine engine, ParameterLayout layout, double[] params) {
+        if (device == Main.Device.gpu) {
+            return new GpuEngine(layout, params);
+        }
         return engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
     }
 
-    /** The precision a checkpoint written by this engine holds. */
+    /** The precision a checkpoint written by this engine holds: the one it trains in. */
     static DType dtypeOf(TrainingEngine engine) {
-        return DType.F64;
+        return engine instanceof GpuEngine ? DType.F32 : DType.F64;
     }
 }

@@ -37,7 +37,7 @@ final class TrainingSession {
     }
 
     int run() throws IOException {
-        Main.Device device = Engines.resolve(options.device);
+        Main.Device device = Engines.resolve(options);
         decideSettings();
         dataset = new DatasetSource().resolve(options.given("--input") ? options.input : null);
         if (dataset.origin() == Dataset.Origin.BUILT_IN) {

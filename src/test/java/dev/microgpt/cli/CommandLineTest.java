@@ -150,6 +150,17 @@ class CommandLineTest {
     }
 
     @Test
+    void deviceGpuWithoutAUsableGpuSaysWhy() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.microgpt.gpu.GpuSupport.status().usable(),
+                "a GPU is usable here; GpuCommandLineTest covers --device gpu");
+        assertOneLineError(run("--input", "names.txt", "--device", "gpu", "--steps", "3"), 1, "--device gpu",
+                "no usable GPU", "--device cpu");
+        Result auto = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
+        assertEquals(0, auto.exitCode(), auto.stderr());
+        assertTrue(auto.stderr().contains("device auto: training on the CPU (no usable GPU: "), auto.stderr());
+    }
+
+    @Test
     void verboseShowsTheStackTrace() throws Exception {
         Result r = run("--input", "nope.txt", "--verbose");
         assertEquals(1, r.exitCode());

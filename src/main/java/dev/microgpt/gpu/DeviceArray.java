@@ -1,0 +1,55 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+
+/** A device allocation of 32-bit elements (float or int), freed on close. */
+final class DeviceArray implements AutoCloseable {
+
+    static final int ELEMENT_BYTES = 4;
+
+    private final CUdeviceptr base = new CUdeviceptr();
+    private final long length;
+    private final String name;
+
+    DeviceArray(String name, long length) {
+        if (length <= 0) {
+            throw new IllegalArgumentException(name + ": length must be positive, got " + length);
+        }
+        this.name = name;
+        this.length = length;
+        Cuda.check(cuMemAlloc(base, length * ELEMENT_BYTES), "cuMemAlloc(" + name + ", " + length * ELEMENT_BYTES + " bytes)");
+    }
+
+    long length() {
+        return length;
+    }
+
+    /** The device address of element {@code index}. */
+    CUdeviceptr at(long index) {
+        if (index < 0 || index >= length) {
+            throw new IndexOutOfBoundsException(name + "[" + index + "] of " + length);
+        }
+        return index == 0 ? base : base.withByteOffset(index * ELEMENT_BYTES);
+    }
+
+    /** Synchronous copy of host floats into elements [0, src.length). The device must be idle. */
+    void upload(float[] src) {
+        Cuda.check(cuMemcpyHtoD(base, Pointer.to(src), (long) src.length * ELEMENT_BYTES), "cuMemcpyHtoD(" + name + ")");
+    }
+
+    /** Synchronous copy of elements [0, dst.length) into host floats. The device must be idle. */
+    void download(float[] dst) {
+        Cuda.check(cuMemcpyDtoH(Pointer.to(dst), base, (long) dst.length * ELEMENT_BYTES), "cuMemcpyDtoH(" + name + ")");
+    }
+
+    @Override
+    public void close() {
+        Cuda.check(cuMemFree(base), "cuMemFree(" + name + ")");
+    }
+}

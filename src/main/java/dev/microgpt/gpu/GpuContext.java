@@ -1,0 +1,62 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+
+/** Device 0's primary context, made current on this thread, and one non-blocking stream for all of a run's work. */
+final class GpuContext implements AutoCloseable {
+
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+
+    GpuContext() {
+        Cuda.check(cuInit(0), "cuInit");
+        Cuda.check(cuDeviceGet(device, 0), "cuDeviceGet(0)");
+        Cuda.check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        makeCurrent();
+        Cuda.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+    }
+
+    /** CUDA contexts are current per thread; every entry point of the engine calls this first. */
+    void makeCurrent() {
+        Cuda.check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    /** The device's name, e.g. "NVIDIA H100 80GB HBM3". */
+    String deviceName() {
+        byte[] name = new byte[256];
+        Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetName(name, name.length, device), "cuDeviceGetName");
+        int end = 0;
+        while (end < name.length && name[end] != 0) {
+            end++;
+        }
+        return new String(name, 0, end, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    CUstream stream() {
+        return stream;
+    }
+
+    /** Waits for the stream; kernel faults of earlier launches surface here. */
+    void synchronize(String after) {
+        Cuda.check(cuStreamSynchronize(stream), "cuStreamSynchronize (after " + after + ")");
+    }
+
+    @Override
+    public void close() {
+        Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");
+        Cuda.check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+    }
+}

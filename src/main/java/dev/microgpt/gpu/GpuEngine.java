@@ -1,0 +1,409 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
+
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * Trains on an NVIDIA GPU with the hand-written kernels of {@code kernels/}, in float32, one launch per kernel
+ * (6 + 14 n_layer launches a step). Parameters, gradients and Adam's moments live on the device in exactly the
+ * {@link ParameterLayout}; the initial weights come from the host, so a GPU run starts from the same weights as a CPU
+ * run of the same seed.
+ *
+ * <p>Nothing on the hot path waits for the device: a step's tokens and its scalars (step, positions, num_steps) go
+ * up by asynchronous copies from a pinned staging slot into fixed device buffers, so every launch keeps the
+ * arguments it was built with; each step's loss stays in a device array and comes back with the others of its
+ * batch when {@link #collectLosses} is called.
+ */
+public final class GpuEngine implements TrainingEngine {
+
+    /** Steps submitted between loss collections (the trainer's batch). */
+    static final int LOSS_BATCH = 256;
+    private static final int SCALARS = 4; // StepScalars: step, positions, num_steps, reserved
+
+    private final ParameterLayout layout;
+    private final int t;             // rows of every activation buffer (block_size)
+    private final int tokenSlot;     // ints per staging slot: T + 1 tokens, then the scalars
+    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final GpuContext gpu;
+    private final KernelLibrary kernels;
+
+    private final DeviceArray params; // [P] float
+    private final DeviceArray grads;  // [P] float, zero between steps (Adam clears it)
+    private final DeviceArray adamM;  // [P]
+    private final DeviceArray adamV;  // [P]
+    private final DeviceArray tokens; // [T + 1] int
+    private final DeviceArray scalars; // [4] int, StepScalars
+    private final PinnedInts staging; // [LOSS_BATCH][T + 1 + 4]
+    private final PinnedInts lossesHost; // [LOSS_BATCH] float
+    private final float[] hostScratch; // [P], for moving state to and from the host
+
+    private final List<Launch> forwardAndBackward = new ArrayList<>();
+    private DeviceArray losses;       // [capacity] float: losses[step]
+    private Launch crossEntropy;      // bound to losses, so rebuilt when it grows
+    private DeviceArray logits;       // [T, V], dlogits in place
+    private Launch adamLaunch;
+    private AdamConfig adamFor;
+    private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
+    private int pending;              // steps submitted since the last collection
+    private int firstPendingStep;
+    private boolean gradientsZero = true;
+
+    public GpuEngine(ParameterLayout layout, double[] initialParams) {
+        this.layout = layout;
+        ModelConfig cfg = layout.config();
+        this.t = cfg.blockSize();
+        this.tokenSlot = t + 1 + SCALARS;
+        this.gpu = own(new GpuContext());
+        try {
+            this.kernels = own(new KernelLibrary());
+            int p = layout.size();
+            params = array("params", p);
+            grads = array("grads", p);
+            adamM = array("adam_m", p);
+            adamV = array("adam_v", p);
+            tokens = array("tokens", t + 1);
+            scalars = array("step_scalars", SCALARS);
+            staging = own(new PinnedInts("staging", LOSS_BATCH * tokenSlot));
+            lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
+            hostScratch = new float[p];
+            zero(grads);
+            zero(adamM);
+            zero(adamV);
+            writeParameters(initialParams);
+            buildStep(cfg);
+            ensureLossCapacity(1);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private <R extends AutoCloseable> R own(R resource) {
+        resources.push(resource);
+        return resource;
+    }
+
+    private DeviceArray array(String name, long length) {
+        return own(new DeviceArray(name, length));
+    }
+
+    private CUdeviceptr weight(ParameterLayout.Tensor tensor) {
+        return params.at(tensor.offset());
+    }
+
+    private CUdeviceptr gradient(ParameterLayout.Tensor tensor) {
+        return grads.at(tensor.offset());
+    }
+
+    /** Allocates the activations and binds every launch of forward and backward (kernels/README.md, "One training step"). */
+    private void buildStep(ModelConfig cfg) {
+        int c = cfg.nEmbd();
+        int f = cfg.mlpHidden();
+        int v = cfg.vocabSize();
+        int h = cfg.nHead();
+        int layers = cfg.nLayer();
+        CUdeviceptr ss = scalars.at(0);
+        CUdeviceptr tok = tokens.at(0);
+        DeviceArray emb = array("emb", (long) t * c);
+        DeviceArray embScale = array("emb_scale", t);
+        DeviceArray[] stream = new DeviceArray[layers + 1];
+        for (int i = 0; i <= layers; i++) {
+            stream[i] = array("stream" + i, (long) t * c);
+        }
+        logits = array("logits", (long) t * v);
+        DeviceArray dStream = array("d_stream", (long) t * c);
+        DeviceArray dNorm = array("d_norm", (long) t * c);
+        DeviceArray dHidden = array("d_hidden", (long) t * f);
+        DeviceArray dAttnOut = array("d_attn_out", (long) t * c);
+        DeviceArray dQkv = array("d_qkv", (long) t * 3 * c);
+
+        List<Launch> backward = new ArrayList<>();
+        forwardAndBackward.add(kernels.embeddingRmsnormForward(emb.at(0), stream[0].at(0), embScale.at(0), tok,
+                weight(layout.wte()), weight(layout.wpe()), c, t, ss));
+        for (int i = 0; i < layers; i++) {
+            ParameterLayout.Layer w = layout.layer(i);
+            String p = "layer" + i + ".";
+            DeviceArray attnNorm = array(p + "attn_norm", (long) t * c);
+            DeviceArray attnScale = array(p + "attn_scale", t);
+            DeviceArray qkv = array(p + "qkv", (long) t * 3 * c);
+            DeviceArray probs = array(p + "probs", (long) h * t * t);
+            DeviceArray attnOut = array(p + "attn_out", (long) t * c);
+            DeviceArray mid = array(p + "mid", (long) t * c);
+            DeviceArray mlpNorm = array(p + "mlp_norm", (long) t * c);
+            DeviceArray mlpScale = array(p + "mlp_scale", t);
+            DeviceArray hidden = array(p + "hidden", (long) t * f);
+            CUdeviceptr wQkv = params.at(w.qkvOffset());
+            CUdeviceptr dwQkv = grads.at(w.qkvOffset());
+
+            forwardAndBackward.add(kernels.rmsnormForward(attnNorm.at(0), attnScale.at(0), stream[i].at(0), c, t, ss));
+            forwardAndBackward.add(kernels.qkvForward(qkv.at(0), attnNorm.at(0), wQkv, c, t, ss));
+            forwardAndBackward.add(kernels.attentionForward(attnOut.at(0), probs.at(0), qkv.at(0), c, h, t, ss));
+            forwardAndBackward.add(kernels.linearForward(mid.at(0), attnOut.at(0), weight(w.attnWo()), stream[i].at(0),
+                    c, c, false, t, ss));
+            forwardAndBackward.add(kernels.rmsnormForward(mlpNorm.at(0), mlpScale.at(0), mid.at(0), c, t, ss));
+            forwardAndBackward.add(kernels.linearForward(hidden.at(0), mlpNorm.at(0), weight(w.mlpFc1()), null, c, f,
+                    true, t, ss));
+            forwardAndBackward.add(kernels.linearForward(stream[i + 1].at(0), hidden.at(0), weight(w.mlpFc2()),
+                    mid.at(0), f, c, false, t, ss));
+
+            // This block's backward, to run in reverse block order after the loss.
+            List<Launch> block = List.of(
+                    kernels.linearBackward(dHidden.at(0), gradient(w.mlpFc2()), dStream.at(0), hidden.at(0),
+                            weight(w.mlpFc2()), null, f, c, t, ss),
+                    kernels.linearBackward(dNorm.at(0), gradient(w.mlpFc1()), dHidden.at(0), mlpNorm.at(0),
+                            weight(w.mlpFc1()), hidden.at(0), c, f, t, ss),
+                    kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), mid.at(0), mlpScale.at(0), c, true, t, ss),
+                    kernels.linearBackward(dAttnOut.at(0), gradient(w.attnWo()), dStream.at(0), attnOut.at(0),
+                            weight(w.attnWo()), null, c, c, t, ss),
+                    kernels.attentionBackward(dQkv.at(0), dAttnOut.at(0), qkv.at(0), probs.at(0), attnOut.at(0), c, h,
+                            t, ss),
+                    kernels.qkvBackward(dNorm.at(0), dwQkv, dQkv.at(0), attnNorm.at(0), wQkv, c, t, ss),
+                    kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), stream[i].at(0), attnScale.at(0), c, true, t,
+                            ss));
+            backward.addAll(0, block);
+        }
+        forwardAndBackward.add(kernels.linearForward(logits.at(0), stream[layers].at(0), weight(layout.lmHead()), null,
+                c, v, false, t, ss));
+        int lossIndex = forwardAndBackward.size(); // the cross-entropy launch goes here, bound to the losses array
+        forwardAndBackward.add(null);
+        forwardAndBackward.add(kernels.linearBackward(dStream.at(0), gradient(layout.lmHead()), logits.at(0),
+                stream[layers].at(0), weight(layout.lmHead()), null, c, v, t, ss));
+        forwardAndBackward.addAll(backward);
+        forwardAndBackward.add(kernels.rmsnormEmbeddingBackward(gradient(layout.wte()), gradient(layout.wpe()),
+                dStream.at(0), emb.at(0), embScale.at(0), tok, c, t, ss));
+        this.crossEntropyIndex = lossIndex;
+    }
+
+    /** The device loss array holds losses[step] for every step of the schedule. */
+    private void ensureLossCapacity(int numSteps) {
+        if (losses != null && losses.length() >= numSteps) {
+            return;
+        }
+        if (losses != null) {
+            gpu.synchronize("the steps that wrote the previous loss array");
+            resources.remove(losses);
+            losses.close();
+        }
+        losses = array("losses", Math.max(numSteps, LOSS_BATCH));
+        crossEntropy = kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), tokens.at(0),
+                layout.config().vocabSize(), t, scalars.at(0));
+        forwardAndBackward.set(crossEntropyIndex, crossEntropy);
+    }
+
+    private void ensureAdam(AdamConfig adam) {
+        if (!adam.equals(adamFor)) {
+            adamLaunch = kernels.adam(params.at(0), grads.at(0), adamM.at(0), adamV.at(0), layout.size(),
+                    (float) adam.learningRate(), (float) adam.beta1(), (float) adam.beta2(), (float) adam.eps(),
+                    scalars.at(0));
+            adamFor = adam;
+        }
+    }
+
+    @Override
+    public String name() {
+        return "gpu";
+    }
+
+    @Override
+    public ParameterLayout layout() {
+        return layout;
+    }
+
+    @Override
+    public int lossBatch() {
+        return LOSS_BATCH;
+    }
+
+    /** Stages tokens [0, positions] and the step scalars in slot {@code slot} and copies them up asynchronously. */
+    private void stage(int slot, int[] doc, int positions, int step, int numSteps) {
+        if (positions < 1 || positions > t || doc.length < positions + 1) {
+            throw new IllegalArgumentException("positions must be in [1, " + t + "] with positions + 1 tokens, got "
+                    + positions + " of " + doc.length);
+        }
+        int base = slot * tokenSlot;
+        java.nio.IntBuffer pinned = staging.ints();
+        for (int i = 0; i <= positions; i++) {
+            pinned.put(base + i, doc[i]);
+        }
+        int s = base + t + 1;
+        pinned.put(s, step).put(s + 1, positions).put(s + 2, numSteps).put(s + 3, 0);
+        Cuda.check(cuMemcpyHtoDAsync(tokens.at(0), staging.at(base), (long) (positions + 1) * 4, gpu.stream()),
+                "cuMemcpyHtoDAsync(tokens)");
+        Cuda.check(cuMemcpyHtoDAsync(scalars.at(0), staging.at(s), SCALARS * 4L, gpu.stream()),
+                "cuMemcpyHtoDAsync(step scalars)");
+    }
+
+    @Override
+    public void submitStep(int[] doc, int positions, AdamConfig adam, int step, int numSteps) {
+        gpu.makeCurrent();
+        if (pending == LOSS_BATCH) {
+            throw new IllegalStateException("collect losses at least every " + LOSS_BATCH + " steps");
+        }
+        ensureLossCapacity(numSteps);
+        ensureAdam(adam);
+        clearGradientsIfNeeded();
+        if (pending == 0) {
+            firstPendingStep = step;
+        } else if (step != firstPendingStep + pending) {
+            throw new IllegalArgumentException("steps must be submitted in order: expected " + (firstPendingStep + pending)
+                    + ", got " + step);
+        }
+        stage(pending, doc, positions, step, numSteps);
+        for (Launch launch : forwardAndBackward) {
+            launch.enqueue(gpu.stream());
+        }
+        adamLaunch.enqueue(gpu.stream());
+        pending++;
+    }
+
+    @Override
+    public int collectLosses(double[] into) {
+        gpu.makeCurrent();
+        int n = pending;
+        if (n == 0) {
+            return 0;
+        }
+        Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(firstPendingStep), n * 4L, gpu.stream()),
+                "cuMemcpyDtoHAsync(losses)");
+        gpu.synchronize("steps " + (firstPendingStep + 1) + ".." + (firstPendingStep + n));
+        for (int i = 0; i < n; i++) {
+            into[i] = lossesHost.floats().get(i);
+        }
+        pending = 0;
+        return n;
+    }
+
+    @Override
+    public double forwardBackward(int[] doc, int positions) {
+        gpu.makeCurrent();
+        requireNothingPending();
+        clearGradientsIfNeeded();
+        stage(0, doc, positions, 0, (int) losses.length());
+        for (Launch launch : forwardAndBackward) {
+            launch.enqueue(gpu.stream());
+        }
+        gradientsZero = false;
+        Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
+        gpu.synchronize("forward and backward");
+        return lossesHost.floats().get(0);
+    }
+
+    @Override
+    public void adamUpdate(AdamConfig adam, int step, int numSteps) {
+        gpu.makeCurrent();
+        requireNothingPending();
+        ensureAdam(adam);
+        int s = t + 1;
+        staging.ints().put(s, step).put(s + 1, 0).put(s + 2, numSteps).put(s + 3, 0);
+        Cuda.check(cuMemcpyHtoDAsync(scalars.at(0), staging.at(s), SCALARS * 4L, gpu.stream()),
+                "cuMemcpyHtoDAsync(step scalars)");
+        adamLaunch.enqueue(gpu.stream());
+        gpu.synchronize("adam_update"); // the staging slot is reused by the next call
+        gradientsZero = true;
+    }
+
+    /** Adam zeroes the gradients; only a forward-backward not followed by Adam leaves them to clear. */
+    private void clearGradientsIfNeeded() {
+        if (!gradientsZero) {
+            zero(grads);
+            gradientsZero = true;
+        }
+    }
+
+    private void zero(DeviceArray array) {
+        Cuda.check(cuMemsetD32Async(array.at(0), 0, array.length(), gpu.stream()), "cuMemsetD32Async");
+    }
+
+    private void requireNothingPending() {
+        if (pending > 0) {
+            throw new IllegalStateException("collect the submitted steps' losses first");
+        }
+    }
+
+    private void download(DeviceArray array, double[] dst) {
+        gpu.makeCurrent();
+        requireNothingPending();
+        gpu.synchronize("the steps before a read of device state");
+        array.download(hostScratch);
+        for (int i = 0; i < dst.length; i++) {
+            dst[i] = hostScratch[i];
+        }
+    }
+
+    private void upload(double[] src, DeviceArray array) {
+        gpu.makeCurrent();
+        requireNothingPending();
+        for (int i = 0; i < src.length; i++) {
+            hostScratch[i] = (float) src[i];
+        }
+        gpu.synchronize("writing device state");
+        array.upload(hostScratch);
+    }
+
+    /** Replaces the gradients (tests use it to run Adam on the CPU engine's gradients). */
+    void writeGradients(double[] src) {
+        upload(src, grads);
+        gradientsZero = false;
+    }
+
+    @Override
+    public void readGradients(double[] dst) {
+        download(grads, dst);
+    }
+
+    @Override
+    public void readParameters(double[] dst) {
+        download(params, dst);
+    }
+
+    @Override
+    public void writeParameters(double[] src) {
+        upload(src, params);
+    }
+
+    @Override
+    public void readMoments(double[] m, double[] v) {
+        download(adamM, m);
+        download(adamV, v);
+    }
+
+    @Override
+    public void writeMoments(double[] m, double[] v) {
+        upload(m, adamM);
+        upload(v, adamV);
+    }
+
+    @Override
+    public void close() {
+        RuntimeException failure = null;
+        try {
+            gpu.makeCurrent();
+            gpu.synchronize("the last step");
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        while (!resources.isEmpty()) {
+            try {
+                resources.pop().close();
+            } catch (Exception e) {
+                if (failure == null) {
+                    failure = e instanceof RuntimeException r ? r : new CudaException(e.toString());
+                }
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}

@@ -1,0 +1,208 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+
+/**
+ * The kernels of {@code kernels/*.cu}, loaded from the PTX the build put on the classpath, with one typed builder
+ * per entry point. Shapes and launch configurations follow kernels/README.md: T = block_size rows in every
+ * activation buffer, n read on the device from the step scalars {@code ss}.
+ */
+final class KernelLibrary implements AutoCloseable {
+
+    /** The kernel families, one PTX module each. */
+    static final List<String> FAMILIES = List.of("embedding", "rmsnorm", "linear", "qkv", "attention",
+            "crossentropy", "adam");
+
+    private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
+    private static final int ROW_WARPS = ROW_BLOCK / 32;
+    private static final int MATMUL_BLOCK = 256; // the tiled matmuls need exactly this
+    private static final int TILE = 32;
+    private static final int ATTENTION_SHARED_LIMIT = 48 * 1024;
+
+    private final List<CUmodule> modules = new ArrayList<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+
+    KernelLibrary() {
+        try {
+            for (String family : FAMILIES) {
+                CUmodule module = new CUmodule();
+                Cuda.check(cuModuleLoadData(module, ptx(family)), "cuModuleLoadData(" + family + ".ptx)");
+                modules.add(module);
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The PTX text of a family, as the build wrote it. */
+    static String ptx(String family) {
+        String resource = "/kernels/" + family + ".ptx";
+        try (InputStream in = KernelLibrary.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new CudaException("kernel module " + resource + " is not on the class path: the kernels were"
+                        + " not built (build with nvcc on PATH, or -Dkernels.required=true to make that an error)");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new CudaException("cannot read " + resource + ": " + e.getMessage());
+        }
+    }
+
+    private CUfunction function(String family, String kernel) {
+        return functions.computeIfAbsent(kernel, k -> {
+            CUfunction f = new CUfunction();
+            Cuda.check(cuModuleGetFunction(f, modules.get(FAMILIES.indexOf(family)), k), "cuModuleGetFunction(" + k + ")");
+            return f;
+        });
+    }
+
+    private Launch rows(String family, String kernel, int t, Args args) {
+        return new Launch(kernel, function(family, kernel), ceilDiv(t, ROW_WARPS), 1, 1, ROW_BLOCK, 0, args.pointer());
+    }
+
+    /** x [T,C] = wte[tokens] + wpe; y [T,C] = rmsnorm(x); scale [T]. */
+    Launch embeddingRmsnormForward(CUdeviceptr emb, CUdeviceptr y, CUdeviceptr scale, CUdeviceptr tokens,
+                                   CUdeviceptr wte, CUdeviceptr wpe, int c, int t, CUdeviceptr ss) {
+        return rows("rmsnorm", "embedding_rmsnorm_forward", t,
+                new Args().ptr(emb).ptr(y).ptr(scale).ptr(tokens).ptr(wte).ptr(wpe).i(c).i(t).ptr(ss));
+    }
+
+    /** y [T,C] = rmsnorm(x [T,C]); scale [T]. */
+    Launch rmsnormForward(CUdeviceptr y, CUdeviceptr scale, CUdeviceptr x, int c, int t, CUdeviceptr ss) {
+        return rows("rmsnorm", "rmsnorm_forward", t, new Args().ptr(y).ptr(scale).ptr(x).i(c).i(t).ptr(ss));
+    }
+
+    /** dx [T,C] (+)= rmsnorm backward of dy [T,C] at x [T,C] with scale [T]. */
+    Launch rmsnormBackward(CUdeviceptr dx, CUdeviceptr dy, CUdeviceptr x, CUdeviceptr scale, int c, boolean accumulate,
+                           int t, CUdeviceptr ss) {
+        return rows("rmsnorm", "rmsnorm_backward", t,
+                new Args().ptr(dx).ptr(dy).ptr(x).ptr(scale).i(c).i(accumulate ? 1 : 0).i(t).ptr(ss));
+    }
+
+    /** dwte [V,C] += and dwpe [T,C] += the rmsnorm-then-embedding backward of dy [T,C]. */
+    Launch rmsnormEmbeddingBackward(CUdeviceptr dwte, CUdeviceptr dwpe, CUdeviceptr dy, CUdeviceptr emb,
+                                    CUdeviceptr scale, CUdeviceptr tokens, int c, int t, CUdeviceptr ss) {
+        return rows("rmsnorm", "rmsnorm_embedding_backward", t,
+                new Args().ptr(dwte).ptr(dwpe).ptr(dy).ptr(emb).ptr(scale).ptr(tokens).i(c).i(t).ptr(ss));
+    }
+
+    /** y [T,out] = relu?(x [T,in] w[out,in]^T) + residual [T,out] (residual may be null, or y itself). */
+    Launch linearForward(CUdeviceptr y, CUdeviceptr x, CUdeviceptr w, CUdeviceptr residual, int in, int out,
+                         boolean relu, int t, CUdeviceptr ss) {
+        return new Launch("linear_forward", function("linear", "linear_forward"), ceilDiv(out, TILE), ceilDiv(t, TILE), 1,
+                MATMUL_BLOCK, 0, new Args().ptr(y).ptr(x).ptr(w).ptr(residual).i(in).i(out).i(relu ? 1 : 0).i(t)
+                .ptr(ss).pointer());
+    }
+
+    /** dx [T,in] = dy w (dx may be null); dw [out,in] += dy^T x; dy masked by relu_out [T,out] when given. */
+    Launch linearBackward(CUdeviceptr dx, CUdeviceptr dw, CUdeviceptr dy, CUdeviceptr x, CUdeviceptr w,
+                          CUdeviceptr reluOut, int in, int out, int t, CUdeviceptr ss) {
+        return new Launch("linear_backward", function("linear", "linear_backward"), ceilDiv(in, TILE),
+                ceilDiv(t, TILE) + ceilDiv(out, TILE), 1, MATMUL_BLOCK, 0,
+                new Args().ptr(dx).ptr(dw).ptr(dy).ptr(x).ptr(w).ptr(reluOut).i(in).i(out).i(t).ptr(ss).pointer());
+    }
+
+    /** qkv [T,3C] = x [T,C] w[3C,C]^T, the fused wq|wk|wv block. */
+    Launch qkvForward(CUdeviceptr qkv, CUdeviceptr x, CUdeviceptr w, int c, int t, CUdeviceptr ss) {
+        return new Launch("qkv_forward", function("qkv", "qkv_forward"), ceilDiv(3 * c, TILE), ceilDiv(t, TILE), 1,
+                MATMUL_BLOCK, 0, new Args().ptr(qkv).ptr(x).ptr(w).i(c).i(t).ptr(ss).pointer());
+    }
+
+    /** dx [T,C] = dqkv w; dw [3C,C] += dqkv^T x. */
+    Launch qkvBackward(CUdeviceptr dx, CUdeviceptr dw, CUdeviceptr dqkv, CUdeviceptr x, CUdeviceptr w, int c, int t,
+                       CUdeviceptr ss) {
+        return new Launch("qkv_backward", function("qkv", "qkv_backward"), ceilDiv(c, TILE),
+                ceilDiv(t, TILE) + ceilDiv(3 * c, TILE), 1, MATMUL_BLOCK, 0,
+                new Args().ptr(dx).ptr(dw).ptr(dqkv).ptr(x).ptr(w).i(c).i(t).ptr(ss).pointer());
+    }
+
+    /** out [T,C] and probs [H,T,T] of causal attention over qkv [T,3C]. */
+    Launch attentionForward(CUdeviceptr out, CUdeviceptr probs, CUdeviceptr qkv, int c, int h, int t, CUdeviceptr ss) {
+        return new Launch("attention_forward", function("attention", "attention_forward"), ceilDiv(t, ROW_WARPS), h, 1,
+                ROW_BLOCK, attentionShared(c, h, t), new Args().ptr(out).ptr(probs).ptr(qkv).i(c).i(h).i(t).ptr(ss)
+                .pointer());
+    }
+
+    /** dqkv [T,3C] = attention backward of dout [T,C]. */
+    Launch attentionBackward(CUdeviceptr dqkv, CUdeviceptr dout, CUdeviceptr qkv, CUdeviceptr probs, CUdeviceptr out,
+                             int c, int h, int t, CUdeviceptr ss) {
+        return new Launch("attention_backward", function("attention", "attention_backward"), ceilDiv(t, ROW_WARPS), h,
+                2, ROW_BLOCK, attentionShared(c, h, t), new Args().ptr(dqkv).ptr(dout).ptr(qkv).ptr(probs).ptr(out)
+                .i(c).i(h).i(t).ptr(ss).pointer());
+    }
+
+    /** dlogits [T,V] (may be logits) and losses[step] from logits [T,V]. */
+    Launch crossEntropy(CUdeviceptr dLogits, CUdeviceptr losses, CUdeviceptr logits, CUdeviceptr tokens, int v, int t,
+                        CUdeviceptr ss) {
+        return new Launch("crossentropy_forward_backward", function("crossentropy", "crossentropy_forward_backward"),
+                1, 1, 1, 1024, 0, new Args().ptr(dLogits).ptr(losses).ptr(logits).ptr(tokens).i(v).i(t).ptr(ss).pointer());
+    }
+
+    /** Adam over params/grads/m/v [P], the step read from ss; zeroes grads. */
+    Launch adam(CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m, CUdeviceptr v, int count, float lr, float beta1,
+                float beta2, float eps, CUdeviceptr ss) {
+        return new Launch("adam_update", function("adam", "adam_update"), ceilDiv(count, 256), 1, 1, 256, 0,
+                new Args().ptr(params).ptr(grads).ptr(m).ptr(v).i(count).f(lr).f(beta1).f(beta2).f(eps).ptr(ss).pointer());
+    }
+
+    /** warps * (D + 2T + 64) floats, the attention kernels' shared memory (kernels/README.md). */
+    private static int attentionShared(int c, int h, int t) {
+        int bytes = ROW_WARPS * (c / h + 2 * t + 64) * 4;
+        if (bytes > ATTENTION_SHARED_LIMIT) {
+            throw new CudaException("attention needs " + bytes + " bytes of shared memory per block for block_size " + t
+                    + ", over the 48 KiB limit; use a smaller --block-size");
+        }
+        return bytes;
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    public void close() {
+        for (CUmodule module : modules) {
+            Cuda.check(cuModuleUnload(module), "cuModuleUnload");
+        }
+        modules.clear();
+    }
+
+    /** A kernel's argument list, in order; a null device pointer passes NULL. */
+    private static final class Args {
+        private final List<Pointer> values = new ArrayList<>();
+
+        Args ptr(CUdeviceptr p) {
+            values.add(Pointer.to(p == null ? new CUdeviceptr() : p));
+            return this;
+        }
+
+        Args i(int value) {
+            values.add(Pointer.to(new int[] {value}));
+            return this;
+        }
+
+        Args f(float value) {
+            values.add(Pointer.to(new float[] {value}));
+            return this;
+        }
+
+        Pointer pointer() {
+            return Pointer.to(values.toArray(new Pointer[0]));
+        }
+    }
+}

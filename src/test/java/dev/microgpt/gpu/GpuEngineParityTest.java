@@ -1,0 +1,190 @@
+package dev.microgpt.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.FastEngine;
+import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.model.Documents;
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.testing.RequiresGpu;
+import dev.microgpt.testing.SharedData;
+import dev.microgpt.train.Sampler;
+import dev.microgpt.train.Trainer;
+import dev.microgpt.train.TrainingRun;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import jcuda.driver.JCudaDriver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The GPU engine (float32) against the fast CPU engine (float64), the CPU reference path. Skipped, with the probe's
+ * reason, where no GPU is usable.
+ */
+@RequiresGpu
+class GpuEngineParityTest {
+
+    /**
+     * Per tensor, ||gpu - cpu|| / ||cpu||. float32 carries 6e-8 relative precision; a gradient passes through about
+     * ten ops, each summing up to 4 n_embd = 256 terms (~sqrt(256) * 6e-8 = 1e-6 each), so 1e-4 leaves a margin of
+     * ten for error growth through the backward.
+     */
+    private static final double GRADIENT_TOLERANCE = 1e-4;
+    /** Absolute, on weights of magnitude ~0.1 after one Adam update of size ~lr = 0.01 from the same gradients. */
+    private static final double ADAM_TOLERANCE = 1e-6;
+    /** Absolute, per step over 200 steps: float32 drift of the weights shows in the loss at the 1e-4 level. */
+    private static final double LOSS_TOLERANCE = 2e-3;
+
+    /** Weights ~N(0, 0.08), rounded to float so that both engines start from exactly the same values. */
+    private static double[] floatWeights(ParameterLayout layout, Random random) {
+        double[] w = new double[layout.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (random.nextGaussian() * 0.08);
+        }
+        return w;
+    }
+
+    private static int[] document(Random random, int length, int vocab) {
+        int[] tokens = new int[length];
+        tokens[0] = vocab - 1;
+        for (int i = 1; i < length - 1; i++) {
+            tokens[i] = random.nextInt(vocab - 1);
+        }
+        tokens[length - 1] = vocab - 1;
+        return tokens;
+    }
+
+    @ParameterizedTest(name = "n_embd = block_size = {0}")
+    @ValueSource(ints = {16, 64})
+    void wholeStepGradientsMatchTheFastEngine(int size) {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, 1, size, 27));
+        Random random = new Random(size);
+        double[] weights = floatWeights(layout, random);
+        try (GpuEngine gpu = new GpuEngine(layout, weights)) {
+            FastEngine cpu = new FastEngine(layout, weights);
+            // a short document, a ragged one, and one that fills the context
+            for (int length : new int[] {3, size / 2 + 3, size + 1}) {
+                int[] doc = document(random, length, 27);
+                int positions = Math.min(size, length - 1);
+                double cpuLoss = cpu.forwardBackward(doc, positions);
+                double gpuLoss = gpu.forwardBackward(doc, positions);
+                assertEquals(cpuLoss, gpuLoss, 1e-5 * cpuLoss, "loss of a " + length + "-token document");
+                double[] cpuGrad = new double[layout.size()];
+                double[] gpuGrad = new double[layout.size()];
+                cpu.readGradients(cpuGrad);
+                gpu.readGradients(gpuGrad);
+                for (ParameterLayout.Tensor t : layout.tensors()) {
+                    double rel = relative(gpuGrad, cpuGrad, t);
+                    assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient, " + length + " tokens: relative "
+                            + rel + " > " + GRADIENT_TOLERANCE);
+                }
+            }
+        }
+    }
+
+    /**
+     * Adam from the same gradients. (Comparing the weights after each engine's own step would test float32 noise in
+     * gradients near zero instead: Adam's first update is lr * g / (|g| + eps), whose slope at |g| ~ eps is lr / 4 eps.)
+     */
+    @Test
+    void adamFromTheSameGradientsGivesTheSameWeights() {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(64, 4, 1, 64, 27));
+        Random random = new Random(7);
+        double[] weights = floatWeights(layout, random);
+        try (GpuEngine gpu = new GpuEngine(layout, weights)) {
+            FastEngine cpu = new FastEngine(layout, weights);
+            for (int step = 0; step < 3; step++) {
+                cpu.forwardBackward(document(random, 12, 27), 11);
+                double[] grads = new double[layout.size()];
+                cpu.readGradients(grads);
+                for (int i = 0; i < grads.length; i++) {
+                    grads[i] = (float) grads[i];
+                }
+                gpu.writeGradients(grads);
+                cpu.adamUpdate(AdamConfig.MICROGPT, step, 1000);
+                gpu.adamUpdate(AdamConfig.MICROGPT, step, 1000);
+                double[] cpuWeights = new double[layout.size()];
+                double[] gpuWeights = new double[layout.size()];
+                cpu.readParameters(cpuWeights);
+                gpu.readParameters(gpuWeights);
+                double worst = 0;
+                for (int i = 0; i < cpuWeights.length; i++) {
+                    worst = Math.max(worst, Math.abs(cpuWeights[i] - gpuWeights[i]));
+                }
+                assertTrue(worst <= ADAM_TOLERANCE, "step " + step + ": largest weight difference " + worst);
+                gpu.readGradients(grads);
+                for (double g : grads) {
+                    assertEquals(0.0, g, "Adam clears the gradients");
+                }
+                cpu.writeParameters(gpuWeights); // continue both from identical weights
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "n_embd = block_size = {0}")
+    @ValueSource(ints = {16, 64})
+    void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size) throws Exception {
+        TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), new TrainingRun.Shape(size, 4, 1, size), 42);
+        double[] cpuLosses = losses(new FastEngine(run.layout(), run.initialParams()), run, 200);
+        double[] gpuLosses;
+        double[] trained = new double[run.layout().size()];
+        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams())) {
+            gpuLosses = losses(gpu, run, 200);
+            gpu.readParameters(trained);
+        }
+        double worst = 0;
+        for (int i = 0; i < 200; i++) {
+            worst = Math.max(worst, Math.abs(cpuLosses[i] - gpuLosses[i]));
+        }
+        System.out.printf("%d/%d: largest |loss difference| GPU vs CPU over 200 steps %.3e%n", size, size, worst);
+        assertTrue(worst <= LOSS_TOLERANCE, "largest loss difference " + worst);
+
+        Sampler sampler = new Sampler(run.layout(), trained, run.tokenizer());
+        List<String> samples = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            samples.add(sampler.sample(run.rng(), 0.5, ""));
+        }
+        long nameLike = samples.stream().filter(s -> s.matches("[a-z]{2,15}")).count();
+        assertTrue(nameLike >= 15, "GPU-trained weights should sample names: " + samples);
+    }
+
+    private static double[] losses(TrainingEngine engine, TrainingRun run, int steps) {
+        double[] losses = new double[steps];
+        Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(steps), (s, l, lr, t) -> losses[s - 1] = l);
+        return losses;
+    }
+
+    @Test
+    void deviceMemoryStaysFlatOverTenThousandSteps() throws Exception {
+        TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), TrainingRun.Shape.MICROGPT, 42);
+        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams())) {
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, 10_000, 0), (s, l, lr, t) -> { });
+            long before = freeDeviceMemory();
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, 10_000, 10_000, 0), (s, l, lr, t) -> { });
+            long after = freeDeviceMemory();
+            assertEquals(before, after, "free device memory after 100 and after 10,000 steps");
+        }
+    }
+
+    private static long freeDeviceMemory() {
+        long[] free = {0};
+        long[] total = {0};
+        Cuda.check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
+        return free[0];
+    }
+
+    private static double relative(double[] actual, double[] expected, ParameterLayout.Tensor t) {
+        double diff = 0;
+        double norm = 0;
+        for (int i = t.offset(); i < t.end(); i++) {
+            diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
+            norm += expected[i] * expected[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+}
