@@ -28,10 +28,18 @@ final class CommandLineRunner {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+                "-cp", classPath(), Main.class.getName()));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).directory(workDir.toFile())
                 .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+    }
+
+    /**
+     * The class path of the program under test: this JVM's, unless {@code microgpt.test.classpath} names another (the
+     * JUnit console launcher loads the project through its own class loader, so its java.class.path is the launcher).
+     */
+    private static String classPath() {
+        return System.getProperty("microgpt.test.classpath", System.getProperty("java.class.path"));
     }
 
     static Result run(Path workDir, String... args) throws IOException, InterruptedException {

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The proof on real hardware, in one command on a CUDA machine (see DEVELOPERS.md and bench/README.md):
+#   1. what the machine has (GPU, driver, the bundle's Java, libcuda/libcublas, compute-sanitizer);
+#   2. the whole GPU test suite (JUnit tag gpu) from the bundle made by ../shared/tools/gpu-bundle.sh (.gpu/);
+#   3. compute-sanitizer memcheck and racecheck over a 20-step GPU run;
+#   4. 1000-step runs at 16/16 and 64/64 on the GPU, and the same on the CPU fast engine for comparison.
+# Writes $OUT (default bench/out/gpu-proof): summary.md and logs.tar.gz (every log and the JUnit XML reports).
+# Usage, from the repository root: bench/gpu-proof.sh   (needs .gpu/ and .gpu/shared/data/names.txt)
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+out=${OUT:-bench/out/gpu-proof}
+logs=$(mktemp -d)
+mkdir -p "$out"
+names=.gpu/shared/data/names.txt
+summary="$out/summary.md"
+export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/classes:$root/.gpu/lib/* -Dmicrogpt.shared=$root/.gpu/shared"
+
+{
+  echo "# GPU proof: $(date -u +%Y-%m-%dT%H:%MZ), commit $(cat .gpu/commit 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)"
+  echo
+  echo '```'
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
+  .gpu/jre/bin/java -version 2>&1 | head -1
+  echo "libcuda: $(ldconfig -p | grep -c 'libcuda.so.1') entries; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12') entries"
+  echo "compute-sanitizer: $(command -v compute-sanitizer || echo missing)"
+  .gpu/java dev.microgpt.bench.GpuProbe 2>&1
+  echo '```'
+} > "$summary"
+
+echo "## GPU test suite (tag gpu)" >> "$summary"
+.gpu/test --include-tag gpu --reports-dir "$logs/junit" > "$logs/gpu-tests.txt" 2>&1
+echo "exit $?: $(grep -E 'tests (successful|failed|skipped|aborted)' "$logs/gpu-tests.txt" | tr -s ' ' | paste -sd';')" >> "$summary"
+grep -E '✘|MethodSource|JUnit Jupiter:.*✘' "$logs/gpu-tests.txt" | head -40 | sed 's/^/    /' >> "$summary"
+
+echo "## compute-sanitizer over 20 steps (64/64)" >> "$summary"
+for tool in memcheck racecheck; do
+  compute-sanitizer --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu --input "$names" \
+    --n-embd 64 --block-size 64 --steps 20 --quiet > "$logs/sanitizer-$tool.txt" 2>&1
+  echo "- $tool: exit $?; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.txt" | tail -1)" >> "$summary"
+done
+
+echo "## 1000 steps, names.txt, seed 42" >> "$summary"
+echo "| device | n_embd/block | wall ms/step (whole run, from the trainer's summary) | final loss | mean of last 100 |" >> "$summary"
+echo "|---|---|---|---|---|" >> "$summary"
+for device in gpu cpu; do
+  for s in 16 64; do
+    .gpu/java dev.microgpt.cli.Main --device "$device" --input "$names" --n-embd "$s" --block-size "$s" \
+      --metrics "$logs/metrics-$device-$s.csv" > "$logs/run-$device-$s.txt" 2>&1
+    line=$(grep 'trained ' "$logs/run-$device-$s.txt" | tail -1)
+    ms=$(echo "$line" | sed -n 's/.* \([0-9.]*\) ms\/step.*/\1/p')
+    final=$(echo "$line" | sed -n 's/.*final loss \([0-9.]*\).*/\1/p')
+    mean=$(echo "$line" | sed -n 's/.*mean of the last [0-9]* \([0-9.]*\).*/\1/p')
+    echo "| $device | $s/$s | $ms | $final | $mean |" >> "$summary"
+  done
+done
+tar -czf "$out/logs.tar.gz" -C "$logs" .
+cat "$summary"
