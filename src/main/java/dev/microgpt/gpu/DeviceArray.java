@@ -1,5 +1,6 @@
 package dev.microgpt.gpu;
 
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
@@ -38,9 +39,14 @@ final class DeviceArray implements AutoCloseable {
         return index == 0 ? base : base.withByteOffset(index * ELEMENT_BYTES);
     }
 
-    /** Synchronous copy of host floats into elements [0, src.length). The device must be idle. */
+    /**
+     * Copy of host floats into elements [0, src.length), complete when this returns. The device must be idle. A copy
+     * from pageable memory may return once the data is staged, before it reaches the device, and the engine's
+     * non-blocking stream would not wait for it: hence the context synchronisation.
+     */
     void upload(float[] src) {
         Cuda.check(cuMemcpyHtoD(base, Pointer.to(src), (long) src.length * ELEMENT_BYTES), "cuMemcpyHtoD(" + name + ")");
+        Cuda.check(cuCtxSynchronize(), "cuCtxSynchronize (after cuMemcpyHtoD(" + name + "))");
     }
 
     /** Synchronous copy of elements [0, dst.length) into host floats. The device must be idle. */

@@ -1,0 +1,725 @@
+package dev.microgpt.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.microgpt.engine.Adam;
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.ops.Attention;
+import dev.microgpt.ops.CrossEntropy;
+import dev.microgpt.ops.Embedding;
+import dev.microgpt.ops.Linear;
+import dev.microgpt.ops.RmsNorm;
+import java.util.Arrays;
+import java.util.Objects;
+import java.util.Random;
+import java.util.stream.Stream;
+import dev.microgpt.testing.RequiresGpu;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every kernel of {@code kernels/*.cu} that {@link KernelLibrary} has a builder for, launched through that builder
+ * exactly as the engine launches it, against its float64 CPU twin ({@code dev.microgpt.ops.*}, {@link Adam}) on the
+ * same float32-rounded inputs.
+ *
+ * <p>Outputs start as NaN ("poisoned"), so an element the kernel should write but does not fails the comparison, and
+ * an element it must not write (rows {@code t >= n}, kernels/README.md "Conventions") is checked to still be NaN.
+ * Accumulated ({@code +=}) outputs start from known random values instead, and their rows the kernel must not touch
+ * are checked to hold exactly those values. Input rows {@code t >= n}, which no kernel may read, are NaN too, and the
+ * unused tail of {@code tokens} holds an index far outside every table: reading either shows up as a NaN or as a
+ * device fault.
+ *
+ * <p>Not covered: {@code embedding_forward}, {@code embedding_backward} and {@code residual_rmsnorm_forward}, which the
+ * engine does not use and {@link KernelLibrary} has no builders for (the host emulation in kernels/emu checks them).
+ *
+ * <h2>Tolerances</h2>
+ * Per tensor, over the compared rows: {@code ||gpu - cpu|| / ||cpu||}, and for accumulated outputs the stricter
+ * {@code ||gpu - cpu|| / ||cpu - before||} (the error relative to what the kernel added, not to the sum). float32's
+ * unit roundoff is u = 2^-24 = 6e-8; both sides start from the same float inputs, so all the difference is the
+ * kernel's own rounding (and, for Adam, its float hyper-parameters). A K-term float sum of random-signed terms
+ * carries a typical relative error of about sqrt(K) u (worst case K u); the longest sums here are K = 4C = 256
+ * (fc2's forward, fc1's dx), so sqrt(256) u = 1e-6, ten times below {@link #TOLERANCE}. Attention's backward
+ * subtracts w_t = dout_t . out_t from dp = dout_t . v_u, a cancellation that loses bits on individual elements, but
+ * those are 4..16-term dot products and the norm-wise error stays well below 1e-6 too. Adam's v carries a
+ * systematic 1e-6: the kernel forms 1 - beta2 in float, and 1 - 0.99f = 0.0099999905.
+ *
+ * <p>Measured on the host emulation of these same kernels (kernels/emu/cuda_emu.h: float32, the same fmaf order;
+ * only expf/logf/sqrtf may differ from the GPU's by an ulp or two) for exactly these shapes and input scales: linear
+ * and qkv at most 3.0e-7, attention 1.7e-7, rmsnorm and embedding 1e-7, dlogits 5e-8, the loss 1.2e-7, Adam's m
+ * 1.7e-7 and v 9.7e-7, Adam's weights 1.5e-8 absolute. So one bound, 1e-5, holds for every tensor of every kernel
+ * with a margin of ten or more, and none needs a looser one; the loss and Adam's weights get the tighter bounds
+ * below.
+ */
+@RequiresGpu
+class KernelParityTest {
+
+    /** Every tensor of every kernel (see the class comment). */
+    private static final double TOLERANCE = 1e-5;
+    /**
+     * The mean loss is a single value: each row's -log p is (max + log(sum of V = 27 exps)) - target, a few float
+     * roundings of a value ~3 (~3e-7 absolute, ~1e-7 relative), then a sum over n <= 64 rows whose errors add
+     * incoherently. 1e-6 relative is ten times that.
+     */
+    private static final double LOSS_TOLERANCE = 1e-6;
+    /**
+     * Adam's weights after one update, absolute: weights ~0.08 round at 0.08 u = 5e-9, the update (at most lr = 0.01)
+     * differs by about 1e-7 relative (float beta1, beta2 and float per-parameter arithmetic against float64), ~1e-9.
+     */
+    private static final double ADAM_WEIGHT_TOLERANCE = 1e-6;
+    /** Written into tokens[t] for t > n, which no kernel may read: a row index far past the end of every table. */
+    private static final int UNREAD_TOKEN = Integer.MAX_VALUE;
+
+    /** One model shape and the positions n of the step (n < T: a ragged step). */
+    record Shape(int c, int t, int h, int v, int n) {
+        int f() {
+            return 4 * c;
+        }
+
+        @Override
+        public String toString() {
+            return "C=" + c + " T=" + t + " H=" + h + " V=" + v + " n=" + n;
+        }
+    }
+
+    static Stream<Shape> shapes() {
+        return Stream.of(
+                new Shape(16, 16, 4, 27, 16),
+                new Shape(16, 16, 4, 27, 5),
+                new Shape(64, 64, 4, 27, 64),
+                new Shape(64, 64, 4, 27, 37));
+    }
+
+    static Stream<Arguments> shapesAndFlag() {
+        return shapes().flatMap(s -> Stream.of(Arguments.of(s, false), Arguments.of(s, true)));
+    }
+
+    static Stream<Arguments> shapesAndTwoFlags() {
+        return shapes().flatMap(s -> Stream.of(
+                Arguments.of(s, false, false), Arguments.of(s, false, true),
+                Arguments.of(s, true, false), Arguments.of(s, true, true)));
+    }
+
+    /** Where linear_forward's residual comes from. */
+    enum Residual { NONE, SEPARATE, IN_PLACE }
+
+    static Stream<Arguments> linearForwardCases() {
+        return shapes().flatMap(s -> Stream.of(false, true).flatMap(relu -> Arrays.stream(Residual.values())
+                .map(residual -> Arguments.of(s, relu, residual))));
+    }
+
+    /** The engine's four linear layers' (in, out): lm_head (C, V), attn_wo (C, C), fc1 (C, 4C), fc2 (4C, C). */
+    private static int[][] linearDims(Shape s) {
+        return new int[][] {{s.c(), s.v()}, {s.c(), s.c()}, {s.c(), s.f()}, {s.f(), s.c()}};
+    }
+
+    // ------------------------------------------------------------------------------------------------ rmsnorm.cu
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void embeddingRmsnormForward(Shape s) {
+        Random random = new Random(seed("embedding_rmsnorm_forward", s, 0));
+        int c = s.c();
+        int[] tokens = tokens(random, s);
+        double[] wte = gaussian(random, s.v() * c, 1.0);
+        double[] wpe = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n()); // positions >= n: never read
+
+        double[] params = concat(wte, wpe);
+        double[] emb = new double[s.t() * c];
+        Embedding.forward(params, 0, wte.length, tokens, 0, s.n(), c, emb);
+        double[] y = new double[s.t() * c];
+        double[] scale = new double[s.t()];
+        RmsNorm.forward(emb, 0, y, 0, scale, 0, s.n(), c);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dEmb = gpu.poisoned("emb", s.t() * c);
+            DeviceArray dY = gpu.poisoned("y", s.t() * c);
+            DeviceArray dScale = gpu.poisoned("scale", s.t());
+            gpu.run(gpu.kernels().embeddingRmsnormForward(dEmb.at(0), dY.at(0), dScale.at(0),
+                    gpu.ints("tokens", tokens).at(0), gpu.floats("wte", wte).at(0), gpu.floats("wpe", wpe).at(0), c,
+                    s.t(), gpu.stepScalars(0, s.n(), 1).at(0)));
+            assertWrittenRows("emb", gpu.download(dEmb), emb, c, s);
+            assertWrittenRows("y", gpu.download(dY), y, c, s);
+            assertWrittenRows("scale", gpu.download(dScale), scale, 1, s);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void rmsnormForward(Shape s) {
+        Random random = new Random(seed("rmsnorm_forward", s, 0));
+        int c = s.c();
+        double[] x = unreadRows(gaussian(random, s.t() * c, 1.5), c, s.n());
+
+        double[] y = new double[s.t() * c];
+        double[] scale = new double[s.t()];
+        RmsNorm.forward(x, 0, y, 0, scale, 0, s.n(), c);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dY = gpu.poisoned("y", s.t() * c);
+            DeviceArray dScale = gpu.poisoned("scale", s.t());
+            gpu.run(gpu.kernels().rmsnormForward(dY.at(0), dScale.at(0), gpu.floats("x", x).at(0), c, s.t(),
+                    gpu.stepScalars(0, s.n(), 1).at(0)));
+            assertWrittenRows("y", gpu.download(dY), y, c, s);
+            assertWrittenRows("scale", gpu.download(dScale), scale, 1, s);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, accumulate={1}")
+    @MethodSource("shapesAndFlag")
+    void rmsnormBackward(Shape s, boolean accumulate) {
+        Random random = new Random(seed("rmsnorm_backward", s, accumulate ? 1 : 0));
+        int c = s.c();
+        double[] x = unreadRows(gaussian(random, s.t() * c, 1.5), c, s.n());
+        double[] scale = unreadRows(forwardScale(x, s), 1, s.n());
+        double[] dy = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n());
+        double[] dxBefore = accumulate ? gaussian(random, s.t() * c, 1.0) : nans(s.t() * c);
+
+        double[] dx = accumulate ? dxBefore.clone() : new double[s.t() * c];
+        RmsNorm.backward(x, 0, scale, dy, 0, dx, 0, s.n(), c);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dDx = accumulate ? gpu.floats("dx", dxBefore) : gpu.poisoned("dx", s.t() * c);
+            gpu.run(gpu.kernels().rmsnormBackward(dDx.at(0), gpu.floats("dy", dy).at(0), gpu.floats("x", x).at(0),
+                    gpu.floats("scale", scale).at(0), c, accumulate, s.t(), gpu.stepScalars(0, s.n(), 1).at(0)));
+            double[] got = gpu.download(dDx);
+            assertClose("dx", got, dx, accumulate ? dxBefore : null, 0, s.n() * c, TOLERANCE);
+            assertUntouched("dx", got, dxBefore, s.n() * c, s.t() * c);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void rmsnormEmbeddingBackward(Shape s) {
+        Random random = new Random(seed("rmsnorm_embedding_backward", s, 0));
+        int c = s.c();
+        int[] tokens = tokens(random, s);
+        double[] emb = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n());
+        double[] scale = unreadRows(forwardScale(emb, s), 1, s.n());
+        double[] dy = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n());
+        double[] dwteBefore = gaussian(random, s.v() * c, 1.0);
+        double[] dwpeBefore = gaussian(random, s.t() * c, 1.0);
+
+        // The twin: RmsNorm.backward into zeros, then Embedding.backward into [dwte | dwpe].
+        double[] dEmb = new double[s.t() * c];
+        RmsNorm.backward(emb, 0, scale, dy, 0, dEmb, 0, s.n(), c);
+        double[] grads = concat(dwteBefore, dwpeBefore);
+        Embedding.backward(dEmb, tokens, s.n(), c, grads, 0, dwteBefore.length);
+        double[] dwte = Arrays.copyOfRange(grads, 0, dwteBefore.length);
+        double[] dwpe = Arrays.copyOfRange(grads, dwteBefore.length, grads.length);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dDwte = gpu.floats("dwte", dwteBefore);
+            DeviceArray dDwpe = gpu.floats("dwpe", dwpeBefore);
+            gpu.run(gpu.kernels().rmsnormEmbeddingBackward(dDwte.at(0), dDwpe.at(0), gpu.floats("dy", dy).at(0),
+                    gpu.floats("emb", emb).at(0), gpu.floats("scale", scale).at(0), gpu.ints("tokens", tokens).at(0),
+                    c, s.t(), gpu.stepScalars(0, s.n(), 1).at(0)));
+            double[] gotWte = gpu.download(dDwte);
+            double[] gotWpe = gpu.download(dDwpe);
+            assertClose("dwte", gotWte, dwte, dwteBefore, 0, gotWte.length, TOLERANCE);
+            boolean[] used = new boolean[s.v()];
+            for (int t = 0; t < s.n(); t++) {
+                used[tokens[t]] = true;
+            }
+            for (int token = 0; token < s.v(); token++) {
+                if (!used[token]) {
+                    assertUntouched("dwte row of unused token " + token, gotWte, dwteBefore, token * c, (token + 1) * c);
+                }
+            }
+            assertClose("dwpe", gotWpe, dwpe, dwpeBefore, 0, s.n() * c, TOLERANCE);
+            assertUntouched("dwpe", gotWpe, dwpeBefore, s.n() * c, s.t() * c);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- linear.cu
+
+    @ParameterizedTest(name = "{0}, relu={1}, residual={2}")
+    @MethodSource("linearForwardCases")
+    void linearForward(Shape s, boolean relu, Residual residual) {
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            for (int[] dims : linearDims(s)) {
+                int in = dims[0];
+                int out = dims[1];
+                String what = "y [T," + out + "] from x [T," + in + "]";
+                Random random = new Random(seed("linear_forward", s, in * 100_000 + out * 10 + residual.ordinal()
+                        + (relu ? 5 : 0)));
+                double[] x = unreadRows(gaussian(random, s.t() * in, 1.0), in, s.n());
+                double[] w = gaussian(random, out * in, 1.0 / Math.sqrt(in));
+                double[] residualValues = switch (residual) {
+                    case NONE -> null;
+                    case SEPARATE -> unreadRows(gaussian(random, s.t() * out, 1.0), out, s.n());
+                    case IN_PLACE -> gaussian(random, s.t() * out, 1.0); // rows >= n must keep these
+                };
+                double[] yBefore = residual == Residual.IN_PLACE ? residualValues : nans(s.t() * out);
+
+                double[] y = new double[s.t() * out];
+                Linear.forward(x, 0, transpose(w, out, in), 0, y, 0, 0, s.n(), in, out);
+                for (int i = 0; i < s.n() * out; i++) {
+                    y[i] = (relu ? Math.max(y[i], 0.0) : y[i]) + (residualValues == null ? 0.0 : residualValues[i]);
+                }
+
+                DeviceArray dY = residual == Residual.IN_PLACE ? gpu.floats("y", residualValues)
+                        : gpu.poisoned("y", s.t() * out);
+                DeviceArray dResidual = switch (residual) {
+                    case NONE -> null;
+                    case SEPARATE -> gpu.floats("residual", residualValues);
+                    case IN_PLACE -> dY;
+                };
+                gpu.run(gpu.kernels().linearForward(dY.at(0), gpu.floats("x", x).at(0), gpu.floats("w", w).at(0),
+                        dResidual == null ? null : dResidual.at(0), in, out, relu, s.t(),
+                        gpu.stepScalars(0, s.n(), 1).at(0)));
+                double[] got = gpu.download(dY);
+                assertClose(what, got, y, null, 0, s.n() * out, TOLERANCE);
+                assertUntouched(what, got, yBefore, s.n() * out, s.t() * out);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}, relu_out mask={1}, dx={2}")
+    @MethodSource("shapesAndTwoFlags")
+    void linearBackward(Shape s, boolean masked, boolean withDx) {
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            for (int[] dims : linearDims(s)) {
+                int in = dims[0];
+                int out = dims[1];
+                String what = " of y [T," + out + "] = x [T," + in + "] W^T";
+                Random random = new Random(seed("linear_backward", s, in * 100_000 + out * 10 + (masked ? 2 : 0)
+                        + (withDx ? 1 : 0)));
+                double[] x = unreadRows(gaussian(random, s.t() * in, 1.0), in, s.n());
+                double[] w = gaussian(random, out * in, 1.0 / Math.sqrt(in));
+                double[] dy = unreadRows(gaussian(random, s.t() * out, 1.0), out, s.n());
+                // A ReLU output: about half exact zeros, the rest positive.
+                double[] reluOut = masked ? unreadRows(relu(gaussian(random, s.t() * out, 1.0)), out, s.n()) : null;
+                double[] dwBefore = gaussian(random, out * in, 1.0);
+
+                double[] dyMasked = dy.clone();
+                if (masked) {
+                    for (int i = 0; i < s.n() * out; i++) {
+                        dyMasked[i] = reluOut[i] > 0 ? dy[i] : 0.0;
+                    }
+                }
+                double[] dx = new double[s.t() * in];
+                double[] dwT = transpose(dwBefore, out, in);
+                Linear.backward(x, 0, dyMasked, 0, transpose(w, out, in), 0, dx, 0, dwT, 0, s.n(), in, out);
+                double[] dw = transpose(dwT, in, out);
+
+                DeviceArray dDx = withDx ? gpu.poisoned("dx", s.t() * in) : null;
+                DeviceArray dDw = gpu.floats("dw", dwBefore);
+                gpu.run(gpu.kernels().linearBackward(dDx == null ? null : dDx.at(0), dDw.at(0),
+                        gpu.floats("dy", dy).at(0), gpu.floats("x", x).at(0), gpu.floats("w", w).at(0),
+                        masked ? gpu.floats("relu_out", reluOut).at(0) : null, in, out, s.t(),
+                        gpu.stepScalars(0, s.n(), 1).at(0)));
+                if (withDx) {
+                    double[] got = gpu.download(dDx);
+                    assertClose("dx" + what, got, dx, null, 0, s.n() * in, TOLERANCE);
+                    assertUntouched("dx" + what, got, nans(got.length), s.n() * in, s.t() * in);
+                }
+                assertClose("dW" + what, gpu.download(dDw), dw, dwBefore, 0, out * in, TOLERANCE);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- qkv.cu
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void qkvForward(Shape s) {
+        Random random = new Random(seed("qkv_forward", s, 0));
+        int c = s.c();
+        double[] x = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n());
+        double[] w = gaussian(random, 3 * c * c, 1.0 / Math.sqrt(c));
+
+        double[] qkv = new double[s.t() * 3 * c];
+        Linear.forward(x, 0, transpose(w, 3 * c, c), 0, qkv, 0, 0, s.n(), c, 3 * c);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dQkv = gpu.poisoned("qkv", s.t() * 3 * c);
+            gpu.run(gpu.kernels().qkvForward(dQkv.at(0), gpu.floats("x", x).at(0), gpu.floats("w", w).at(0), c, s.t(),
+                    gpu.stepScalars(0, s.n(), 1).at(0)));
+            assertWrittenRows("qkv", gpu.download(dQkv), qkv, 3 * c, s);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void qkvBackward(Shape s) {
+        Random random = new Random(seed("qkv_backward", s, 0));
+        int c = s.c();
+        double[] x = unreadRows(gaussian(random, s.t() * c, 1.0), c, s.n());
+        double[] w = gaussian(random, 3 * c * c, 1.0 / Math.sqrt(c));
+        double[] dQkv = unreadRows(gaussian(random, s.t() * 3 * c, 1.0), 3 * c, s.n());
+        double[] dwBefore = gaussian(random, 3 * c * c, 1.0);
+
+        double[] dx = new double[s.t() * c];
+        double[] dwT = transpose(dwBefore, 3 * c, c);
+        Linear.backward(x, 0, dQkv, 0, transpose(w, 3 * c, c), 0, dx, 0, dwT, 0, s.n(), c, 3 * c);
+        double[] dw = transpose(dwT, c, 3 * c);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dDx = gpu.poisoned("dx", s.t() * c);
+            DeviceArray dDw = gpu.floats("dw", dwBefore);
+            gpu.run(gpu.kernels().qkvBackward(dDx.at(0), dDw.at(0), gpu.floats("dqkv", dQkv).at(0),
+                    gpu.floats("x", x).at(0), gpu.floats("w", w).at(0), c, s.t(), gpu.stepScalars(0, s.n(), 1).at(0)));
+            assertWrittenRows("dx", gpu.download(dDx), dx, c, s);
+            assertClose("dW", gpu.download(dDw), dw, dwBefore, 0, dw.length, TOLERANCE);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------- attention.cu
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void attentionForward(Shape s) {
+        Random random = new Random(seed("attention_forward", s, 0));
+        int c = s.c();
+        int t = s.t();
+        double[] qkv = unreadRows(gaussian(random, t * 3 * c, 1.0), 3 * c, s.n());
+
+        double[] probs = new double[s.h() * t * t]; // the twin leaves the masked entries u > t at 0
+        double[] out = new double[t * c];
+        Attention.forward(qkv, probs, out, 0, s.n(), c, s.h(), t);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dOut = gpu.poisoned("out", t * c);
+            DeviceArray dProbs = gpu.poisoned("probs", s.h() * t * t);
+            gpu.run(gpu.kernels().attentionForward(dOut.at(0), dProbs.at(0), gpu.floats("qkv", qkv).at(0), c, s.h(),
+                    t, gpu.stepScalars(0, s.n(), 1).at(0)));
+            assertWrittenRows("out", gpu.download(dOut), out, c, s);
+
+            // probs [H, T, T]: rows t < n of every head written, the masked entries u > t as exact zeros (the stated
+            // exception to "rows >= n are neither read nor written"); rows t >= n untouched.
+            double[] gotProbs = gpu.download(dProbs);
+            double[] gotRows = new double[s.h() * s.n() * t];
+            double[] wantRows = new double[gotRows.length];
+            for (int h = 0; h < s.h(); h++) {
+                int head = h * t * t;
+                System.arraycopy(gotProbs, head, gotRows, h * s.n() * t, s.n() * t);
+                System.arraycopy(probs, head, wantRows, h * s.n() * t, s.n() * t);
+                for (int row = 0; row < s.n(); row++) {
+                    for (int u = row + 1; u < t; u++) {
+                        double p = gotProbs[head + row * t + u];
+                        if (Double.compare(p, 0.0) != 0) {
+                            fail("probs[" + h + ", " + row + ", " + u + "] = " + p + ": a masked entry must be written 0");
+                        }
+                    }
+                }
+                assertUntouched("probs of head " + h, gotProbs, nans(gotProbs.length), head + s.n() * t, head + t * t);
+            }
+            assertClose("probs", gotRows, wantRows, null, 0, gotRows.length, TOLERANCE);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void attentionBackward(Shape s) {
+        Random random = new Random(seed("attention_backward", s, 0));
+        int c = s.c();
+        int t = s.t();
+        int n = s.n();
+        double[] qkv = unreadRows(gaussian(random, t * 3 * c, 1.0), 3 * c, n);
+        // The forward's probs and out, as the backward receives them: float32, rows t >= n never written (NaN).
+        double[] probs = new double[s.h() * t * t];
+        double[] out = new double[t * c];
+        Attention.forward(qkv, probs, out, 0, n, c, s.h(), t);
+        roundToFloat(probs);
+        roundToFloat(out);
+        unreadRows(out, c, n);
+        for (int h = 0; h < s.h(); h++) {
+            Arrays.fill(probs, (h * t + n) * t, (h + 1) * t * t, Double.NaN);
+        }
+        double[] dOut = unreadRows(gaussian(random, t * c, 1.0), c, n);
+
+        double[] dQkv = new double[t * 3 * c];
+        Attention.backward(qkv, probs, dOut, dQkv, new double[t], n, c, s.h(), t);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dDQkv = gpu.poisoned("dqkv", t * 3 * c);
+            gpu.run(gpu.kernels().attentionBackward(dDQkv.at(0), gpu.floats("dout", dOut).at(0),
+                    gpu.floats("qkv", qkv).at(0), gpu.floats("probs", probs).at(0), gpu.floats("out", out).at(0), c,
+                    s.h(), t, gpu.stepScalars(0, n, 1).at(0)));
+            double[] got = gpu.download(dDQkv);
+            // dq, dk and dv separately (each its own tensor), rows t < n.
+            String[] names = {"dq", "dk", "dv"};
+            for (int part = 0; part < 3; part++) {
+                double[] gotPart = columns(got, 3 * c, part * c, c, n);
+                double[] wantPart = columns(dQkv, 3 * c, part * c, c, n);
+                assertClose(names[part], gotPart, wantPart, null, 0, gotPart.length, TOLERANCE);
+            }
+            assertUntouched("dqkv", got, nans(got.length), n * 3 * c, t * 3 * c);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------- crossentropy.cu
+
+    @ParameterizedTest(name = "{0}, in place={1}")
+    @MethodSource("shapesAndFlag")
+    void crossEntropy(Shape s, boolean inPlace) {
+        Random random = new Random(seed("crossentropy_forward_backward", s, inPlace ? 1 : 0));
+        int v = s.v();
+        int numSteps = 8;
+        int step = 5;
+        int[] tokens = tokens(random, s);
+        double[] logits = gaussian(random, s.t() * v, 2.0);
+        if (!inPlace) {
+            unreadRows(logits, v, s.n()); // in place, rows >= n keep their (finite) logits, checked below
+        }
+
+        double[] probs = logits.clone();
+        double loss = CrossEntropy.forward(probs, tokens, s.n(), v);
+        double[] dLogits = new double[s.t() * v];
+        CrossEntropy.backward(probs, tokens, s.n(), v, dLogits);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dLogitsIn = gpu.floats("logits", logits);
+            DeviceArray dLogitsOut = inPlace ? dLogitsIn : gpu.poisoned("dlogits", s.t() * v);
+            DeviceArray losses = gpu.poisoned("losses", numSteps);
+            gpu.run(gpu.kernels().crossEntropy(dLogitsOut.at(0), losses.at(0), dLogitsIn.at(0),
+                    gpu.ints("tokens", tokens).at(0), v, s.t(), gpu.stepScalars(step, s.n(), numSteps).at(0)));
+            double[] got = gpu.download(dLogitsOut);
+            assertClose("dlogits", got, dLogits, null, 0, s.n() * v, TOLERANCE);
+            assertUntouched("dlogits", got, inPlace ? logits : nans(got.length), s.n() * v, s.t() * v);
+            double[] gotLosses = gpu.download(losses);
+            assertClose("losses", gotLosses, lossSlots(numSteps, step, loss), null, step, step + 1,
+                    LOSS_TOLERANCE);
+            assertUntouched("losses other than [" + step + "]", gotLosses, nans(numSteps), 0, step);
+            assertUntouched("losses other than [" + step + "]", gotLosses, nans(numSteps), step + 1, numSteps);
+        }
+    }
+
+    /** losses[step] is written only while step < num_steps (kernels/README.md, StepScalars). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("shapes")
+    void crossEntropyWritesNoLossPastTheLastStep(Shape s) {
+        Random random = new Random(seed("crossentropy_past_the_end", s, 0));
+        int v = s.v();
+        int numSteps = 4;
+        int[] tokens = tokens(random, s);
+        double[] logits = unreadRows(gaussian(random, s.t() * v, 2.0), v, s.n());
+        double[] probs = logits.clone();
+        CrossEntropy.forward(probs, tokens, s.n(), v);
+        double[] dLogits = new double[s.t() * v];
+        CrossEntropy.backward(probs, tokens, s.n(), v, dLogits);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dLogitsOut = gpu.poisoned("dlogits", s.t() * v);
+            DeviceArray losses = gpu.poisoned("losses", numSteps + 1); // one slot past num_steps, to see a stray write
+            gpu.run(gpu.kernels().crossEntropy(dLogitsOut.at(0), losses.at(0), gpu.floats("logits", logits).at(0),
+                    gpu.ints("tokens", tokens).at(0), v, s.t(), gpu.stepScalars(numSteps, s.n(), numSteps).at(0)));
+            assertClose("dlogits", gpu.download(dLogitsOut), dLogits, null, 0, s.n() * v, TOLERANCE);
+            assertUntouched("losses (step = num_steps)", gpu.download(losses), nans(numSteps + 1), 0, numSteps + 1);
+        }
+    }
+
+    // --------------------------------------------------------------------------------------------------- adam.cu
+
+    /** P parameters, the 0-based step and the run's length (the step comes from StepScalars). */
+    record AdamCase(int p, int step, int numSteps) {
+        @Override
+        public String toString() {
+            return "P=" + p + " step=" + step + " of " + numSteps;
+        }
+    }
+
+    static Stream<AdamCase> adamCases() {
+        return Stream.of(
+                new AdamCase(1000, 0, 10),        // the first step: m = v = 0
+                new AdamCase(4133, 17, 50),       // P not a multiple of the 256-thread block
+                new AdamCase(70_001, 49, 50));    // the last step: lr_t = lr / 50
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("adamCases")
+    void adamUpdate(AdamCase a) {
+        Random random = new Random(Objects.hash("adam_update", a.p(), a.step(), a.numSteps()));
+        AdamConfig cfg = AdamConfig.MICROGPT;
+        double[] params = gaussian(random, a.p(), 0.08);
+        double[] grads = new double[a.p()];
+        double[] m = new double[a.p()];
+        double[] v = new double[a.p()];
+        for (int i = 0; i < a.p(); i++) {
+            // Gradients of a scale over three decades per parameter; moments from a short history of such gradients
+            // (m = v = 0 at step 0), so that m_hat / sqrt(v_hat) is of order one as in training; some gradients are
+            // exactly zero (a token absent from the step).
+            double sigma = Math.pow(10, -3 * random.nextDouble());
+            for (int k = 0; k < Math.min(a.step(), 10); k++) {
+                double g = random.nextGaussian() * sigma;
+                m[i] = cfg.beta1() * m[i] + (1 - cfg.beta1()) * g;
+                v[i] = cfg.beta2() * v[i] + (1 - cfg.beta2()) * g * g;
+            }
+            m[i] = (float) m[i];
+            v[i] = (float) v[i];
+            grads[i] = i % 17 == 0 ? 0.0 : (float) (random.nextGaussian() * sigma);
+        }
+        double[] paramsBefore = params.clone();
+        double[] gradsBefore = grads.clone();
+        double[] mBefore = m.clone();
+        double[] vBefore = v.clone();
+        Adam.update(cfg, a.step(), a.numSteps(), params, grads, m, v);
+
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            DeviceArray dParams = gpu.floats("params", paramsBefore);
+            DeviceArray dGrads = gpu.floats("grads", gradsBefore);
+            DeviceArray dM = gpu.floats("m", mBefore);
+            DeviceArray dV = gpu.floats("v", vBefore);
+            // positions = 0, as GpuEngine.adamUpdate stages it: Adam must not depend on n.
+            gpu.run(gpu.kernels().adam(dParams.at(0), dGrads.at(0), dM.at(0), dV.at(0), a.p(),
+                    (float) cfg.learningRate(), (float) cfg.beta1(), (float) cfg.beta2(), (float) cfg.eps(),
+                    gpu.stepScalars(a.step(), 0, a.numSteps()).at(0)));
+            double[] gotParams = gpu.download(dParams);
+            double worst = 0;
+            int worstAt = 0;
+            for (int i = 0; i < a.p(); i++) {
+                double error = Math.abs(gotParams[i] - params[i]);
+                if (!(error <= worst)) {
+                    worst = error;
+                    worstAt = i;
+                }
+            }
+            assertTrue(worst <= ADAM_WEIGHT_TOLERANCE, "params[" + worstAt + "]: gpu " + gotParams[worstAt] + ", cpu "
+                    + params[worstAt] + ", absolute error " + worst + " > " + ADAM_WEIGHT_TOLERANCE);
+            assertClose("m", gpu.download(dM), m, null, 0, a.p(), TOLERANCE);
+            assertClose("v", gpu.download(dV), v, null, 0, a.p(), TOLERANCE);
+            double[] gotGrads = gpu.download(dGrads);
+            for (int i = 0; i < a.p(); i++) {
+                if (gotGrads[i] != 0.0) {
+                    fail("grads[" + i + "] = " + gotGrads[i] + " after adam_update, which must zero every gradient");
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- helpers
+
+    private static int seed(String kernel, Shape s, int variant) {
+        return Objects.hash(kernel, s.c(), s.t(), s.h(), s.v(), s.n(), variant);
+    }
+
+    /** N(0, scale^2) values, rounded to float so that the twin sees exactly what the device sees. */
+    private static double[] gaussian(Random random, int length, double scale) {
+        double[] values = new double[length];
+        for (int i = 0; i < length; i++) {
+            values[i] = (float) (random.nextGaussian() * scale);
+        }
+        return values;
+    }
+
+    /**
+     * tokens [T + 1]: inputs tokens[0, n) and targets tokens[1, n] random in [0, V), with a repeated input token (the
+     * atomic scatter into dwte); tokens past n, which no kernel may read, far out of range.
+     */
+    private static int[] tokens(Random random, Shape s) {
+        int[] tokens = new int[s.t() + 1];
+        Arrays.fill(tokens, UNREAD_TOKEN);
+        for (int i = 0; i <= s.n(); i++) {
+            tokens[i] = random.nextInt(s.v());
+        }
+        if (s.n() >= 2) {
+            tokens[s.n() - 1] = tokens[0];
+        }
+        return tokens;
+    }
+
+    /** Sets rows [n, T) of a [T, width] array to NaN (inputs there must never be read); returns it. */
+    private static double[] unreadRows(double[] values, int width, int n) {
+        Arrays.fill(values, n * width, values.length, Double.NaN);
+        return values;
+    }
+
+    private static double[] nans(int length) {
+        double[] values = new double[length];
+        Arrays.fill(values, Double.NaN);
+        return values;
+    }
+
+    private static double[] relu(double[] values) {
+        for (int i = 0; i < values.length; i++) {
+            values[i] = Math.max(values[i], 0.0);
+        }
+        return values;
+    }
+
+    private static void roundToFloat(double[] values) {
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) values[i];
+        }
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] joined = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, joined, a.length, b.length);
+        return joined;
+    }
+
+    /** The transpose [cols, rows] of a row-major [rows, cols] matrix (Linear takes its weights as wT [in, out]). */
+    private static double[] transpose(double[] matrix, int rows, int cols) {
+        double[] transposed = new double[rows * cols];
+        Linear.transpose(matrix, 0, transposed, 0, rows, cols);
+        return transposed;
+    }
+
+    /** The rmsnorm scale of rows [0, n) of x [T, C] as the forward kernel would hand it on: float. */
+    private static double[] forwardScale(double[] x, Shape s) {
+        double[] scale = new double[s.t()];
+        RmsNorm.forward(x, 0, new double[x.length], 0, scale, 0, s.n(), s.c());
+        roundToFloat(scale);
+        return scale;
+    }
+
+    /** Columns [from, from + width) of rows [0, rows) of a row-major array with the given row length. */
+    private static double[] columns(double[] values, int rowLength, int from, int width, int rows) {
+        double[] part = new double[rows * width];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(values, r * rowLength + from, part, r * width, width);
+        }
+        return part;
+    }
+
+    private static double[] lossSlots(int numSteps, int step, double loss) {
+        double[] slots = nans(numSteps);
+        slots[step] = loss;
+        return slots;
+    }
+
+    /** Rows [0, n) of a [T, width] output within {@link #TOLERANCE} of the twin; rows [n, T) still NaN. */
+    private static void assertWrittenRows(String what, double[] gpu, double[] cpu, int width, Shape s) {
+        assertClose(what, gpu, cpu, null, 0, s.n() * width, TOLERANCE);
+        assertUntouched(what, gpu, nans(gpu.length), s.n() * width, s.t() * width);
+    }
+
+    /**
+     * ||gpu - cpu|| / ||cpu - before|| over elements [from, to) at most {@code tolerance}; {@code before} null means
+     * zero (an overwritten output), otherwise the values an accumulated output started from.
+     */
+    private static void assertClose(String what, double[] gpu, double[] cpu, double[] before, int from, int to,
+                                    double tolerance) {
+        assertTrue(from < to, what + ": nothing to compare");
+        double error = 0;
+        double reference = 0;
+        for (int i = from; i < to; i++) {
+            if (!Double.isFinite(gpu[i])) {
+                fail(what + "[" + i + "] is " + gpu[i] + " on the GPU (cpu " + cpu[i] + "): not written, or computed from"
+                        + " an input it must not read");
+            }
+            assertTrue(Double.isFinite(cpu[i]), what + "[" + i + "]: the twin gave " + cpu[i] + " (test bug)");
+            double difference = gpu[i] - cpu[i];
+            double added = before == null ? cpu[i] : cpu[i] - before[i];
+            error += difference * difference;
+            reference += added * added;
+        }
+        assertTrue(reference > 0, what + ": the twin's values are all zero, so the comparison would say nothing");
+        double relative = Math.sqrt(error / reference);
+        assertTrue(relative <= tolerance, String.format("%s: relative error %.3g > %.1g (elements [%d, %d)%s)", what,
+                relative, tolerance, from, to, before == null ? "" : ", relative to what was accumulated"));
+    }
+
+    /** Elements [from, to) exactly as they were before the launch (NaN stays NaN). */
+    private static void assertUntouched(String what, double[] gpu, double[] before, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (Double.compare(gpu[i], before[i]) != 0) {
+                fail(what + "[" + i + "] changed from " + before[i] + " to " + gpu[i]
+                        + ", but the kernel must not write it (rows t >= n, or an unused row)");
+            }
+        }
+    }
+}
