@@ -20,12 +20,18 @@ public final class Adam {
      */
     public static void update(AdamConfig cfg, int step, int numSteps,
                               double[] params, double[] grads, double[] m, double[] v) {
+        update(cfg, step, numSteps, params, grads, m, v, 0, params.length);
+    }
+
+    /** {@link #update} of the elements [from, to) only: Adam is elementwise, so ranges may be updated in any order. */
+    public static void update(AdamConfig cfg, int step, int numSteps,
+                              double[] params, double[] grads, double[] m, double[] v, int from, int to) {
         double lr = cfg.learningRateAt(step, numSteps);
         double b1 = cfg.beta1();
         double b2 = cfg.beta2();
         double mCorrection = 1 - Math.pow(b1, step + 1);
         double vCorrection = 1 - Math.pow(b2, step + 1);
-        for (int i = 0; i < params.length; i++) {
+        for (int i = from; i < to; i++) {
             double g = grads[i];
             m[i] = b1 * m[i] + (1 - b1) * g;
             v[i] = b2 * v[i] + (1 - b2) * (g * g);

@@ -55,15 +55,31 @@ public abstract class CpuEngine implements TrainingEngine {
     }
 
     @Override
-    public void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+    public final void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
         if (lossPending) {
             throw new IllegalStateException("collect the previous step's loss first; lossBatch() is 1");
         }
-        submittedLoss = forwardBackward(tokens, positions);
+        submittedLoss = trainStep(tokens, positions, adam, step, numSteps);
         lossPending = true;
-        if (Double.isFinite(submittedLoss)) {
+    }
+
+    /** Forward, backward and, when the loss is finite, Adam; returns the loss. */
+    protected double trainStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+        double loss = forwardBackward(tokens, positions);
+        if (Double.isFinite(loss)) {
             adamUpdate(adam, step, numSteps);
         }
+        return loss;
+    }
+
+    /** Adam, overlapped with a backward that publishes each tensor's range once its gradient is final. */
+    protected final OverlappedAdam overlappedAdam(int rangesPerStep) {
+        return new OverlappedAdam(params, grads, adamM, adamV, rangesPerStep);
+    }
+
+    /** Tells the base class that an overlapped Adam has updated every parameter and cleared every gradient. */
+    protected final void adamApplied() {
+        gradientsZero = true;
     }
 
     @Override

@@ -69,6 +69,8 @@ public final class FastEngine extends CpuEngine {
     private final double[] dAttnOut; // [T, C]
     private final double[] dQkv;     // [T, 3C]
     private final double[] dScores;  // [T]
+    private final OverlappedAdam overlappedAdam; // null for models too small for it to pay
+    private final GradientsReady toAdam;          // overlappedAdam::publish, bound once
 
     public FastEngine(ParameterLayout layout, double[] initialParams) {
         super(layout, initialParams, StorageOrder.transposedLinears(layout));
@@ -92,6 +94,9 @@ public final class FastEngine extends CpuEngine {
         this.dAttnOut = new double[block * c];
         this.dQkv = new double[block * 3 * c];
         this.dScores = new double[block];
+        // lm_head, wte, wpe, and four tensors per block
+        this.overlappedAdam = layout.size() < OverlappedAdam.MIN_PARAMETERS ? null : overlappedAdam(3 + 4 * cfg.nLayer());
+        this.toAdam = overlappedAdam == null ? NOWHERE : overlappedAdam::publish;
     }
 
     @Override
@@ -133,32 +138,67 @@ public final class FastEngine extends CpuEngine {
 
     @Override
     public double forwardBackward(int[] tokens, int positions) {
-        int n = positions;
-        forward(tokens, 0, n);
-        double loss = CrossEntropy.forward(logits, tokens, n, vocab);
-        clearGradients();
+        forward(tokens, 0, positions);
+        double loss = CrossEntropy.forward(logits, tokens, positions, vocab);
+        backward(tokens, positions, NOWHERE);
+        return loss;
+    }
 
+    /** A training step with Adam on the other core, updating each tensor as soon as the backward is done with it. */
+    @Override
+    protected double trainStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+        forward(tokens, 0, positions);
+        double loss = CrossEntropy.forward(logits, tokens, positions, vocab);
+        if (!Double.isFinite(loss)) {
+            return loss; // no update: a diverging run keeps its last good weights
+        }
+        if (overlappedAdam == null) {
+            backward(tokens, positions, NOWHERE);
+            adamUpdate(adam, step, numSteps);
+            return loss;
+        }
+        overlappedAdam.begin(adam, step, numSteps);
+        backward(tokens, positions, toAdam);
+        overlappedAdam.await();
+        adamApplied();
+        return loss;
+    }
+
+    /** Where the backward reports each tensor whose gradient is final: [offset, offset + length). */
+    @FunctionalInterface
+    private interface GradientsReady {
+        void ready(int offset, int length);
+    }
+
+    private static final GradientsReady NOWHERE = (offset, length) -> { };
+
+    private void backward(int[] tokens, int n, GradientsReady ready) {
+        clearGradients();
         CrossEntropy.backward(logits, tokens, n, vocab, dLogits);
         Arrays.fill(dStream, 0.0);
-        Linear.backward(stream[blocks.length], 0, dLogits, 0, params, layout.lmHead().offset(),
-                dStream, 0, grads, layout.lmHead().offset(), n, c, vocab);
+        ParameterLayout.Tensor lmHead = layout.lmHead();
+        Linear.backward(stream[blocks.length], 0, dLogits, 0, params, lmHead.offset(),
+                dStream, 0, grads, lmHead.offset(), n, c, vocab);
+        ready.ready(lmHead.offset(), lmHead.size());
         for (int i = blocks.length - 1; i >= 0; i--) {
-            backwardBlock(i, n);
+            backwardBlock(i, n, ready);
         }
         Arrays.fill(dNorm, 0.0);
         RmsNorm.backward(embedding, 0, embeddingScale, dStream, 0, dNorm, 0, n, c);
         Embedding.backward(dNorm, tokens, n, c, grads, layout.wte().offset(), layout.wpe().offset());
-        return loss;
+        ready.ready(layout.wte().offset(), layout.wte().size());
+        ready.ready(layout.wpe().offset(), layout.wpe().size());
     }
 
     /** On entry dStream holds the gradient of the block's output; on exit, of its input. */
-    private void backwardBlock(int i, int n) {
+    private void backwardBlock(int i, int n, GradientsReady ready) {
         ParameterLayout.Layer w = layout.layer(i);
         BlockActivations a = blocks[i];
         // MLP: out = mid + fc2(relu(fc1(rmsnorm(mid))))
         Arrays.fill(dHidden, 0, n * hiddenWidth, 0.0);
         Linear.backward(a.hidden, 0, dStream, 0, params, w.mlpFc2().offset(),
                 dHidden, 0, grads, w.mlpFc2().offset(), n, hiddenWidth, c);
+        ready.ready(w.mlpFc2().offset(), w.mlpFc2().size());
         for (int j = 0; j < n * hiddenWidth; j++) {
             if (a.hidden[j] <= 0) {
                 dHidden[j] = 0;
@@ -167,15 +207,18 @@ public final class FastEngine extends CpuEngine {
         Arrays.fill(dNorm, 0, n * c, 0.0);
         Linear.backward(a.mlpNorm, 0, dHidden, 0, params, w.mlpFc1().offset(),
                 dNorm, 0, grads, w.mlpFc1().offset(), n, c, hiddenWidth);
+        ready.ready(w.mlpFc1().offset(), w.mlpFc1().size());
         RmsNorm.backward(a.mid, 0, a.mlpScale, dNorm, 0, dStream, 0, n, c);
         // Attention: mid = in + wo(attention(qkv(rmsnorm(in))))
         Arrays.fill(dAttnOut, 0, n * c, 0.0);
         Linear.backward(a.attnOut, 0, dStream, 0, params, w.attnWo().offset(),
                 dAttnOut, 0, grads, w.attnWo().offset(), n, c, c);
+        ready.ready(w.attnWo().offset(), w.attnWo().size());
         Attention.backward(a.qkv, a.probs, dAttnOut, dQkv, dScores, n, c, cfg.nHead(), block);
         Arrays.fill(dNorm, 0, n * c, 0.0);
         Linear.backward(a.attnNorm, 0, dQkv, 0, params, w.qkvOffset(),
                 dNorm, 0, grads, w.qkvOffset(), n, c, 3 * c);
+        ready.ready(w.qkvOffset(), 3 * w.attnWq().size());
         RmsNorm.backward(stream[i], 0, a.attnScale, dNorm, 0, dStream, 0, n, c);
     }
 

@@ -22,11 +22,20 @@ public final class Linear {
     public static void forward(double[] x, int xOff, double[] wT, int wTOff, double[] y, int yOff,
                                int from, int to, int in, int out) {
         java.util.Arrays.fill(y, yOff + from * out, yOff + to * out, 0.0);
-        // i outer, positions inner: each row of wT is used for every position while it is in L1.
-        for (int i = 0; i < in; i++) {
-            int wRow = wTOff + i * out;
+        // i outer, positions inner: each row of wT is used for every position while it is in L1; inputs go two
+        // at a time so that y is loaded and stored once per pair.
+        int i = 0;
+        for (; i + 1 < in; i += 2) {
+            int w0 = wTOff + i * out;
+            int w1 = w0 + out;
             for (int t = from; t < to; t++) {
-                Vec.axpy(x[xOff + t * in + i], wT, wRow, y, yOff + t * out, out);
+                int xRow = xOff + t * in;
+                Vec.axpy2(x[xRow + i], wT, w0, x[xRow + i + 1], wT, w1, y, yOff + t * out, out);
+            }
+        }
+        if (i < in) {
+            for (int t = from; t < to; t++) {
+                Vec.axpy(x[xOff + t * in + i], wT, wTOff + i * out, y, yOff + t * out, out);
             }
         }
     }
@@ -34,7 +43,7 @@ public final class Linear {
     /**
      * dx[t] += dy[t] W and dW += dy[t]^T x[t] for t in [0, rows), with W and dW transposed as in
      * {@link #forward}: dx[t, i] is the dot product of row i of wT with dy[t], and row i of dwT gains
-     * x[t, i] * dy[t]. Zero inputs (ReLU'd units feeding fc2) add nothing to dW and are skipped.
+     * x[t, i] * dy[t].
      *
      * @param x   [rows, in] the forward input
      * @param dy  [rows, out]
@@ -44,17 +53,22 @@ public final class Linear {
      */
     public static void backward(double[] x, int xOff, double[] dy, int dyOff, double[] wT, int wTOff,
                                 double[] dx, int dxOff, double[] dwT, int dwTOff, int rows, int in, int out) {
-        // i outer, positions inner: row i of wT and of dwT stay in L1 across positions.
+        // i outer, positions inner: row i of wT and of dwT stay in L1 across positions, which go two at a time.
         for (int i = 0; i < in; i++) {
             int wRow = wTOff + i * out;
             int dwRow = dwTOff + i * out;
-            for (int t = 0; t < rows; t++) {
+            int t = 0;
+            for (; t + 1 < rows; t += 2) {
+                int dy0 = dyOff + t * out;
+                int dy1 = dy0 + out;
+                dx[dxOff + t * in + i] += Vec.dotAnyOrder(wT, wRow, dy, dy0, out);
+                dx[dxOff + (t + 1) * in + i] += Vec.dotAnyOrder(wT, wRow, dy, dy1, out);
+                Vec.axpy2(x[xOff + t * in + i], dy, dy0, x[xOff + (t + 1) * in + i], dy, dy1, dwT, dwRow, out);
+            }
+            if (t < rows) {
                 int dyRow = dyOff + t * out;
                 dx[dxOff + t * in + i] += Vec.dotAnyOrder(wT, wRow, dy, dyRow, out);
-                double xi = x[xOff + t * in + i];
-                if (xi != 0) {
-                    Vec.axpy(xi, dy, dyRow, dwT, dwRow, out);
-                }
+                Vec.axpy(x[xOff + t * in + i], dy, dyRow, dwT, dwRow, out);
             }
         }
     }

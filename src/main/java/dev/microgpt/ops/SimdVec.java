@@ -23,6 +23,18 @@ final class SimdVec {
         return bound;
     }
 
+    /** The whole-vector part of {@link Vec#axpy2}; returns the index where the scalar tail starts. */
+    static int axpy2(double a0, double[] x0, int x0Off, double a1, double[] x1, int x1Off, double[] y, int yOff, int n) {
+        int bound = SPECIES.loopBound(n);
+        for (int j = 0; j < bound; j += SPECIES.length()) {
+            DoubleVector.fromArray(SPECIES, y, yOff + j)
+                    .add(DoubleVector.fromArray(SPECIES, x0, x0Off + j).mul(a0))
+                    .add(DoubleVector.fromArray(SPECIES, x1, x1Off + j).mul(a1))
+                    .intoArray(y, yOff + j);
+        }
+        return bound;
+    }
+
     /** The largest multiple of the vector length not above n. */
     static int wholeVectors(int n) {
         return SPECIES.loopBound(n);

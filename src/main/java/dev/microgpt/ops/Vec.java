@@ -24,6 +24,17 @@ final class Vec {
     }
 
     /**
+     * Two axpys in one pass, y += a0 * x0 then y += a1 * x1, rounded exactly as the two would be one after the
+     * other (so the forward keeps microgpt.py's summation order) but loading and storing y once.
+     */
+    static void axpy2(double a0, double[] x0, int x0Off, double a1, double[] x1, int x1Off, double[] y, int yOff, int n) {
+        int j = SIMD ? SimdVec.axpy2(a0, x0, x0Off, a1, x1, x1Off, y, yOff, n) : 0;
+        for (; j < n; j++) {
+            y[yOff + j] = (y[yOff + j] + a0 * x0[x0Off + j]) + a1 * x1[x1Off + j];
+        }
+    }
+
+    /**
      * Sum of x[xOff + j] * y[yOff + j] in whatever order is fastest: for the backward pass, whose order
      * microgpt.py's autograd does not pin down anyway.
      */
