@@ -4,6 +4,9 @@ import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.gpu.GpuEngine;
+import dev.microgpt.gpu.GpuMode;
+import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.Documents;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
@@ -16,18 +19,26 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Steady-state training speed of a CPU engine, in process: microgpt's real loop (one document per step, Adam
- * included) after a JIT warm-up, timed in several repeats; prints the median ms/step as one JSON line.
+ * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, Adam included)
+ * after a warm-up, timed in several repeats. Prints one JSON line: the median and minimum ms/step, and for the GPU the
+ * driver calls per step, the GPU busy time per step (the sum of its launches' times from CUDA events) and the
+ * launch-overhead share (wall minus busy, over wall). Where no GPU is usable a GPU row says why, as
+ * {@code "unavailable"}, and the exit code is still 0, so a harness can record it.
  */
 @Command(name = "step-benchmark", mixinStandardHelpOptions = true,
-        description = "Median ms/step of a CPU engine at steady state.")
+        description = "Median ms/step of an engine at steady state, as one JSON line.")
 public final class StepBenchmark implements Callable<Integer> {
+
+    enum Engine { fast, tape, gpu }
 
     @Option(names = "--input", required = true, description = "Dataset, one document per line.")
     Path input;
 
-    @Option(names = "--engine", defaultValue = "fast", description = "fast or tape (default: ${DEFAULT-VALUE}).")
-    String engine;
+    @Option(names = "--engine", defaultValue = "fast", description = "fast, tape or gpu (default: ${DEFAULT-VALUE}).")
+    Engine engine;
+
+    @Option(names = "--gpu-mode", defaultValue = "eager", description = "eager or graph (default: ${DEFAULT-VALUE}).")
+    GpuMode gpuMode;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -51,14 +62,24 @@ public final class StepBenchmark implements Callable<Integer> {
         System.exit(new CommandLine(new StepBenchmark()).execute(args));
     }
 
+    private String label() {
+        return engine == Engine.gpu ? "gpu-" + gpuMode : "cpu-" + engine;
+    }
+
     @Override
     public Integer call() throws Exception {
         TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize), 42);
+        String head = String.format(Locale.ROOT, "{\"engine\":\"%s\",\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
+                label(), nEmbd, blockSize, run.layout().size());
+        if (engine == Engine.gpu && !GpuSupport.status().usable()) {
+            System.out.println(head + ",\"unavailable\":\"" + GpuSupport.status().reason().replace("\"", "'") + "\"}");
+            return 0;
+        }
         // A schedule far longer than the run keeps the learning rate near its start, as in the early steps.
-        int schedule = warmupSteps + steps * repeats + 1;
+        int schedule = warmupSteps + steps * repeats + 1000;
         double[] msPerStep = new double[repeats];
-        try (TrainingEngine e = "tape".equals(engine) ? new TapeEngine(run.layout(), run.initialParams())
-                : new FastEngine(run.layout(), run.initialParams())) {
+        String gpuFields = "";
+        try (TrainingEngine e = create(run)) {
             Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0), (s, l, lr, t) -> { });
             int step = warmupSteps;
             for (int r = 0; r < repeats; r++) {
@@ -68,12 +89,41 @@ public final class StepBenchmark implements Callable<Integer> {
                 msPerStep[r] = (System.nanoTime() - start) / 1e6 / steps;
                 step += steps;
             }
+            if (e instanceof GpuEngine gpu) {
+                gpuFields = gpuFields(gpu, run, step, schedule, median(msPerStep));
+            }
         }
-        double[] sorted = msPerStep.clone();
-        Arrays.sort(sorted);
-        System.out.printf(Locale.ROOT,
-                "{\"engine\":\"cpu-%s\",\"n_embd\":%d,\"block_size\":%d,\"params\":%d,\"median_ms_per_step\":%.5f,\"min_ms_per_step\":%.5f,\"repeats\":%s}%n",
-                engine, nEmbd, blockSize, run.layout().size(), sorted[repeats / 2], sorted[0], Arrays.toString(msPerStep));
+        System.out.printf(Locale.ROOT, "%s,\"median_ms_per_step\":%.5f,\"min_ms_per_step\":%.5f,\"repeats\":%s%s}%n",
+                head, median(msPerStep), Arrays.stream(msPerStep).min().orElseThrow(), Arrays.toString(msPerStep), gpuFields);
         return 0;
+    }
+
+    private TrainingEngine create(TrainingRun run) {
+        return switch (engine) {
+            case fast -> new FastEngine(run.layout(), run.initialParams());
+            case tape -> new TapeEngine(run.layout(), run.initialParams());
+            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuMode);
+        };
+    }
+
+    /** Busy time over 500 profiled steps (each launch between two events), next to the measured wall time. */
+    private static String gpuFields(GpuEngine gpu, TrainingRun run, int firstStep, int schedule, double wallMs) {
+        int profiled = 500;
+        double busy = 0;
+        for (int s = firstStep; s < firstStep + profiled; s++) {
+            int[] doc = run.documentAt(s);
+            for (float ms : gpu.profileStep(doc, run.positionsOf(doc), AdamConfig.MICROGPT, s, schedule)) {
+                busy += ms;
+            }
+        }
+        busy /= profiled;
+        return String.format(Locale.ROOT, ",\"launches_per_step\":%d,\"gpu_busy_ms_per_step\":%.5f,\"launch_overhead_share\":%.3f",
+                gpu.launchesPerStep(), busy, Math.max(0, (wallMs - busy) / wallMs));
+    }
+
+    private static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
     }
 }

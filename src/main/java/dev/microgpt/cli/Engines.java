@@ -48,11 +48,11 @@ final class Engines {
     }
 
     /** The engine for a resolved device. */
-    static TrainingEngine create(Main.Device device, Main.Engine engine, ParameterLayout layout, double[] params) {
+    static TrainingEngine create(Main.Device device, Main options, ParameterLayout layout, double[] params) {
         if (device == Main.Device.gpu) {
-            return new GpuEngine(layout, params);
+            return new GpuEngine(layout, params, options.gpuMode);
         }
-        return engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
+        return options.engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
     }
 
     /** The precision a checkpoint written by this engine holds: the one it trains in. */

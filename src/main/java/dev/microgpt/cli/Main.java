@@ -87,6 +87,10 @@ public final class Main implements Callable<Integer> {
             description = "auto (the GPU when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
+    @Option(names = "--gpu-mode", defaultValue = "eager",
+            description = "GPU: eager (one launch per kernel) or graph (the whole step replayed as one CUDA graph) (default: ${DEFAULT-VALUE}).")
+    dev.microgpt.gpu.GpuMode gpuMode;
+
     @Option(names = "--engine", defaultValue = "fast",
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
     Engine engine;

@@ -65,7 +65,7 @@ final class TrainingSession {
         double[] params = new double[run.layout().size()];
         double[] losses = options.plot == null ? null : new double[endStep - firstStep];
         Trainer.Outcome outcome;
-        try (TrainingEngine engine = Engines.create(device, options.engine, run.layout(), run.initialParams());
+        try (TrainingEngine engine = Engines.create(device, options, run.layout(), run.initialParams());
              MetricsWriter metrics = options.metrics == null ? null
                      : MetricsWriter.open(options.metrics, resumed != null);
              Progress progress = new Progress(firstStep, endStep, totalSteps, options.quiet, options.logEvery)) {

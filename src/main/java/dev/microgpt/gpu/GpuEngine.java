@@ -32,6 +32,7 @@ public final class GpuEngine implements TrainingEngine {
     private static final int SCALARS = 4; // StepScalars: step, positions, num_steps, reserved
 
     private final ParameterLayout layout;
+    private final GpuMode mode;
     private final int t;             // rows of every activation buffer (block_size)
     private final int tokenSlot;     // ints per staging slot: T + 1 tokens, then the scalars
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
@@ -54,13 +55,19 @@ public final class GpuEngine implements TrainingEngine {
     private DeviceArray logits;       // [T, V], dlogits in place
     private Launch adamLaunch;
     private AdamConfig adamFor;
+    private StepGraph stepGraph;      // graph mode: the captured step, dropped when a launch it holds is rebuilt
     private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
     private int pending;              // steps submitted since the last collection
     private int firstPendingStep;
     private boolean gradientsZero = true;
 
     public GpuEngine(ParameterLayout layout, double[] initialParams) {
+        this(layout, initialParams, GpuMode.eager);
+    }
+
+    public GpuEngine(ParameterLayout layout, double[] initialParams, GpuMode mode) {
         this.layout = layout;
+        this.mode = mode;
         ModelConfig cfg = layout.config();
         this.t = cfg.blockSize();
         this.tokenSlot = t + 1 + SCALARS;
@@ -196,6 +203,7 @@ public final class GpuEngine implements TrainingEngine {
             losses.close();
         }
         losses = array("losses", Math.max(numSteps, LOSS_BATCH));
+        dropGraph();
         crossEntropy = kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), tokens.at(0),
                 layout.config().vocabSize(), t, scalars.at(0));
         forwardAndBackward.set(crossEntropyIndex, crossEntropy);
@@ -207,12 +215,75 @@ public final class GpuEngine implements TrainingEngine {
                     (float) adam.learningRate(), (float) adam.beta1(), (float) adam.beta2(), (float) adam.eps(),
                     scalars.at(0));
             adamFor = adam;
+            dropGraph();
+        }
+    }
+
+    private void dropGraph() {
+        if (stepGraph != null) {
+            gpu.synchronize("the steps of the graph being replaced");
+            resources.remove(stepGraph);
+            stepGraph.close();
+            stepGraph = null;
+        }
+    }
+
+    /** The whole step's launches in order: forward, loss, backward, Adam. */
+    private List<Launch> stepLaunches() {
+        List<Launch> step = new ArrayList<>(forwardAndBackward);
+        step.add(adamLaunch);
+        return step;
+    }
+
+    /** Driver calls that issue one training step: the two staging copies, then the launches or one graph launch. */
+    public int launchesPerStep() {
+        return 2 + (mode == GpuMode.graph ? 1 : forwardAndBackward.size() + 1);
+    }
+
+    /**
+     * Runs one training step with an event pair around every launch and returns each launch's GPU time in
+     * milliseconds, in launch order: what the GPU is busy with in a step, apart from the launches' overhead.
+     */
+    public float[] profileStep(int[] doc, int positions, AdamConfig adam, int step, int numSteps) {
+        gpu.makeCurrent();
+        requireNothingPending();
+        ensureLossCapacity(numSteps);
+        ensureAdam(adam);
+        clearGradientsIfNeeded();
+        stage(0, doc, positions, step, numSteps);
+        List<Launch> launches = stepLaunches();
+        jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * launches.size()];
+        try {
+            for (int i = 0; i < events.length; i++) {
+                events[i] = new jcuda.driver.CUevent();
+                Cuda.check(jcuda.driver.JCudaDriver.cuEventCreate(events[i], 0), "cuEventCreate");
+            }
+            for (int i = 0; i < launches.size(); i++) {
+                Cuda.check(jcuda.driver.JCudaDriver.cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
+                launches.get(i).enqueue(gpu.stream());
+                Cuda.check(jcuda.driver.JCudaDriver.cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
+            }
+            gpu.synchronize("a profiled step");
+            float[] millis = new float[launches.size()];
+            float[] elapsed = new float[1];
+            for (int i = 0; i < millis.length; i++) {
+                Cuda.check(jcuda.driver.JCudaDriver.cuEventElapsedTime(elapsed, events[2 * i], events[2 * i + 1]),
+                        "cuEventElapsedTime");
+                millis[i] = elapsed[0];
+            }
+            return millis;
+        } finally {
+            for (jcuda.driver.CUevent e : events) {
+                if (e != null) {
+                    jcuda.driver.JCudaDriver.cuEventDestroy(e);
+                }
+            }
         }
     }
 
     @Override
     public String name() {
-        return "gpu";
+        return "gpu-" + mode;
     }
 
     @Override
@@ -260,10 +331,17 @@ public final class GpuEngine implements TrainingEngine {
                     + ", got " + step);
         }
         stage(pending, doc, positions, step, numSteps);
-        for (Launch launch : forwardAndBackward) {
-            launch.enqueue(gpu.stream());
+        if (mode == GpuMode.graph) {
+            if (stepGraph == null) {
+                stepGraph = own(new StepGraph(gpu.stream(), stepLaunches()));
+            }
+            stepGraph.launch(gpu.stream());
+        } else {
+            for (Launch launch : forwardAndBackward) {
+                launch.enqueue(gpu.stream());
+            }
+            adamLaunch.enqueue(gpu.stream());
         }
-        adamLaunch.enqueue(gpu.stream());
         pending++;
     }
 

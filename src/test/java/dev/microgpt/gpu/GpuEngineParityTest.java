@@ -17,9 +17,12 @@ import dev.microgpt.train.TrainingRun;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 import jcuda.driver.JCudaDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -126,14 +129,18 @@ class GpuEngineParityTest {
         }
     }
 
-    @ParameterizedTest(name = "n_embd = block_size = {0}")
-    @ValueSource(ints = {16, 64})
-    void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size) throws Exception {
+    static Stream<Arguments> sizesAndModes() {
+        return Stream.of(GpuMode.values()).flatMap(mode -> Stream.of(Arguments.of(16, mode), Arguments.of(64, mode)));
+    }
+
+    @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
+    @MethodSource("sizesAndModes")
+    void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size, GpuMode mode) throws Exception {
         TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), new TrainingRun.Shape(size, 4, 1, size), 42);
         double[] cpuLosses = losses(new FastEngine(run.layout(), run.initialParams()), run, 200);
         double[] gpuLosses;
         double[] trained = new double[run.layout().size()];
-        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams())) {
+        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams(), mode)) {
             gpuLosses = losses(gpu, run, 200);
             gpu.readParameters(trained);
         }
@@ -141,7 +148,7 @@ class GpuEngineParityTest {
         for (int i = 0; i < 200; i++) {
             worst = Math.max(worst, Math.abs(cpuLosses[i] - gpuLosses[i]));
         }
-        System.out.printf("%d/%d: largest |loss difference| GPU vs CPU over 200 steps %.3e%n", size, size, worst);
+        System.out.printf("%d/%d %s: largest |loss difference| GPU vs CPU over 200 steps %.3e%n", size, size, mode, worst);
         assertTrue(worst <= LOSS_TOLERANCE, "largest loss difference " + worst);
 
         Sampler sampler = new Sampler(run.layout(), trained, run.tokenizer());
