@@ -1,10 +1,13 @@
 package dev.microgpt.cli;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /** The loss curve with its moving average, rendered to PNG. */
@@ -36,8 +39,18 @@ final class LossPlot {
         XYChart chart = new XYChartBuilder().width(900).height(500).title(title).xAxisTitle("step")
                 .yAxisTitle("loss").build();
         chart.getStyler().setMarkerSize(0);
-        chart.addSeries("loss", steps, raw).setMarker(SeriesMarkers.NONE);
-        chart.addSeries("moving average (" + window + " steps)", steps, average).setMarker(SeriesMarkers.NONE);
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        chart.getStyler().setXAxisDecimalPattern("#");
+        chart.getStyler().setXAxisTickMarkSpacingHint(120);
+        // The per-step loss is noisy (one document a step): drawn faint, under its moving average.
+        XYSeries perStep = chart.addSeries("loss", steps, raw);
+        perStep.setMarker(SeriesMarkers.NONE);
+        perStep.setLineColor(new Color(70, 110, 200, 70));
+        perStep.setLineWidth(1f);
+        XYSeries smooth = chart.addSeries("moving average (" + window + " steps)", steps, average);
+        smooth.setMarker(SeriesMarkers.NONE);
+        smooth.setLineColor(new Color(220, 90, 20));
+        smooth.setLineWidth(2.5f);
         String file = png.toString();
         String base = file.toLowerCase(java.util.Locale.ROOT).endsWith(".png") ? file.substring(0, file.length() - 4) : file;
         BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);

@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import java.time.Duration;
 import java.util.Locale;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -27,7 +28,8 @@ final class Progress implements AutoCloseable {
     private int lastStep;
     private double lastLoss = Double.NaN;
     private long lastNanos;
-    private long lastBarMessageNanos = Long.MIN_VALUE;
+    private boolean closed;
+    private long lastBarMessageNanos = -BAR_MESSAGE_INTERVAL_NANOS; // so the first step sets the message
 
     /**
      * @param firstStep 0-based step the run starts at (non-zero when resuming)
@@ -43,9 +45,13 @@ final class Progress implements AutoCloseable {
                 .setInitialMax(totalSteps)
                 .startsFrom(firstStep, Duration.ZERO)
                 .setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(200)
+                // Redrawn from the training thread (onStep), never from the library's timer: a timed redraw racing
+                // with close() would print the bar again after the summary.
+                .setUpdateIntervalMillis(Integer.MAX_VALUE)
                 .showSpeed()
                 .setUnit(" steps", 1)
+                // Carriage returns only: the interactive consumer moves the cursor up to redraw.
+                .setConsumer(new ConsoleProgressBarConsumer(System.err))
                 .build();
     }
 
@@ -57,10 +63,11 @@ final class Progress implements AutoCloseable {
         lastNanos = elapsedNanos;
         if (bar != null) {
             bar.stepTo(step);
-            // Formatting allocates, so the bar's message is refreshed only as often as a person can read it.
+            // Rendering allocates, so the bar is redrawn only as often as a person can read it.
             if (elapsedNanos - lastBarMessageNanos >= BAR_MESSAGE_INTERVAL_NANOS) {
                 lastBarMessageNanos = elapsedNanos;
-                bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f", loss));
+                bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", loss));
+                bar.refresh();
             }
         } else if (!quiet && (step % logEvery == 0 || step == totalSteps)) {
             log.info(String.format(Locale.ROOT, "step %4d / %4d | loss %.4f | lr %.6f", step, totalSteps, loss, lr));
@@ -69,6 +76,9 @@ final class Progress implements AutoCloseable {
 
     /** Closes the bar, then logs steps, wall time, ms/step, final loss and the mean of the last 100 losses. */
     void summary() {
+        if (bar != null && !closed) {
+            bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", lastLoss));
+        }
         close();
         if (quiet || stepsSeen == 0) {
             return;
@@ -83,9 +93,11 @@ final class Progress implements AutoCloseable {
                 stepsSeen, lastStep, totalSteps, lastNanos / 1e9, lastNanos / 1e6 / stepsSeen, lastLoss, n, sum / n));
     }
 
+    /** Closes the bar (it prints its final state once); later calls do nothing. */
     @Override
     public void close() {
-        if (bar != null) {
+        if (bar != null && !closed) {
+            closed = true;
             bar.close();
         }
     }
