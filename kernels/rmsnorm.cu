@@ -1,12 +1,11 @@
 // RMSNorm without gain, row by row: y = x * s with s = (mean(x^2) + 1e-5)^-0.5, and its backward
 //   dx[j] (+)= s dy[j] - x[j] s^3 / C * sum_i dy[i] x[i].
-// CPU twin: dev.microgpt.ops.RmsNorm (the fused variants: plus Embedding, and FastEngine's addRows).
+// CPU twin: dev.microgpt.ops.RmsNorm (the fused variants: plus dev.microgpt.ops.Embedding).
 //
 // Kernels:
 //   rmsnorm_forward             y = rmsnorm(x), saving s per row
 //   rmsnorm_backward            dx += or = the gradient through the norm (+= for the residual stream)
 //   embedding_rmsnorm_forward   emb = wte[tok] + wpe; y = rmsnorm(emb)       (the model's input, one launch)
-//   residual_rmsnorm_forward    a = a + b; y = rmsnorm(a)                    (residual add, then pre-norm)
 //   rmsnorm_embedding_backward  d(emb) = rmsnorm backward of dy; dwte[tok] += d(emb); dwpe[t] += d(emb)
 //
 // Launch (all): one warp per row, lanes over the C columns. block 128 threads (any multiple of 32 works),
@@ -113,36 +112,6 @@ embedding_rmsnorm_forward(float* __restrict__ emb,        // [T, C] output: wte[
     float* yt = y + (long)t * C;
     for (int j = lane_id(); j < C; j += WARP_SIZE) {
         yt[j] = et[j] * s;  // this lane wrote et[j] above
-    }
-    if (lane_id() == 0) {
-        scale[t] = s;
-    }
-}
-
-extern "C" __global__ void
-residual_rmsnorm_forward(float* __restrict__ a,         // [T, C] in/out: a += b (e.g. mid = wo output + block input)
-                         float* __restrict__ y,         // [T, C] output: rmsnorm(a + b)
-                         float* __restrict__ scale,     // [T] output: s per row
-                         const float* __restrict__ b,   // [T, C]
-                         int C,
-                         int T,                         // block_size
-                         const StepScalars* __restrict__ ss) {
-    int t = warp_row();
-    if (t >= step_positions(ss, T)) {
-        return;
-    }
-    float* at = a + (long)t * C;
-    const float* bt = b + (long)t * C;
-    float sum_sq = 0.0f;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float v = at[j] + bt[j];
-        at[j] = v;
-        sum_sq = fmaf(v, v, sum_sq);
-    }
-    float s = rms_scale(warp_sum(sum_sq), C);
-    float* yt = y + (long)t * C;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        yt[j] = at[j] * s;
     }
     if (lane_id() == 0) {
         scale[t] = s;

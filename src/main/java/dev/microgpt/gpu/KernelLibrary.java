@@ -24,8 +24,7 @@ import jcuda.driver.CUmodule;
 final class KernelLibrary implements AutoCloseable {
 
     /** The kernel families, one PTX module each. */
-    static final List<String> FAMILIES = List.of("embedding", "rmsnorm", "linear", "qkv", "attention",
-            "crossentropy", "adam");
+    static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam");
 
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;

@@ -1,6 +1,9 @@
 package dev.microgpt.ops;
 
-/** Token plus position embedding, {@code x = wte[token] + wpe[pos]}. CPU twin of kernels/embedding.cu. */
+/**
+ * Token plus position embedding, {@code x = wte[token] + wpe[pos]}. CPU twin of the embedding half of
+ * embedding_rmsnorm_forward and rmsnorm_embedding_backward in kernels/rmsnorm.cu (the GPU fuses it with the norm).
+ */
 public final class Embedding {
 
     private Embedding() {

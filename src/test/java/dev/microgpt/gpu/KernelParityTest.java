@@ -31,9 +31,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * unused tail of {@code tokens} holds an index far outside every table: reading either shows up as a NaN or as a
  * device fault.
  *
- * <p>Not covered: {@code embedding_forward}, {@code embedding_backward} and {@code residual_rmsnorm_forward}, which the
- * engine does not use and {@link KernelLibrary} has no builders for (the host emulation in kernels/emu checks them).
- *
  * <h2>Tolerances</h2>
  * Per tensor, over the compared rows: {@code ||gpu - cpu|| / ||cpu||}, and for accumulated outputs the stricter
  * {@code ||gpu - cpu|| / ||cpu - before||} (the error relative to what the kernel added, not to the sum). float32's
