@@ -1,17 +1,14 @@
 package dev.microgpt.docker;
 
+import dev.microgpt.testing.ClasspathDirectory;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystem;
-import java.nio.file.FileSystemNotFoundException;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -158,7 +155,7 @@ final class ProjectFiles {
             try (InputStream in = url.openStream()) {
                 p.load(in);
             }
-            Path dir = directoryOf(url);
+            Path dir = ClasspathDirectory.of(url);
             Map<String, String> ptx = new TreeMap<>();
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
@@ -171,23 +168,6 @@ final class ProjectFiles {
             return Optional.of(new KernelBuild(p, ptx));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        }
-    }
-
-    private static Path directoryOf(URL resource) throws IOException {
-        try {
-            if ("jar".equals(resource.getProtocol())) {
-                FileSystem fs;
-                try {
-                    fs = FileSystems.getFileSystem(resource.toURI());
-                } catch (FileSystemNotFoundException e) {
-                    fs = FileSystems.newFileSystem(resource.toURI(), Map.of());
-                }
-                return fs.getPath("/kernels");
-            }
-            return Path.of(resource.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IOException(e);
         }
     }
 }

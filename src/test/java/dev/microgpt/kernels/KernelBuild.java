@@ -1,16 +1,13 @@
 package dev.microgpt.kernels;
 
+import dev.microgpt.testing.ClasspathDirectory;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystem;
-import java.nio.file.FileSystemNotFoundException;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -63,7 +60,7 @@ final class KernelBuild {
         Properties p = new Properties();
         try (InputStream in = url.openStream()) {
             p.load(in);
-            return new KernelBuild(p, directoryOf(url));
+            return new KernelBuild(p, ClasspathDirectory.of(url));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -124,23 +121,6 @@ final class KernelBuild {
             names.add(m.group(1));
         }
         return names;
-    }
-
-    private static Path directoryOf(URL resource) throws IOException {
-        try {
-            if ("jar".equals(resource.getProtocol())) {
-                FileSystem fs;
-                try {
-                    fs = FileSystems.getFileSystem(resource.toURI());
-                } catch (FileSystemNotFoundException e) {
-                    fs = FileSystems.newFileSystem(resource.toURI(), Map.of());
-                }
-                return fs.getPath("/kernels");
-            }
-            return Path.of(resource.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IOException(e);
-        }
     }
 
     /** An executable named {@code name} on PATH or in $CUDA_HOME/bin (or beside {@code alsoIn}), if any. */
