@@ -164,6 +164,14 @@ public final class FastEngine extends CpuEngine {
         return loss;
     }
 
+    /** Ends the Adam worker thread, if training started one. */
+    @Override
+    public void close() {
+        if (overlappedAdam != null) {
+            overlappedAdam.close();
+        }
+    }
+
     /** Where the backward reports each tensor whose gradient is final: [offset, offset + length). */
     @FunctionalInterface
     private interface GradientsReady {

@@ -10,16 +10,18 @@ import java.util.concurrent.locks.LockSupport;
  * the backward goes on. The training thread publishes such ranges in order; a worker thread and, once its backward
  * is done, the training thread itself claim them one by one, so a worker that the OS does not schedule only means the
  * training thread does the work. Adam is elementwise, so the result is bitwise that of one update of all parameters.
- * The worker spins while training keeps it busy, parks when training pauses, and exits after
- * {@value #EXIT_AFTER_MILLIS} ms without work, so an engine that stops training leaves no thread behind.
+ * The worker spins while training keeps it busy, polls ever more slowly when training pauses, and ends when the
+ * engine is closed or after {@value #EXIT_AFTER_SECONDS} s without work, so an engine left unclosed leaves no
+ * thread behind either; during training it is never restarted, so a step allocates nothing.
  */
-final class OverlappedAdam {
+final class OverlappedAdam implements AutoCloseable {
 
     /** Below this many parameters Adam takes a few microseconds and a second thread is not worth its handoffs. */
     static final int MIN_PARAMETERS = 16_384;
     private static final long SPIN_NANOS = 2_000_000;
-    private static final long PARK_NANOS = 100_000;
-    private static final long EXIT_AFTER_MILLIS = 50;
+    private static final long FIRST_PARK_NANOS = 50_000;
+    private static final long LONGEST_PARK_NANOS = 10_000_000;
+    private static final long EXIT_AFTER_SECONDS = 10;
 
     private final double[] params;
     private final double[] grads;
@@ -38,6 +40,7 @@ final class OverlappedAdam {
 
     private volatile long published; // ranges published so far (written by the training thread only)
     private volatile Throwable failure;
+    private volatile boolean closed;
 
     OverlappedAdam(double[] params, double[] grads, double[] m, double[] v, int rangesPerStep) {
         this.params = params;
@@ -100,16 +103,19 @@ final class OverlappedAdam {
 
     private void work() {
         long lastWork = System.nanoTime();
-        while (true) {
+        long park = FIRST_PARK_NANOS;
+        while (!closed) {
             if (claimAndUpdate()) {
                 lastWork = System.nanoTime();
+                park = FIRST_PARK_NANOS;
                 continue;
             }
             long idle = System.nanoTime() - lastWork;
             if (idle < SPIN_NANOS) {
                 Thread.onSpinWait();
-            } else if (idle < EXIT_AFTER_MILLIS * 1_000_000) {
-                LockSupport.parkNanos(PARK_NANOS);
+            } else if (idle < EXIT_AFTER_SECONDS * 1_000_000_000L) {
+                LockSupport.parkNanos(park);
+                park = Math.min(2 * park, LONGEST_PARK_NANOS);
             } else {
                 workerRunning.set(false);
                 // Work published after the claim above started no new worker only if this one takes it back.
@@ -118,5 +124,12 @@ final class OverlappedAdam {
                 }
             }
         }
+        workerRunning.set(false);
+    }
+
+    /** Ends the worker; the engine is not trained any more. */
+    @Override
+    public void close() {
+        closed = true;
     }
 }

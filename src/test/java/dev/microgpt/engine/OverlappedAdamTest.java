@@ -21,8 +21,12 @@ class OverlappedAdamTest {
         for (int i = 0; i < init.length; i++) {
             init[i] = random.nextGaussian() * 0.08;
         }
-        FastEngine overlapped = new FastEngine(layout, init);
-        FastEngine serial = new FastEngine(layout, init);
+        try (FastEngine overlapped = new FastEngine(layout, init); FastEngine serial = new FastEngine(layout, init)) {
+            trainBoth(layout, random, overlapped, serial);
+        }
+    }
+
+    private static void trainBoth(ParameterLayout layout, Random random, FastEngine overlapped, FastEngine serial) {
         double[] loss = new double[1];
         for (int step = 0; step < 60; step++) {
             int length = 2 + random.nextInt(30);

@@ -17,7 +17,9 @@ class SteadyStateAllocationTest {
     @ValueSource(ints = {16, 64}) // 64/64 takes the overlapped-Adam path
     void fastEngineStepsAllocateNothing(int size) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, 1, size, 27));
-        assertAllocationFree(new FastEngine(layout, weights(layout)), size);
+        try (FastEngine engine = new FastEngine(layout, weights(layout))) {
+            assertAllocationFree(engine, size);
+        }
     }
 
     @ParameterizedTest(name = "tape engine, n_embd = block_size = {0}")
