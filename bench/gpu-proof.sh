@@ -3,8 +3,10 @@
 #   1. what the machine has (GPU, driver, the bundle's Java, libcuda/libcublas, compute-sanitizer);
 #   2. the whole GPU test suite (JUnit tag gpu) from the bundle made by ../shared/tools/gpu-bundle.sh (.gpu/);
 #   3. compute-sanitizer memcheck and racecheck over a 20-step GPU run;
-#   4. 1000-step runs at 16/16 and 64/64 on the GPU, and the same on the CPU fast engine for comparison.
-# Writes $OUT (default bench/out/gpu-proof): summary.md and logs.tar.gz (every log and the JUnit XML reports).
+#   4. 1000-step runs at 16/16 and 64/64 on the GPU, and the same on the CPU fast engine for comparison;
+#   5. the benchmark harness (bench/run.sh, all sizes): ms/step, launches, GPU busy time of every engine and mode.
+# Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the harness's rows; BenchReport redraws the
+# chart from it on a machine with AWT) and logs.tar.gz (every log, the JUnit XML reports, the harness's outputs).
 # Usage, from the repository root: bench/gpu-proof.sh   (needs .gpu/ and .gpu/shared/data/names.txt)
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,5 +56,10 @@ for device in gpu cpu; do
     echo "| $device | $s/$s | $ms | $final | $mean |" >> "$summary"
   done
 done
+echo "## Benchmark harness (bench/run.sh)" >> "$summary"
+bench/run.sh --java .gpu/java --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
+echo "exit $?" >> "$summary"
+sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"
+cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
 tar -czf "$out/logs.tar.gz" -C "$logs" .
 cat "$summary"

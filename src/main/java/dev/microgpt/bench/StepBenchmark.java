@@ -31,6 +31,8 @@ public final class StepBenchmark implements Callable<Integer> {
 
     enum Engine { fast, tape, gpu }
 
+    private static final com.google.gson.Gson JSON = new com.google.gson.Gson();
+
     @Option(names = "--input", required = true, description = "Dataset, one document per line.")
     Path input;
 
@@ -71,9 +73,13 @@ public final class StepBenchmark implements Callable<Integer> {
         TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize), 42);
         String head = String.format(Locale.ROOT, "{\"engine\":\"%s\",\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
                 label(), nEmbd, blockSize, run.layout().size());
-        if (engine == Engine.gpu && !GpuSupport.status().usable()) {
-            System.out.println(head + ",\"unavailable\":\"" + GpuSupport.status().reason().replace("\"", "'") + "\"}");
-            return 0;
+        if (engine == Engine.gpu) {
+            GpuSupport.Status gpu = GpuSupport.status();
+            if (!gpu.usable()) {
+                System.out.println(head + ",\"unavailable\":" + JSON.toJson(gpu.reason()) + "}");
+                return 0;
+            }
+            head += ",\"device\":" + JSON.toJson(gpu.device());
         }
         // A schedule far longer than the run keeps the learning rate near its start, as in the early steps.
         int schedule = warmupSteps + steps * repeats + 1000;

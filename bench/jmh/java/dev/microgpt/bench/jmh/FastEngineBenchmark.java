@@ -1,0 +1,69 @@
+package dev.microgpt.bench.jmh;
+
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.FastEngine;
+import dev.microgpt.model.ParameterLayout;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The fast engine on a fixed document: {@link FastEngine#forwardBackward} (forward, loss and backward, no Adam), and a
+ * whole training step with Adam as the trainer submits it (at 64/64 Adam runs overlapped on a second thread). The
+ * document is either one name (7 positions, like a step on names.txt) or long enough to fill the context (size positions).
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-XX:+UseSerialGC", "--add-modules", "jdk.incubator.vector"})
+public class FastEngineBenchmark {
+
+    @Param({"16", "64"})
+    int size;
+
+    @Param({"name", "full"})
+    String document;
+
+    FastEngine engine;
+    int[] tokens;
+    int positions;
+    final double[] loss = new double[1];
+
+    @Setup
+    public void setup() {
+        ParameterLayout layout = Shapes.layout(size);
+        engine = new FastEngine(layout, Shapes.initialParams(layout));
+        tokens = Shapes.TOKENIZER.encodeDocument(document.equals("name") ? Shapes.NAME : Shapes.FULL_DOCUMENT);
+        positions = Math.min(size, tokens.length - 1);
+    }
+
+    @TearDown
+    public void tearDown() {
+        engine.close();
+    }
+
+    @Benchmark
+    public double forwardBackward() {
+        return engine.forwardBackward(tokens, positions);
+    }
+
+    /** One step of a long run (step 10 of 1,000,000, so the learning rate stays near its start), Adam included. */
+    @Benchmark
+    public double trainStep() {
+        engine.submitStep(tokens, positions, AdamConfig.MICROGPT, 10, 1_000_000);
+        engine.collectLosses(loss);
+        return loss[0];
+    }
+}

@@ -1,0 +1,174 @@
+package dev.microgpt.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.microgpt.bench.BenchReport.Row;
+import dev.microgpt.bench.BenchReport.Status;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** bench/run.sh's report: the Markdown table, the JSON and the chart from StepBenchmark's JSON lines. */
+class BenchReportTest {
+
+    private static final String CPU_16 = "{\"dataset\":\"names\",\"warmup_steps\":20000,\"steps_per_repeat\":5000,"
+            + "\"engine\":\"cpu-fast\",\"n_embd\":16,\"block_size\":16,\"params\":4192,\"median_ms_per_step\":0.03912,"
+            + "\"min_ms_per_step\":0.038,\"repeats\":[0.03912, 0.038, 0.0401]}";
+    private static final String GRAPH_16 = "{\"dataset\":\"names\",\"warmup_steps\":9000,\"steps_per_repeat\":3000,"
+            + "\"engine\":\"gpu-graph\",\"n_embd\":16,\"block_size\":16,\"params\":4192,\"median_ms_per_step\":0.02,"
+            + "\"min_ms_per_step\":0.019,\"repeats\":[0.02, 0.019, 0.021],\"launches_per_step\":1,"
+            + "\"gpu_busy_ms_per_step\":0.012,\"launch_overhead_share\":0.4}";
+    private static final String EAGER_UNAVAILABLE = "{\"dataset\":\"names\",\"engine\":\"gpu-eager\",\"n_embd\":64,"
+            + "\"block_size\":64,\"params\":56704,\"unavailable\":\"no usable CUDA driver or device (cudaErrorNoDevice)\"}";
+    // Even a number in a not-implemented row must never be shown as a measurement.
+    private static final String FUSED = "{\"engine\":\"gpu-fused\",\"dataset\":\"names\",\"n_embd\":16,\"block_size\":16,"
+            + "\"not_implemented\":\"the fused GPU mode is planned\",\"median_ms_per_step\":987.6}";
+    private static final String CPU_64 = "{\"dataset\":\"names\",\"warmup_steps\":3000,\"steps_per_repeat\":1000,"
+            + "\"engine\":\"cpu-fast\",\"n_embd\":64,\"block_size\":64,\"params\":56704,\"median_ms_per_step\":0.3512,"
+            + "\"min_ms_per_step\":0.34,\"repeats\":[0.3512]}";
+
+    private static List<Row> rows(String... lines) {
+        return BenchReport.parse(Arrays.asList(lines));
+    }
+
+    @Test
+    void classifiesRowsByTheirFields() {
+        List<Row> rows = rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, "", "Exception in thread main", "{\"engine\":\"gpu-eager\",\"error\":\"exit 1: boom\"}");
+        assertEquals(List.of(Status.measured, Status.measured, Status.unavailable, Status.not_implemented, Status.failed, Status.failed),
+                rows.stream().map(Row::status).toList());
+        assertEquals("no usable CUDA driver or device (cudaErrorNoDevice)", rows.get(2).reason());
+        assertTrue(rows.get(3).measurement("median_ms_per_step").isEmpty(), "a not-implemented row has no measurement");
+        assertTrue(rows.get(4).reason().contains("not a JSON object: Exception in thread main"));
+        assertEquals("exit 1: boom", rows.get(5).reason());
+    }
+
+    @Test
+    void markdownHasHeaderTablesAndNeverANumberForWhatIsNotMeasured() {
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("machine", "2 cores, test CPU");
+        meta.put("gpu", "GPU engine unusable: none");
+        meta.put("date", "2026-01-02T03:04Z");
+        meta.put("commit", "abc1234");
+        Map<String, String> header = BenchReport.withDefaults(meta);
+        assertEquals(List.of("machine", "gpu", "jvm", "date", "commit"), List.copyOf(header.keySet()));
+
+        String md = BenchReport.markdown(header, Map.of("names", "names.txt, one name per step"), "ms_per_step.png",
+                rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, CPU_64));
+        assertTrue(md.contains("- machine: 2 cores, test CPU\n"), md);
+        assertTrue(md.contains("- jvm: "), md);
+        assertTrue(md.contains("- date: 2026-01-02T03:04Z\n"), md);
+        assertTrue(md.contains("- commit: abc1234\n"), md);
+        assertTrue(md.contains("### names: names.txt, one name per step"), md);
+        // The per-dataset summary: engines by size.
+        assertTrue(md.contains("| engine | 16/16 | 64/64 |"), md);
+        assertTrue(md.contains("| cpu-fast | 0.03912 | 0.3512 |"), md);
+        assertTrue(md.contains("| gpu-graph | 0.02 |  |"), md);
+        assertTrue(md.contains("| gpu-eager |  | unavailable |"), md);
+        assertTrue(md.contains("| gpu-fused | not implemented yet |  |"), md);
+        // Every row in full: GPU fields, the speed-up over the CPU, the step counts, and the reasons.
+        assertTrue(md.contains("| gpu-graph | names | 16/16 | 4192 | 0.02 | 0.019 | 1 | 0.012 | 40.0% | 1.96× | 9000 + 3 × 3000 |  |"), md);
+        assertTrue(md.contains("| unavailable: no usable CUDA driver or device (cudaErrorNoDevice) |"), md);
+        assertTrue(md.contains("| gpu-fused | names | 16/16 | — | — | — |"), md);
+        assertTrue(md.contains("not implemented yet: the fused GPU mode is planned"), md);
+        assertFalse(md.contains("987"), "the not-implemented row's number must not appear:\n" + md);
+    }
+
+    @Test
+    void writesMarkdownJsonAndChart(@TempDir Path dir) throws Exception {
+        Path rowsFile = dir.resolve("rows.jsonl");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, CPU_64) + "\n");
+        Path out = dir.resolve("out");
+        int exit = new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", out.toString(),
+                "--meta", "machine=test machine", "--meta", "commit=abc1234", "--dataset", "names=the names");
+        assertEquals(0, exit);
+
+        String md = Files.readString(out.resolve(BenchReport.MARKDOWN));
+        assertTrue(md.startsWith("# Training step benchmark\n\n- machine: test machine\n- jvm: "), md);
+        assertTrue(md.contains("- chart: [ms_per_step.png](ms_per_step.png)"), md);
+
+        JsonObject json = JsonParser.parseString(Files.readString(out.resolve(BenchReport.JSON))).getAsJsonObject();
+        JsonObject metadata = json.getAsJsonObject("metadata");
+        assertEquals("test machine", metadata.get("machine").getAsString());
+        assertEquals("abc1234", metadata.get("commit").getAsString());
+        assertTrue(metadata.has("jvm") && metadata.has("date"), metadata.toString());
+        assertEquals("the names", json.getAsJsonObject("datasets").get("names").getAsString());
+        assertEquals("ms_per_step.png", json.get("chart").getAsString());
+        JsonArray rows = json.getAsJsonArray("rows");
+        assertEquals(5, rows.size());
+        assertEquals("measured", rows.get(0).getAsJsonObject().get("status").getAsString());
+        assertEquals(0.03912, rows.get(0).getAsJsonObject().get("median_ms_per_step").getAsDouble());
+        assertEquals("unavailable", rows.get(2).getAsJsonObject().get("status").getAsString());
+        assertEquals("not_implemented", rows.get(3).getAsJsonObject().get("status").getAsString());
+
+        byte[] png = Files.readAllBytes(out.resolve(BenchReport.CHART));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+        assertTrue(png.length > 5000, "a rendered chart, " + png.length + " bytes");
+    }
+
+    @Test
+    void aResultsJsonIsReadBackWithItsMetadata(@TempDir Path dir) throws Exception {
+        Path rowsFile = dir.resolve("rows.jsonl");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, EAGER_UNAVAILABLE, FUSED) + "\n");
+        Path first = dir.resolve("first");
+        assertEquals(0, new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", first.toString(),
+                "--no-chart", "--meta", "machine=the GPU machine", "--meta", "jvm=the JVM there", "--meta", "commit=abc1234",
+                "--dataset", "names=the names"));
+        Path second = dir.resolve("second");
+        assertEquals(0, new CommandLine(new BenchReport()).execute("--rows", first.resolve(BenchReport.JSON).toString(),
+                "--out", second.toString(), "--meta", "commit=abc1234 (again)"));
+
+        String md = Files.readString(second.resolve(BenchReport.MARKDOWN));
+        assertTrue(md.startsWith("# Training step benchmark\n\n- machine: the GPU machine\n- jvm: the JVM there\n"), md);
+        assertTrue(md.contains("- commit: abc1234 (again)\n"), md);
+        assertTrue(md.contains("### names: the names"), md);
+        assertTrue(md.contains("| cpu-fast | 0.03912 |"), md);
+        assertTrue(md.contains("| gpu-fused | not implemented yet |"), md);
+        assertTrue(Files.exists(second.resolve(BenchReport.CHART)));
+        JsonArray rows = JsonParser.parseString(Files.readString(second.resolve(BenchReport.JSON))).getAsJsonObject()
+                .getAsJsonArray("rows");
+        assertEquals(3, rows.size());
+        assertEquals("unavailable", rows.get(1).getAsJsonObject().get("status").getAsString());
+    }
+
+    @Test
+    void withoutAMeasuredRowTheReportSaysSoAndDrawsNoChart(@TempDir Path dir) throws Exception {
+        Path rowsFile = dir.resolve("rows.jsonl");
+        Files.writeString(rowsFile, EAGER_UNAVAILABLE + "\n" + FUSED + "\n", StandardCharsets.UTF_8);
+        int exit = new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", dir.toString());
+        assertEquals(0, exit);
+        assertFalse(Files.exists(dir.resolve(BenchReport.CHART)));
+        String md = Files.readString(dir.resolve(BenchReport.MARKDOWN));
+        assertTrue(md.contains("- chart: not rendered: no row was measured"), md);
+        assertTrue(md.contains("- unavailable: gpu-eager: no usable CUDA driver or device (cudaErrorNoDevice)"), md);
+    }
+
+    @Test
+    void chartFooterNamesWhatIsNotPlotted() {
+        assertEquals(List.of("not plotted: gpu-eager: unavailable: no usable CUDA driver or device (cudaErrorNoDevice)",
+                        "not plotted: gpu-fused: not implemented yet"),
+                BenchChart.unmeasured(rows(CPU_16, EAGER_UNAVAILABLE, FUSED)));
+    }
+
+    @Test
+    void numbersKeepFourSignificantDigits() {
+        assertEquals("0.03912", BenchReport.significant(0.039123456, 4));
+        assertEquals("0.35", BenchReport.significant(0.35, 4));
+        assertEquals("12.35", BenchReport.significant(12.3456, 4));
+        assertEquals("1235", BenchReport.significant(1234.56, 4));
+        assertEquals("100", BenchReport.significant(100, 4));
+        assertEquals("0", BenchReport.significant(0, 4));
+    }
+}
