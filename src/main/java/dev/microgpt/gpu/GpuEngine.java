@@ -198,6 +198,10 @@ public final class GpuEngine implements TrainingEngine {
             return;
         }
         if (losses != null) {
+            if (pending > 0) {
+                throw new IllegalStateException("num_steps grew to " + numSteps + " with " + pending
+                        + " steps' losses not yet collected; collect them first");
+            }
             gpu.synchronize("the steps that wrote the previous loss array");
             resources.remove(losses);
             losses.close();
