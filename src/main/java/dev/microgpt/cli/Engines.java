@@ -7,6 +7,7 @@ import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.train.TrainingRun;
 
 /** Picks and builds the engine for --device and --engine. */
 final class Engines {
@@ -15,11 +16,19 @@ final class Engines {
     }
 
     /**
-     * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
-     * naming the reason, --device auto takes the GPU when usable (and no CPU engine was asked for), else the CPU,
-     * and says which.
+     * From this size (n_embd x block_size) --device auto trains on a usable GPU. Below it a step is a few hundred
+     * small launches' worth of work, which the float64 CPU engine does in tens of microseconds, and exactly as
+     * microgpt.py: so the default 16/16 run reproduces the reference on every host. Provisional until the GPU has
+     * been measured (bench/).
      */
-    static Main.Device resolve(Main options) {
+    static final int AUTO_GPU_FROM = 64 * 64;
+
+    /**
+     * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
+     * naming the reason; --device auto takes the GPU when it is usable, the model is large enough for it to pay and
+     * no CPU engine was asked for, else the CPU, and says which and why.
+     */
+    static Main.Device resolve(Main options, TrainingRun.Shape shape) {
         boolean cpuEngineAsked = options.given("--engine");
         switch (options.device) {
             case cpu:
@@ -37,6 +46,11 @@ final class Engines {
             }
             default: {
                 if (cpuEngineAsked) {
+                    return Main.Device.cpu;
+                }
+                if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM) {
+                    Main.LOG.info("device auto: training on the CPU ({}/{} is below the 64/64 from which the GPU is used;"
+                            + " --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize());
                     return Main.Device.cpu;
                 }
                 GpuSupport.Status gpu = GpuSupport.status();

@@ -21,6 +21,9 @@ final class LossPlot {
      * @param losses    one per step
      */
     static void write(Path png, int firstStep, double[] losses, int count, String title) throws IOException {
+        if (count == 0) {
+            return; // nothing trained in this invocation (a resumed run that was already complete)
+        }
         System.setProperty("java.awt.headless", "true");
         int window = Math.max(1, Math.min(100, count / 10));
         double[] steps = new double[count];

@@ -131,25 +131,35 @@ public final class Main implements Callable<Integer> {
     boolean verbose;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        try {
+            System.exit(run(args));
+        } catch (OutOfMemoryError e) {
+            System.err.println("error: the JVM ran out of memory (" + e.getMessage() + "); give it more, e.g."
+                    + " MICROGPT_JAVA_OPTS=-Xmx8g, or train a smaller model");
+            System.exit(1);
+        }
     }
 
     /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
         Main main = new Main();
         CommandLine cli = new CommandLine(main);
+        // The launchers pass --device first; a --device the user gives as well, later, wins.
+        cli.setOverwrittenOptionsAllowed(true);
         cli.setParameterExceptionHandler((e, a) -> {
             e.getCommandLine().getErr().println("error: " + e.getMessage() + "; see --help");
             return 2;
         });
-        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            boolean usage = e instanceof UsageException || e instanceof IllegalArgumentException;
-            boolean known = usage || e instanceof java.io.IOException || e instanceof RunFailure;
+        cli.setExecutionExceptionHandler((thrown, cmd, parsed) -> {
+            Exception e = thrown instanceof java.io.UncheckedIOException u && u.getCause() != null ? u.getCause() : thrown;
+            boolean usage = e instanceof UsageException;
+            boolean known = usage || e instanceof java.io.IOException || e instanceof RunFailure
+                    || e instanceof dev.microgpt.gpu.CudaException;
             String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             cmd.getErr().println(known ? "error: " + message
                     : "internal error: " + e + " (run with --verbose for the stack trace)");
             if (main.verbose) {
-                e.printStackTrace(cmd.getErr());
+                thrown.printStackTrace(cmd.getErr());
             }
             return usage ? 2 : 1;
         });
@@ -203,8 +213,18 @@ public final class Main implements Callable<Integer> {
         if (predict && (resume || stopAfter != null || checkpointEvery != null)) {
             throw new UsageException("--predict only samples; drop --resume, --stop-after and --checkpoint-every");
         }
-        ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
-        adam(); // validates the Adam settings
+        try {
+            ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
+            adam(); // validates the Adam settings
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        // wte, wpe, lm_head and 12 n_embd^2 per block (vocabulary at most 2^16 characters here), in one Java array
+        long largest = 2L * 65_536 * nEmbd + (long) blockSize * nEmbd + 12L * nLayer * nEmbd * nEmbd;
+        if (largest > Integer.MAX_VALUE - 8) {
+            throw new UsageException("a model of n_embd " + nEmbd + ", n_layer " + nLayer + " and block_size " + blockSize
+                    + " has over 2^31 parameters, more than one array holds; choose smaller sizes");
+        }
     }
 
     private static void requirePositive(String option, int value) {

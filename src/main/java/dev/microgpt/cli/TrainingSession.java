@@ -29,6 +29,7 @@ final class TrainingSession {
     private int totalSteps;
     private Dataset dataset;
     private TrainingRun run;
+    private MetricsWriter metrics;   // null without --metrics; flushed before every checkpoint
     private Path lastSaved;          // the newest checkpoint this session wrote
     private int lastSavedStep;
 
@@ -37,8 +38,8 @@ final class TrainingSession {
     }
 
     int run() throws IOException {
-        Main.Device device = Engines.resolve(options);
         decideSettings();
+        Main.Device device = Engines.resolve(options, shape);
         dataset = new DatasetSource().resolve(options.given("--input") ? options.input : null);
         if (dataset.origin() == Dataset.Origin.BUILT_IN) {
             Main.LOG.warn("dataset: {}", dataset.description());
@@ -67,7 +68,7 @@ final class TrainingSession {
         Trainer.Outcome outcome;
         try (TrainingEngine engine = Engines.create(device, options, run.layout(), run.initialParams());
              MetricsWriter metrics = options.metrics == null ? null
-                     : MetricsWriter.open(options.metrics, resumed != null);
+                     : MetricsWriter.open(options.metrics, resumed == null ? -1 : resumed.step());
              Progress progress = new Progress(firstStep, endStep, totalSteps, options.quiet, options.logEvery)) {
             if (resumed != null) {
                 engine.writeParameters(resumed.params());
@@ -75,10 +76,11 @@ final class TrainingSession {
                 run.rng().restore(resumed.rng());
                 Main.LOG.info("resuming {} at step {} of {}", options.checkpoint, firstStep, totalSteps);
             }
-            Interrupts.install();
+            this.metrics = metrics;
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
                     options.checkpointEvery == null ? 0 : options.checkpointEvery);
-            outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
+            try (Interrupts interrupts = Interrupts.duringTraining()) {
+                outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
                 if (metrics != null) {
                     metrics.record(step, loss, lr, nanos);
                 }
@@ -87,9 +89,10 @@ final class TrainingSession {
                 }
                 progress.onStep(step, loss, lr, nanos);
                 if (options.checkpointEvery != null && step % options.checkpointEvery == 0 && step < endStep) {
-                    save(engine, step);
+                    save(engine, step, options.checkpoint);
                 }
-            }, Interrupts::requested);
+                }, Interrupts::requested);
+            }
             progress.summary();
             switch (outcome.stop()) {
                 case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
@@ -97,20 +100,20 @@ final class TrainingSession {
                         + ")" + (lastSaved == null ? "" : "; the last good checkpoint is " + lastSaved
                         + " (step " + lastSavedStep + ")"));
                 case INTERRUPTED -> {
-                    save(engine, outcome.stepsDone());
+                    save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
                     System.err.println("interrupted after step " + outcome.stepsDone() + " of " + totalSteps
-                            + "; checkpoint saved to " + lastSaved + " (continue with --resume)");
+                            + "; checkpoint saved to " + lastSaved + " (continue with --resume --checkpoint " + lastSaved + ")");
                     return Interrupts.EXIT_CODE;
                 }
                 case COMPLETED -> {
                     if (endStep < totalSteps || savesAtEnd) {
-                        save(engine, endStep);
+                        save(engine, endStep, options.checkpoint);
                     }
                 }
             }
             engine.readParameters(params);
         }
-        if (losses != null) {
+        if (losses != null && outcome.stepsDone() > firstStep) {
             LossPlot.write(options.plot, firstStep + 1, losses, outcome.stepsDone() - firstStep,
                     "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
             Main.LOG.info("loss curve written to {}", options.plot);
@@ -180,7 +183,25 @@ final class TrainingSession {
         }
     }
 
-    private void save(TrainingEngine engine, int stepsDone) {
+    /**
+     * Where Ctrl-C saves: the checkpoint the options name when they asked for checkpoints, else a new file beside
+     * them, so that interrupting a quick experiment never replaces another run's checkpoint.
+     */
+    private Path interruptCheckpoint(int stepsDone) {
+        if (options.given("--checkpoint") || options.checkpointEvery != null || options.stopAfter != null) {
+            return options.checkpoint;
+        }
+        Path file = Path.of("interrupted-step" + stepsDone + ".safetensors");
+        for (int i = 2; Files.exists(file); i++) {
+            file = Path.of("interrupted-step" + stepsDone + "-" + i + ".safetensors");
+        }
+        return file;
+    }
+
+    private void save(TrainingEngine engine, int stepsDone, Path path) {
+        if (metrics != null) {
+            metrics.flush();
+        }
         int size = run.layout().size();
         double[] params = new double[size];
         double[] m = new double[size];
@@ -190,11 +211,11 @@ final class TrainingSession {
         Checkpoint checkpoint = new Checkpoint(run.layout().config(), run.tokenizer().vocabulary(), adam, stepsDone,
                 totalSteps, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
         try {
-            CheckpointFile.write(options.checkpoint, checkpoint);
+            CheckpointFile.write(path, checkpoint);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        lastSaved = options.checkpoint;
+        lastSaved = path;
         lastSavedStep = stepsDone;
         Main.LOG.debug("checkpoint at step {} saved to {}", stepsDone, lastSaved);
     }

@@ -36,6 +36,9 @@ public final class Documents {
             bytes = Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new DatasetException("input file " + path + " does not exist; pass --input FILE with one document per line");
+        } catch (IOException e) {
+            throw new DatasetException("cannot read input file " + path + " (" + e.getMessage() + "); pass --input FILE,"
+                    + " a readable file with one document per line");
         }
         List<String> docs = parse(decodeUtf8(bytes, path));
         if (docs.isEmpty()) {

@@ -155,9 +155,60 @@ class CommandLineTest {
                 "a GPU is usable here; GpuCommandLineTest covers --device gpu");
         assertOneLineError(run("--input", "names.txt", "--device", "gpu", "--steps", "3"), 1, "--device gpu",
                 "no usable GPU", "--device cpu");
-        Result auto = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
+        Result auto = run("--input", "names.txt", "--steps", "3", "--num-samples", "1", "--n-embd", "64", "--block-size", "64");
         assertEquals(0, auto.exitCode(), auto.stderr());
         assertTrue(auto.stderr().contains("device auto: training on the CPU (no usable GPU: "), auto.stderr());
+    }
+
+    @Test
+    void deviceAutoKeepsSmallModelsOnTheCpuSoTheDefaultReproducesMicrogpt() throws Exception {
+        Result r = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertTrue(r.stderr().contains("device auto: training on the CPU (16/16 is below the 64/64"), r.stderr());
+    }
+
+    @Test
+    void aModelTooLargeForOneArrayIsAUsageError() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--n-embd", "100000"), 2, "2^31 parameters", "smaller");
+    }
+
+    @Test
+    void aDirectoryAsInputIsNamed() throws Exception {
+        Files.createDirectory(dir.resolve("adir"));
+        assertOneLineError(run("--input", "adir"), 1, "adir", "--input");
+    }
+
+    @Test
+    void ctrlCWithoutCheckpointOptionsNeverReplacesAnExistingCheckpoint() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--quiet").exitCode());
+        byte[] before = Files.readAllBytes(dir.resolve("checkpoint.safetensors"));
+        Path out = dir.resolve("out.txt");
+        Path err = dir.resolve("err.txt");
+        Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--steps", "1000000", "--log-every", "100");
+        awaitText(err, "step ", p);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String stderr = Files.readString(err);
+        assertEquals(Interrupts.EXIT_CODE, p.exitValue(), stderr);
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")), "the existing checkpoint");
+        String saved = stderr.replaceAll("(?s).*checkpoint saved to (interrupted-step\\d+\\.safetensors).*", "$1");
+        assertTrue(saved.startsWith("interrupted-step"), stderr);
+        assertTrue(CheckpointFile.read(dir.resolve(saved)).step() > 0);
+    }
+
+    @Test
+    void resumingAfterACrashDropsTheMetricsRowsPastTheCheckpoint() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "40", "--stop-after", "20", "--metrics", "m.csv",
+                "--checkpoint", "c.safetensors", "--quiet").exitCode());
+        // what a run killed after its checkpoint leaves: rows past step 20, the last one cut short
+        Files.writeString(dir.resolve("m.csv"), "21,3.0,0.005,1.0\n22,2.9,0.0", java.nio.file.StandardOpenOption.APPEND);
+        assertEquals(0, run("--input", "names.txt", "--steps", "40", "--resume", "--metrics", "m.csv",
+                "--checkpoint", "c.safetensors", "--quiet").exitCode());
+        List<String> rows = Files.readAllLines(dir.resolve("m.csv"));
+        assertEquals(41, rows.size(), "header and steps 1..40 once each");
+        for (int i = 1; i <= 40; i++) {
+            assertTrue(rows.get(i).startsWith(i + ","), rows.get(i));
+        }
     }
 
     @Test
