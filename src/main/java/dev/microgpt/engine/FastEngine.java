@@ -158,8 +158,11 @@ public final class FastEngine extends CpuEngine {
             return loss;
         }
         overlappedAdam.begin(adam, step, numSteps);
-        backward(tokens, positions, toAdam);
-        overlappedAdam.await();
+        try {
+            backward(tokens, positions, toAdam);
+        } finally {
+            overlappedAdam.await(); // never leave the worker on this step's ranges when the next one begins
+        }
         adamApplied();
         return loss;
     }

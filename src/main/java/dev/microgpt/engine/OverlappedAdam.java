@@ -61,6 +61,9 @@ final class OverlappedAdam implements AutoCloseable {
     /** Hands the range [offset, offset + length), whose gradients are final, to whichever thread claims it first. */
     void publish(int offset, int length) {
         long p = published;
+        if (p - completed.get() >= rangeFrom.length) {
+            throw new IllegalStateException("more than " + rangeFrom.length + " ranges published in one step");
+        }
         int slot = (int) (p % rangeFrom.length);
         rangeFrom[slot] = offset;
         rangeTo[slot] = offset + length;

@@ -25,8 +25,13 @@ final class GpuContext implements AutoCloseable {
         Cuda.check(cuInit(0), "cuInit");
         Cuda.check(cuDeviceGet(device, 0), "cuDeviceGet(0)");
         Cuda.check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-        makeCurrent();
-        Cuda.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        try {
+            makeCurrent();
+            Cuda.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        } catch (RuntimeException e) {
+            cuDevicePrimaryCtxRelease(device);
+            throw e;
+        }
     }
 
     /** CUDA contexts are current per thread; every entry point of the engine calls this first. */

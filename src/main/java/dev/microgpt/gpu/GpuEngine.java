@@ -60,6 +60,7 @@ public final class GpuEngine implements TrainingEngine {
     private int pending;              // steps submitted since the last collection
     private int firstPendingStep;
     private boolean gradientsZero = true;
+    private boolean closed;
 
     public GpuEngine(ParameterLayout layout, double[] initialParams) {
         this(layout, initialParams, GpuMode.eager);
@@ -325,14 +326,15 @@ public final class GpuEngine implements TrainingEngine {
         if (pending == LOSS_BATCH) {
             throw new IllegalStateException("collect losses at least every " + LOSS_BATCH + " steps");
         }
+        if (pending > 0 && step != firstPendingStep + pending) {
+            throw new IllegalArgumentException("steps must be submitted in order: expected " + (firstPendingStep + pending)
+                    + ", got " + step);
+        }
         ensureLossCapacity(numSteps);
         ensureAdam(adam);
         clearGradientsIfNeeded();
         if (pending == 0) {
             firstPendingStep = step;
-        } else if (step != firstPendingStep + pending) {
-            throw new IllegalArgumentException("steps must be submitted in order: expected " + (firstPendingStep + pending)
-                    + ", got " + step);
         }
         stage(pending, doc, positions, step, numSteps);
         if (mode == GpuMode.graph) {
@@ -468,6 +470,10 @@ public final class GpuEngine implements TrainingEngine {
 
     @Override
     public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         RuntimeException failure = null;
         try {
             gpu.makeCurrent();

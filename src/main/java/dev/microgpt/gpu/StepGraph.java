@@ -29,9 +29,14 @@ final class StepGraph implements AutoCloseable {
             for (Launch launch : launches) {
                 launch.enqueue(stream);
             }
-        } finally {
-            Cuda.check(cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
+        } catch (RuntimeException e) {
+            // End the capture so the stream is usable again, but report the launch that failed, not the capture.
+            if (cuStreamEndCapture(stream, graph) == jcuda.driver.CUresult.CUDA_SUCCESS) {
+                cuGraphDestroy(graph);
+            }
+            throw e;
         }
+        Cuda.check(cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
         int instantiated = cuGraphInstantiate(exec, graph, 0);
         if (instantiated != jcuda.driver.CUresult.CUDA_SUCCESS) {
             cuGraphDestroy(graph);

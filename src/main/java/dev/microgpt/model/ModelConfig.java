@@ -37,11 +37,6 @@ public record ModelConfig(int nEmbd, int nHead, int nLayer, int blockSize, int v
         }
     }
 
-    /** microgpt.py's shape for a dataset with the given vocabulary. */
-    public static ModelConfig microgpt(int vocabSize) {
-        return new ModelConfig(DEFAULT_N_EMBD, DEFAULT_N_HEAD, DEFAULT_N_LAYER, DEFAULT_BLOCK_SIZE, vocabSize);
-    }
-
     public int headDim() {
         return nEmbd / nHead;
     }
