@@ -14,11 +14,12 @@ mvn -q -B -Dstyle.color=never -f "$root/pom.xml" -DskipTests package >&2
 jar="$root/target/microgpt-jcuda.jar"
 mkdir -p "$root/bench/out"
 report="$root/bench/out/cpu.md"
+: > "$root/bench/out/cpu-stderr.log" # the benchmark runs' stderr, where a failed row says why
 
 step_benchmark() { # engine size warmup steps repeats
   java -XX:+UseSerialGC --add-modules jdk.incubator.vector -cp "$jar" dev.microgpt.bench.StepBenchmark \
     --input "$data" --engine "$1" --n-embd "$2" --block-size "$2" --warmup-steps "$3" --steps "$4" --repeats "$5" \
-    2>/dev/null
+    2>>"$root/bench/out/cpu-stderr.log"
 }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 

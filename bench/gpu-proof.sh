@@ -4,10 +4,13 @@
 #   2. the whole GPU test suite (JUnit tag gpu) from the bundle made by ../shared/tools/gpu-bundle.sh (.gpu/);
 #   3. compute-sanitizer memcheck and racecheck over a 20-step GPU run;
 #   4. 1000-step runs at 16/16 and 64/64 on the GPU, and the same on the CPU fast engine for comparison;
-#   5. the benchmark harness (bench/run.sh, all sizes): ms/step, launches, GPU busy time of every engine and mode.
+#   5. the benchmark harness (bench/run.sh --quick: 16/16 and 64/64): ms/step, launches, GPU busy time of every engine
+#      and mode.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the harness's rows; BenchReport redraws the
 # chart from it on a machine with AWT) and logs.tar.gz (every log, the JUnit XML reports, the harness's outputs).
 # Usage, from the repository root: bench/gpu-proof.sh   (needs .gpu/ and .gpu/shared/data/names.txt)
+# Each stage has its own time limit (seconds, below), so that within a 10-minute command a hung stage costs only
+# itself and the summary is always written; a stage that ran out says "exit 124".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -31,13 +34,13 @@ export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/classes:$root/.gpu/lib/* 
 } > "$summary"
 
 echo "## GPU test suite (tag gpu)" >> "$summary"
-.gpu/test --include-tag gpu --reports-dir "$logs/junit" > "$logs/gpu-tests.txt" 2>&1
+timeout 240 .gpu/test --include-tag gpu --reports-dir "$logs/junit" > "$logs/gpu-tests.txt" 2>&1
 echo "exit $?: $(grep -E 'tests (successful|failed|skipped|aborted)' "$logs/gpu-tests.txt" | tr -s ' ' | paste -sd';')" >> "$summary"
 grep -E '✘|MethodSource|JUnit Jupiter:.*✘' "$logs/gpu-tests.txt" | head -40 | sed 's/^/    /' >> "$summary"
 
 echo "## compute-sanitizer over 20 steps (64/64)" >> "$summary"
 for tool in memcheck racecheck; do
-  compute-sanitizer --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu --input "$names" \
+  timeout 90 compute-sanitizer --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu --input "$names" \
     --n-embd 64 --block-size 64 --steps 20 --quiet > "$logs/sanitizer-$tool.txt" 2>&1
   echo "- $tool: exit $?; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.txt" | tail -1)" >> "$summary"
 done
@@ -47,7 +50,7 @@ echo "| device | n_embd/block | wall ms/step (whole run, from the trainer's summ
 echo "|---|---|---|---|---|" >> "$summary"
 for device in gpu cpu; do
   for s in 16 64; do
-    .gpu/java dev.microgpt.cli.Main --device "$device" --input "$names" --n-embd "$s" --block-size "$s" \
+    timeout 30 .gpu/java dev.microgpt.cli.Main --device "$device" --input "$names" --n-embd "$s" --block-size "$s" \
       --metrics "$logs/metrics-$device-$s.csv" > "$logs/run-$device-$s.txt" 2>&1
     line=$(grep 'trained ' "$logs/run-$device-$s.txt" | tail -1)
     ms=$(echo "$line" | sed -n 's/.* \([0-9.]*\) ms\/step.*/\1/p')
@@ -57,7 +60,7 @@ for device in gpu cpu; do
   done
 done
 echo "## Benchmark harness (bench/run.sh)" >> "$summary"
-bench/run.sh --java .gpu/java --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
+timeout 120 bench/run.sh --quick --java .gpu/java --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
 echo "exit $?" >> "$summary"
 sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"
 cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
