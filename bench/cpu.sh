@@ -34,13 +34,13 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
   echo "| engine | n_embd/block | params | median ms/step | min ms/step |"
   echo "|---|---|---|---|---|"
   for spec in "fast 16 20000 5000 7" "fast 64 3000 1000 7" "tape 16 3000 1000 5" "tape 64 200 100 5"; do
-    set -- $spec
-    json=$(step_benchmark "$1" "$2" "$3" "$4" "$5")
-    echo "| cpu-$1 | $2/$2 | $(echo "$json" | field params) | $(echo "$json" | field median_ms_per_step) | $(echo "$json" | field min_ms_per_step) |"
+    read -r engine size warmup steps repeats <<< "$spec"
+    json=$(step_benchmark "$engine" "$size" "$warmup" "$steps" "$repeats")
+    echo "| cpu-$engine | $size/$size | $(echo "$json" | field params) | $(echo "$json" | field median_ms_per_step) | $(echo "$json" | field min_ms_per_step) |"
   done
   echo
   best_wall=""; best_rss=""
-  for i in 1 2 3; do
+  for _ in 1 2 3; do
     /usr/bin/time -v "$root/run-cpu.sh" --input "$data" --quiet >/dev/null 2>"$root/bench/out/time.txt"
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, t, ":"); print t[1] * 60 + t[2]}' "$root/bench/out/time.txt")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$root/bench/out/time.txt")

@@ -13,7 +13,7 @@
 # itself and the summary is always written; a stage that ran out says "exit 124".
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 out=${OUT:-bench/out/gpu-proof}
 logs=$(mktemp -d)
 mkdir -p "$out"
