@@ -291,7 +291,7 @@ static void test_adam(int P, int step, int num_steps) {
     for (auto& x : v) x = x * x;
     std::vector<float> p2 = p, g2 = g, m2 = m, v2 = v;
     emu_launch(adam_update, dim3(CEIL_DIV(P, 256)), dim3(256), 0, p2.data(), g2.data(), m2.data(), v2.data(), P,
-               0.01f, 0.85f, 0.99f, 1e-8f, (const StepScalars*)&ss);
+               0.01, 0.85, 0.99, 1e-8, (const StepScalars*)&ss);
     std::vector<double> pe = tod(p), me = tod(m), ve = tod(v), ge(P, 0.0);
     double lr = 0.01 * (1 - (double)step / num_steps), b1 = 0.85, b2 = 0.99;
     for (int i = 0; i < P; i++) {
@@ -558,7 +558,7 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     }
     // Adam on top: the first update moves every parameter by about lr_t (sign of the gradient).
     emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, P, G, m.data(), v.data(), (int)ly.size,
-               0.01f, 0.85f, 0.99f, 1e-8f, sp);
+               0.01, 0.85, 0.99, 1e-8, sp);
     size_t zero = 0;
     for (float g : grads) zero += g == 0.0f;
     std::vector<double> zw(1, (double)ly.size);

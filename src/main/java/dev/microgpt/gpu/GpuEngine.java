@@ -217,7 +217,7 @@ public final class GpuEngine implements TrainingEngine {
     private void ensureAdam(AdamConfig adam) {
         if (!adam.equals(adamFor)) {
             adamLaunch = kernels.adam(params.at(0), grads.at(0), adamM.at(0), adamV.at(0), layout.size(),
-                    (float) adam.learningRate(), (float) adam.beta1(), (float) adam.beta2(), (float) adam.eps(),
+                    adam.learningRate(), adam.beta1(), adam.beta2(), adam.eps(),
                     scalars.at(0));
             adamFor = adam;
             dropGraph();

@@ -153,10 +153,10 @@ final class KernelLibrary implements AutoCloseable {
     }
 
     /** Adam over params/grads/m/v [P], the step read from ss; zeroes grads. */
-    Launch adam(CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m, CUdeviceptr v, int count, float lr, float beta1,
-                float beta2, float eps, CUdeviceptr ss) {
+    Launch adam(CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m, CUdeviceptr v, int count, double lr, double beta1,
+                double beta2, double eps, CUdeviceptr ss) {
         return new Launch("adam_update", function("adam", "adam_update"), ceilDiv(count, 256), 1, 1, 256, 0,
-                new Args().ptr(params).ptr(grads).ptr(m).ptr(v).i(count).f(lr).f(beta1).f(beta2).f(eps).ptr(ss).pointer());
+                new Args().ptr(params).ptr(grads).ptr(m).ptr(v).i(count).d(lr).d(beta1).d(beta2).d(eps).ptr(ss).pointer());
     }
 
     /** warps * (D + 2T + 64) floats, the attention kernels' shared memory (kernels/README.md). */
@@ -195,8 +195,8 @@ final class KernelLibrary implements AutoCloseable {
             return this;
         }
 
-        Args f(float value) {
-            values.add(Pointer.to(new float[] {value}));
+        Args d(double value) {
+            values.add(Pointer.to(new double[] {value}));
             return this;
         }
 

@@ -35,12 +35,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Per tensor, over the compared rows: {@code ||gpu - cpu|| / ||cpu||}, and for accumulated outputs the stricter
  * {@code ||gpu - cpu|| / ||cpu - before||} (the error relative to what the kernel added, not to the sum). float32's
  * unit roundoff is u = 2^-24 = 6e-8; both sides start from the same float inputs, so all the difference is the
- * kernel's own rounding (and, for Adam, its float hyper-parameters). A K-term float sum of random-signed terms
+ * kernel's own rounding (for Adam, of factors it forms in double and rounds to float once). A K-term float sum of random-signed terms
  * carries a typical relative error of about sqrt(K) u (worst case K u); the longest sums here are K = 4C = 256
  * (fc2's forward, fc1's dx), so sqrt(256) u = 1e-6, ten times below {@link #TOLERANCE}. Attention's backward
  * subtracts w_t = dout_t . out_t from dp = dout_t . v_u, a cancellation that loses bits on individual elements, but
- * those are 4..16-term dot products and the norm-wise error stays well below 1e-6 too. Adam's v carries a
- * systematic 1e-6: the kernel forms 1 - beta2 in float, and 1 - 0.99f = 0.0099999905.
+ * those are 4..16-term dot products and the norm-wise error stays well below 1e-6 too. (Adam's v carried a
+ * systematic 1e-6 while the kernel formed 1 - beta2 in float; it now takes the hyper-parameters in double.)
  *
  * <p>Measured on the host emulation of these same kernels (kernels/emu/cuda_emu.h: float32, the same fmaf order;
  * only expf/logf/sqrtf may differ from the GPU's by an ulp or two) for exactly these shapes and input scales: linear
@@ -561,7 +561,7 @@ class KernelParityTest {
             DeviceArray dV = gpu.floats("v", vBefore);
             // positions = 0, as GpuEngine.adamUpdate stages it: Adam must not depend on n.
             gpu.run(gpu.kernels().adam(dParams.at(0), dGrads.at(0), dM.at(0), dV.at(0), a.p(),
-                    (float) cfg.learningRate(), (float) cfg.beta1(), (float) cfg.beta2(), (float) cfg.eps(),
+                    cfg.learningRate(), cfg.beta1(), cfg.beta2(), cfg.eps(),
                     gpu.stepScalars(a.step(), 0, a.numSteps()).at(0)));
             double[] gotParams = gpu.download(dParams);
             double worst = 0;
