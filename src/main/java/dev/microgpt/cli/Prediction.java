@@ -20,6 +20,7 @@ final class Prediction {
         ModelConfig config = checkpoint.config();
         Reconcile.shape(options, config);
         Tokenizer tokenizer = Tokenizer.fromVocabulary(checkpoint.vocabulary());
+        Samples.requireSamplablePrefix(tokenizer, config.blockSize(), options);
         // Unless reseeded, the generator continues from where training left it: the samples then equal those the
         // training run printed (or would have printed) at the checkpoint's step.
         PyRandom rng;

@@ -1,5 +1,6 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.model.Tokenizer;
 import dev.microgpt.rng.PyRandom;
 import dev.microgpt.train.Sampler;
 import java.io.PrintWriter;
@@ -9,6 +10,15 @@ import java.nio.charset.StandardCharsets;
 final class Samples {
 
     private Samples() {
+    }
+
+    /** The --prefix check, before any training: a prefix the vocabulary cannot sample is a usage error. */
+    static void requireSamplablePrefix(Tokenizer tokenizer, int blockSize, Main options) {
+        try {
+            Sampler.checkPrefix(tokenizer, blockSize, options.prefix);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--prefix " + e.getMessage());
+        }
     }
 
     static void print(Sampler sampler, PyRandom rng, Main options) {

@@ -59,7 +59,7 @@ final class TrainingSession {
                     + totalSteps);
         }
         boolean savesAtEnd = options.given("--checkpoint") || options.checkpointEvery != null;
-        if (savesAtEnd || options.stopAfter != null) {
+        if (checkpointsAsked()) {
             requireWritable(options.checkpoint);
         }
 
@@ -81,16 +81,16 @@ final class TrainingSession {
                     options.checkpointEvery == null ? 0 : options.checkpointEvery);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
                 outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
-                if (metrics != null) {
-                    metrics.record(step, loss, lr, nanos);
-                }
-                if (losses != null) {
-                    losses[step - firstStep - 1] = loss;
-                }
-                progress.onStep(step, loss, lr, nanos);
-                if (options.checkpointEvery != null && step % options.checkpointEvery == 0 && step < endStep) {
-                    save(engine, step, options.checkpoint);
-                }
+                    if (metrics != null) {
+                        metrics.record(step, loss, lr, nanos);
+                    }
+                    if (losses != null) {
+                        losses[step - firstStep - 1] = loss;
+                    }
+                    progress.onStep(step, loss, lr, nanos);
+                    if (options.checkpointEvery != null && step % options.checkpointEvery == 0 && step < endStep) {
+                        save(engine, step, options.checkpoint);
+                    }
                 }, Interrupts::requested);
             }
             progress.summary();
@@ -171,16 +171,12 @@ final class TrainingSession {
                         + "...); resume with the --input it was trained on");
             }
         }
-        String unknown = run.tokenizer().unknownCharacters(options.prefix);
-        if (!unknown.isEmpty()) {
-            throw new UsageException("--prefix has characters that are not in the dataset's vocabulary: '" + unknown
-                    + "'; use only characters that occur in " + dataset.description().replaceFirst("^read ", ""));
-        }
-        int room = shape.blockSize() - 1;
-        if (options.prefix.codePointCount(0, options.prefix.length()) > room) {
-            throw new UsageException("--prefix is longer than the " + room + " characters the context holds after BOS; "
-                    + "shorten it or raise --block-size");
-        }
+        Samples.requireSamplablePrefix(run.tokenizer(), shape.blockSize(), options);
+    }
+
+    /** Whether the options ask for checkpoints at --checkpoint: by naming it, or by --checkpoint-every or --stop-after. */
+    private boolean checkpointsAsked() {
+        return options.given("--checkpoint") || options.checkpointEvery != null || options.stopAfter != null;
     }
 
     /**
@@ -188,7 +184,7 @@ final class TrainingSession {
      * them, so that interrupting a quick experiment never replaces another run's checkpoint.
      */
     private Path interruptCheckpoint(int stepsDone) {
-        if (options.given("--checkpoint") || options.checkpointEvery != null || options.stopAfter != null) {
+        if (checkpointsAsked()) {
             return options.checkpoint;
         }
         Path file = Path.of("interrupted-step" + stepsDone + ".safetensors");

@@ -28,21 +28,30 @@ public final class Sampler {
     }
 
     /**
+     * Refuses a prefix that cannot be sampled from: characters outside the vocabulary, or too long to leave room in
+     * the context after BOS. The message reads after the word "prefix".
+     */
+    public static void checkPrefix(Tokenizer tokenizer, int blockSize, String prefix) {
+        String unknown = tokenizer.unknownCharacters(prefix);
+        if (!unknown.isEmpty()) {
+            throw new IllegalArgumentException("has characters that are not in the vocabulary: '" + unknown
+                    + "'; use only characters that occur in the dataset");
+        }
+        int length = prefix.codePointCount(0, prefix.length());
+        if (length >= blockSize) {
+            throw new IllegalArgumentException("is " + length + " characters but the context holds " + blockSize
+                    + " tokens including BOS; shorten it or raise --block-size");
+        }
+    }
+
+    /**
      * One sample that continues {@code prefix} (empty for microgpt.py's behaviour); the result includes the prefix.
      *
      * @throws IllegalArgumentException for a prefix with characters outside the vocabulary or that fills the context
      */
     public String sample(PyRandom rng, double temperature, String prefix) {
+        checkPrefix(tokenizer, blockSize, prefix);
         int[] prefixTokens = prefix.codePoints().map(tokenizer::tokenOf).toArray();
-        String unknown = tokenizer.unknownCharacters(prefix);
-        if (!unknown.isEmpty()) {
-            throw new IllegalArgumentException("prefix has characters that are not in the vocabulary: '" + unknown
-                    + "'; use only characters that occur in the dataset");
-        }
-        if (prefixTokens.length >= blockSize) {
-            throw new IllegalArgumentException("prefix is " + prefixTokens.length + " characters but the context holds "
-                    + blockSize + " tokens including BOS; shorten the prefix or raise --block-size");
-        }
         StringBuilder text = new StringBuilder(prefix);
         tokens[0] = tokenizer.bos();
         System.arraycopy(prefixTokens, 0, tokens, 1, prefixTokens.length);

@@ -115,6 +115,15 @@ class CommandLineTest {
     }
 
     @Test
+    void predictWithAPrefixItCannotSample() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--checkpoint", "c.safetensors",
+                "--quiet").exitCode());
+        assertOneLineError(run("--predict", "--checkpoint", "c.safetensors", "--prefix", "Zé"), 2, "--prefix", "Zé");
+        assertOneLineError(run("--predict", "--checkpoint", "c.safetensors", "--prefix", "abcdefghijklmnopq"), 2,
+                "--prefix", "--block-size");
+    }
+
+    @Test
     void unwritableCheckpointPath() throws Exception {
         Files.writeString(dir.resolve("a-file"), "x");
         Result r = run("--input", "names.txt", "--steps", "3", "--checkpoint", "a-file/run.safetensors");
