@@ -144,18 +144,19 @@ public final class FastEngine extends CpuEngine {
         return loss;
     }
 
-    /** A training step with Adam on the other core, updating each tensor as soon as the backward is done with it. */
+    /**
+     * A training step with Adam on the other core, updating each tensor as soon as the backward is done with it; for
+     * models too small for that to pay, the plain step.
+     */
     @Override
     protected double trainStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+        if (overlappedAdam == null) {
+            return super.trainStep(tokens, positions, adam, step, numSteps);
+        }
         forward(tokens, 0, positions);
         double loss = CrossEntropy.forward(logits, tokens, positions, vocab);
         if (!Double.isFinite(loss)) {
             return loss; // no update: a diverging run keeps its last good weights
-        }
-        if (overlappedAdam == null) {
-            backward(tokens, positions, NOWHERE);
-            adamUpdate(adam, step, numSteps);
-            return loss;
         }
         overlappedAdam.begin(adam, step, numSteps);
         try {
