@@ -1,5 +1,6 @@
 package dev.microgpt.engine;
 
+import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,7 +52,7 @@ class GradientParityTest {
         TapeEngine tape = new TapeEngine(layout, params);
         // a short document, one that fills the block exactly, and one longer than the block (truncated)
         for (int length : new int[] {2, block + 1, block + 4}) {
-            int[] tokens = randomDocument(random, length, vocab);
+            int[] tokens = RandomDocuments.of(random, length, vocab);
             int positions = Math.min(block, tokens.length - 1);
             double fastLoss = fast.forwardBackward(tokens, positions);
             double tapeLoss = tape.forwardBackward(tokens, positions);
@@ -68,17 +69,6 @@ class GradientParityTest {
                 assertRelative(where + " tape vs finite differences", tapeGrad, numeric, t, FINITE_DIFFERENCE_TOLERANCE);
             }
         }
-    }
-
-    /** [BOS] + random characters + [BOS], BOS being the last token id. */
-    private static int[] randomDocument(Random random, int length, int vocab) {
-        int[] tokens = new int[length];
-        tokens[0] = vocab - 1;
-        for (int i = 1; i < length - 1; i++) {
-            tokens[i] = random.nextInt(vocab - 1);
-        }
-        tokens[length - 1] = vocab - 1;
-        return tokens;
     }
 
     private static double[] finiteDifferences(ParameterLayout layout, double[] params, int[] tokens, int positions) {

@@ -1,5 +1,6 @@
 package dev.microgpt.engine;
 
+import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,12 +31,7 @@ class OverlappedAdamTest {
         double[] loss = new double[1];
         for (int step = 0; step < 60; step++) {
             int length = 2 + random.nextInt(30);
-            int[] doc = new int[length];
-            doc[0] = 26;
-            for (int i = 1; i < length - 1; i++) {
-                doc[i] = random.nextInt(26);
-            }
-            doc[length - 1] = 26;
+            int[] doc = RandomDocuments.of(random, length, 27);
             int positions = Math.min(24, length - 1);
             overlapped.submitStep(doc, positions, AdamConfig.MICROGPT, step, 60);
             assertEquals(1, overlapped.collectLosses(loss));

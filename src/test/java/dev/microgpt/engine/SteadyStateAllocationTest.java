@@ -1,5 +1,6 @@
 package dev.microgpt.engine;
 
+import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -35,13 +36,7 @@ class SteadyStateAllocationTest {
         Random random = new Random(3);
         int[][] docs = new int[64][];
         for (int i = 0; i < docs.length; i++) {
-            int length = 2 + random.nextInt(block + 4);
-            docs[i] = new int[length];
-            docs[i][0] = 26;
-            for (int j = 1; j < length - 1; j++) {
-                docs[i][j] = random.nextInt(26);
-            }
-            docs[i][length - 1] = 26;
+            docs[i] = RandomDocuments.of(random, 2 + random.nextInt(block + 4), 27);
         }
         double[] loss = new double[1];
         int steps = 3000;

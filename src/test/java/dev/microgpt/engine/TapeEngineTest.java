@@ -1,5 +1,6 @@
 package dev.microgpt.engine;
 
+import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -310,14 +311,8 @@ class TapeEngineTest {
         return document(random, characters, VOCAB);
     }
 
-    /** [BOS] + random characters + [BOS], BOS being the last token id, as the tokenizer makes them. */
+    /** [BOS] + {@code characters} random characters + [BOS]. */
     private static int[] document(Random random, int characters, int vocab) {
-        int[] tokens = new int[characters + 2];
-        tokens[0] = vocab - 1;
-        for (int i = 1; i <= characters; i++) {
-            tokens[i] = random.nextInt(vocab - 1);
-        }
-        tokens[characters + 1] = vocab - 1;
-        return tokens;
+        return RandomDocuments.of(random, characters + 2, vocab);
     }
 }

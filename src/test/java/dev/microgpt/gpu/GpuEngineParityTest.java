@@ -1,5 +1,6 @@
 package dev.microgpt.gpu;
 
+import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,16 +53,6 @@ class GpuEngineParityTest {
         return w;
     }
 
-    private static int[] document(Random random, int length, int vocab) {
-        int[] tokens = new int[length];
-        tokens[0] = vocab - 1;
-        for (int i = 1; i < length - 1; i++) {
-            tokens[i] = random.nextInt(vocab - 1);
-        }
-        tokens[length - 1] = vocab - 1;
-        return tokens;
-    }
-
     @ParameterizedTest(name = "n_embd = block_size = {0}")
     @ValueSource(ints = {16, 64})
     void wholeStepGradientsMatchTheFastEngine(int size) {
@@ -72,7 +63,7 @@ class GpuEngineParityTest {
             FastEngine cpu = new FastEngine(layout, weights);
             // a short document, a ragged one, and one that fills the context
             for (int length : new int[] {3, size / 2 + 3, size + 1}) {
-                int[] doc = document(random, length, 27);
+                int[] doc = RandomDocuments.of(random, length, 27);
                 int positions = Math.min(size, length - 1);
                 double cpuLoss = cpu.forwardBackward(doc, positions);
                 double gpuLoss = gpu.forwardBackward(doc, positions);
@@ -102,7 +93,7 @@ class GpuEngineParityTest {
         try (GpuEngine gpu = new GpuEngine(layout, weights)) {
             FastEngine cpu = new FastEngine(layout, weights);
             for (int step = 0; step < 3; step++) {
-                cpu.forwardBackward(document(random, 12, 27), 11);
+                cpu.forwardBackward(RandomDocuments.of(random, 12, 27), 11);
                 double[] grads = new double[layout.size()];
                 cpu.readGradients(grads);
                 for (int i = 0; i < grads.length; i++) {
