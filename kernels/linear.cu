@@ -10,7 +10,8 @@
 //                     attn_wo  x = attn out [T, C],       W [C, C],   y = mid [T, C], residual = block input
 //                     mlp_fc1  x = mlp norm [T, C],       W [4C, C],  y = hidden [T, 4C], relu = 1
 //                     mlp_fc2  x = hidden [T, 4C],        W [C, 4C],  y = block output [T, C], residual = mid
-// Matmul code is shared with qkv.cu through matmul.cuh (32 x 32 tiles, 256 threads per block).
+// Matmul code is shared with qkv.cu and the fused step (step.cu) through matmul.cuh (32 x 32 tiles, 256 threads
+// per block).
 // n = StepScalars.positions; rows t >= n of y / dx are not written.
 
 #include "common.cuh"

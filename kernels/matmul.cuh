@@ -1,8 +1,10 @@
-// Shared tiled matrix-multiply device code for the linear layers (linear.cu) and the fused QKV (qkv.cu).
+// Shared tiled matrix-multiply device code for the linear layers (linear.cu), the fused QKV (qkv.cu) and the
+// fused training step (step.cu).
 //
 // One thread block computes a 32 x 32 tile of C[M, N] = sum_k A(m, k) B(k, n) with 256 threads (16 x 16,
 // each thread a 2 x 2 set of outputs at rows ty, ty + 16 and columns tx, tx + 16 of the tile), stepping
-// through K in slices of 32 staged in shared memory (2 x 32 x 33 floats = 8.4 KB, static).
+// through K in slices of 32 staged in shared memory (2 x 32 x 33 floats = 8.4 KB: static in the eager kernels,
+// carved from the dynamic shared memory in the fused step).
 //
 // The three products of a bias-free linear layer y = x W^T, W [out, in] row-major as in ParameterLayout:
 //   forward  y [n, out]  = x [n, in]  . W^T      M = n,   N = out, K = in   A k-contiguous, B k-contiguous
@@ -18,12 +20,15 @@
 #define MM_TILE 32
 #define MM_THREADS 256
 
+// A [MM_TILE][MM_TILE + 1] staging tile in shared memory (the + 1 keeps column reads free of bank conflicts).
+typedef float (*MmStage)[MM_TILE + 1];
+
 // Loads the [MM_TILE (k), MM_TILE (mn)] slice of an operand starting at (mn0, k0) into S[k][mn].
 // mask: optional, same indexing as P; an element whose mask value is <= 0 loads as 0 (the ReLU backward:
 // the mask is the ReLU's output).
 template <bool K_CONTIG>
-__device__ __forceinline__ void mm_load_tile(float (*S)[MM_TILE + 1], const float* __restrict__ P,
-                                             const float* __restrict__ mask, int ld,
+__device__ __forceinline__ void mm_load_tile(MmStage S, const float* P,
+                                             const float* mask, int ld,
                                              int mn0, int mn_limit, int k0, int k_limit) {
     #pragma unroll
     for (int r = 0; r < (MM_TILE * MM_TILE) / MM_THREADS; r++) {
@@ -62,9 +67,9 @@ struct MmEpilogue {
 // mm_load_tile. Must be called by all MM_THREADS threads of the block (it synchronises the block).
 // As, Bs: the caller's shared staging tiles, [MM_TILE][MM_TILE + 1] each, as [k][m] and [k][n].
 template <bool K_CONTIG_A, bool K_CONTIG_B>
-__device__ __forceinline__ void mm_tile(float (*As)[MM_TILE + 1], float (*Bs)[MM_TILE + 1],
-                                        const float* __restrict__ A, const float* __restrict__ maskA, int lda,
-                                        const float* __restrict__ B, int ldb,
+__device__ __forceinline__ void mm_tile(MmStage As, MmStage Bs,
+                                        const float* A, const float* maskA, int lda,
+                                        const float* B, int ldb,
                                         int M, int N, int K, int m0, int n0, MmEpilogue ep) {
     const int tx = threadIdx.x % 16;
     const int ty = threadIdx.x / 16;
@@ -116,47 +121,72 @@ __device__ __forceinline__ void mm_tile(float (*As)[MM_TILE + 1], float (*Bs)[MM
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// The linear layer's two launches, as block-level device functions shared by linear.cu and qkv.cu.
+// The linear layer's products as tile functions, shared by the eager kernels (linear.cu and qkv.cu: one tile per
+// thread block, the tile from blockIdx) and the fused step (step.cu: a persistent grid takes tiles in turn).
+// Every function is called by all MM_THREADS threads of a block with block-uniform arguments; As, Bs are the
+// caller's [MM_TILE][MM_TILE + 1] shared staging tiles (MM_STAGING_FLOATS floats together).
 // ---------------------------------------------------------------------------------------------------------
 
-// y [T, out] = x [T, in] . W^T (+ relu, + residual), rows t < n. Grid (CEIL_DIV(out, 32), CEIL_DIV(T, 32)).
-__device__ __forceinline__ void linear_forward_block(float* y, const float* __restrict__ x,
-                                                     const float* __restrict__ w, const float* residual,
-                                                     int in, int out, bool relu, int n) {
-    int m0 = blockIdx.y * MM_TILE;
-    int n0 = blockIdx.x * MM_TILE;
+#define MM_STAGING_FLOATS (2 * MM_TILE * (MM_TILE + 1))
+
+// Tiles of the forward y [T, out] over rows t < n: CEIL_DIV(n, 32) row tiles by CEIL_DIV(out, 32) column tiles.
+// Tile (row_tile, col_tile) of y = x [T, in] . W^T (+ relu, + residual).
+__device__ __forceinline__ void linear_forward_tile(int row_tile, int col_tile, float* y, const float* x,
+                                                    const float* w, const float* residual, int in, int out,
+                                                    bool relu, int n, MmStage As, MmStage Bs) {
+    int m0 = row_tile * MM_TILE;
     if (m0 >= n) {
-        return;  // the whole block is past the step's positions (uniform: no barrier is skipped)
+        return;  // the whole tile is past the step's positions (uniform: no barrier is skipped)
     }
-    __shared__ float As[MM_TILE][MM_TILE + 1];
-    __shared__ float Bs[MM_TILE][MM_TILE + 1];
     MmEpilogue ep{y, residual, out, false, relu};
-    mm_tile<true, true>(As, Bs, x, nullptr, in, w, in, n, out, in, m0, n0, ep);
+    mm_tile<true, true>(As, Bs, x, nullptr, in, w, in, n, out, in, m0, col_tile * MM_TILE, ep);
 }
 
-// Both gradients of y = x W^T in one launch. Grid (CEIL_DIV(in, 32), CEIL_DIV(T, 32) + CEIL_DIV(out, 32)):
-// blockIdx.y < CEIL_DIV(T, 32): a tile of dx [T, in] = dy . W (overwritten, rows t < n);
-// otherwise: a tile of dW [out, in] += dy^T . x over t < n.
-// dy_mask: optional [T, out] (the forward's ReLU output): dy counts only where dy_mask > 0.
-// dx may be null (its blocks then do nothing).
-__device__ __forceinline__ void linear_backward_block(float* dx, float* dw, const float* __restrict__ dy,
-                                                      const float* __restrict__ x, const float* __restrict__ w,
-                                                      const float* __restrict__ dy_mask,
-                                                      int in, int out, int T, int n) {
+// Tile (row_tile, col_tile) of dx [T, in] = dy . W, overwritten over rows t < n (CEIL_DIV(n, 32) row tiles by
+// CEIL_DIV(in, 32) column tiles). dy_mask: optional [T, out] (the forward's ReLU output): dy counts only where
+// dy_mask > 0.
+__device__ __forceinline__ void linear_backward_dx_tile(int row_tile, int col_tile, float* dx, const float* dy,
+                                                        const float* w, const float* dy_mask, int in, int out,
+                                                        int n, MmStage As, MmStage Bs) {
+    int m0 = row_tile * MM_TILE;
+    if (m0 >= n) {
+        return;
+    }
+    MmEpilogue ep{dx, nullptr, in, false, false};
+    mm_tile<true, false>(As, Bs, dy, dy_mask, out, w, in, n, in, out, m0, col_tile * MM_TILE, ep);
+}
+
+// Tile (row_tile, col_tile) of dW [out, in] += dy^T . x over t < n (CEIL_DIV(out, 32) row tiles by
+// CEIL_DIV(in, 32) column tiles); dy_mask as in linear_backward_dx_tile.
+__device__ __forceinline__ void linear_backward_dw_tile(int row_tile, int col_tile, float* dw, const float* dy,
+                                                        const float* x, const float* dy_mask, int in, int out,
+                                                        int n, MmStage As, MmStage Bs) {
+    MmEpilogue ep{dw, nullptr, in, true, false};
+    mm_tile<false, false>(As, Bs, dy, dy_mask, out, x, in, out, in, n, row_tile * MM_TILE, col_tile * MM_TILE, ep);
+}
+
+// The eager launches' shape: grid (CEIL_DIV(out, 32), CEIL_DIV(T, 32)), one tile per block.
+__device__ __forceinline__ void linear_forward_block(float* y, const float* x, const float* w, const float* residual,
+                                                     int in, int out, bool relu, int n) {
+    __shared__ float As[MM_TILE][MM_TILE + 1];
+    __shared__ float Bs[MM_TILE][MM_TILE + 1];
+    linear_forward_tile(blockIdx.y, blockIdx.x, y, x, w, residual, in, out, relu, n, As, Bs);
+}
+
+// Both gradients in one launch. Grid (CEIL_DIV(in, 32), CEIL_DIV(T, 32) + CEIL_DIV(out, 32)):
+// blockIdx.y < CEIL_DIV(T, 32) makes a tile of dx, the rest a tile of dW. dx may be null (its blocks then do
+// nothing).
+__device__ __forceinline__ void linear_backward_block(float* dx, float* dw, const float* dy, const float* x,
+                                                      const float* w, const float* dy_mask, int in, int out, int T,
+                                                      int n) {
     __shared__ float As[MM_TILE][MM_TILE + 1];
     __shared__ float Bs[MM_TILE][MM_TILE + 1];
     int row_tiles = CEIL_DIV(T, MM_TILE);
-    int n0 = blockIdx.x * MM_TILE;
     if ((int)blockIdx.y < row_tiles) {
-        int m0 = blockIdx.y * MM_TILE;
-        if (dx == nullptr || m0 >= n) {
-            return;
+        if (dx != nullptr) {
+            linear_backward_dx_tile(blockIdx.y, blockIdx.x, dx, dy, w, dy_mask, in, out, n, As, Bs);
         }
-        MmEpilogue ep{dx, nullptr, in, false, false};
-        mm_tile<true, false>(As, Bs, dy, dy_mask, out, w, in, n, in, out, m0, n0, ep);
     } else {
-        int m0 = (blockIdx.y - row_tiles) * MM_TILE;
-        MmEpilogue ep{dw, nullptr, in, true, false};
-        mm_tile<false, false>(As, Bs, dy, dy_mask, out, x, in, out, in, n, m0, n0, ep);
+        linear_backward_dw_tile(blockIdx.y - row_tiles, blockIdx.x, dw, dy, x, dy_mask, in, out, n, As, Bs);
     }
 }

@@ -1,5 +1,4 @@
-// RMSNorm without gain, row by row: y = x * s with s = (mean(x^2) + 1e-5)^-0.5, and its backward
-//   dx[j] (+)= s dy[j] - x[j] s^3 / C * sum_i dy[i] x[i].
+// RMSNorm kernels, one warp per row (the math: rmsnorm.cuh, shared with the fused step in step.cu).
 // CPU twin: dev.microgpt.ops.RmsNorm (the fused variants: plus dev.microgpt.ops.Embedding).
 //
 // Kernels:
@@ -11,38 +10,7 @@
 // Launch (all): one warp per row, lanes over the C columns. block 128 threads (any multiple of 32 works),
 // grid CEIL_DIV(T, block / 32), no dynamic shared memory. n = StepScalars.positions; rows t >= n skipped.
 
-#include "common.cuh"
-
-#define RMSNORM_EPS 1e-5f
-
-// s = (sum_sq / C + eps)^-0.5, with a correctly rounded sqrt and division (no rsqrtf approximation).
-__device__ __forceinline__ float rms_scale(float sum_sq, int C) {
-    return 1.0f / sqrtf(sum_sq * (1.0f / (float)C) + RMSNORM_EPS);
-}
-
-// Normalises the row xt into yt; returns s. The whole warp calls it.
-__device__ __forceinline__ float rms_row(float* __restrict__ yt, const float* xt, int C) {
-    float ss = 0.0f;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float v = xt[j];
-        ss = fmaf(v, v, ss);
-    }
-    float s = rms_scale(warp_sum(ss), C);
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        yt[j] = xt[j] * s;
-    }
-    return s;
-}
-
-// Coupling term -s^3 / C * sum_i dy[i] x[i] of the row. The whole warp calls it.
-__device__ __forceinline__ float rms_coupling(const float* __restrict__ dyt, const float* __restrict__ xt,
-                                              float s, int C) {
-    float dot = 0.0f;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        dot = fmaf(dyt[j], xt[j], dot);
-    }
-    return -s * s * s / (float)C * warp_sum(dot);
-}
+#include "rmsnorm.cuh"
 
 extern "C" __global__ void
 rmsnorm_forward(float* __restrict__ y,              // [T, C] output, rows t < n
@@ -52,12 +20,8 @@ rmsnorm_forward(float* __restrict__ y,              // [T, C] output, rows t < n
                 int T,                              // block_size
                 const StepScalars* __restrict__ ss) {
     int t = warp_row();
-    if (t >= step_positions(ss, T)) {
-        return;
-    }
-    float s = rms_row(y + (long)t * C, x + (long)t * C, C);
-    if (lane_id() == 0) {
-        scale[t] = s;
+    if (t < step_positions(ss, T)) {
+        rmsnorm_forward_row(t, y, scale, x, C);
     }
 }
 
@@ -71,17 +35,8 @@ rmsnorm_backward(float* __restrict__ dx,            // [T, C] gradient of x: += 
                  int T,                             // block_size
                  const StepScalars* __restrict__ ss) {
     int t = warp_row();
-    if (t >= step_positions(ss, T)) {
-        return;
-    }
-    const float* dyt = dy + (long)t * C;
-    const float* xt = x + (long)t * C;
-    float* dxt = dx + (long)t * C;
-    float s = scale[t];
-    float coupling = rms_coupling(dyt, xt, s, C);
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float g = fmaf(s, dyt[j], coupling * xt[j]);
-        dxt[j] = accumulate ? dxt[j] + g : g;
+    if (t < step_positions(ss, T)) {
+        rmsnorm_backward_row(t, dx, dy, x, scale, C, accumulate != 0);
     }
 }
 
@@ -96,25 +51,8 @@ embedding_rmsnorm_forward(float* __restrict__ emb,        // [T, C] output: wte[
                           int T,                          // block_size
                           const StepScalars* __restrict__ ss) {
     int t = warp_row();
-    if (t >= step_positions(ss, T)) {
-        return;
-    }
-    const float* te = wte + (long)tokens[t] * C;
-    const float* pe = wpe + (long)t * C;
-    float* et = emb + (long)t * C;
-    float sum_sq = 0.0f;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float v = te[j] + pe[j];
-        et[j] = v;
-        sum_sq = fmaf(v, v, sum_sq);
-    }
-    float s = rms_scale(warp_sum(sum_sq), C);
-    float* yt = y + (long)t * C;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        yt[j] = et[j] * s;  // this lane wrote et[j] above
-    }
-    if (lane_id() == 0) {
-        scale[t] = s;
+    if (t < step_positions(ss, T)) {
+        embedding_rmsnorm_forward_row(t, emb, y, scale, tokens, wte, wpe, C);
     }
 }
 
@@ -130,18 +68,7 @@ rmsnorm_embedding_backward(float* dwte,                     // [V, C] accumulate
                            int T,                           // block_size
                            const StepScalars* __restrict__ ss) {
     int t = warp_row();
-    if (t >= step_positions(ss, T)) {
-        return;
-    }
-    const float* dyt = dy + (long)t * C;
-    const float* et = emb + (long)t * C;
-    float s = scale[t];
-    float coupling = rms_coupling(dyt, et, s, C);
-    float* te = dwte + (long)tokens[t] * C;
-    float* pe = dwpe + (long)t * C;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float g = fmaf(s, dyt[j], coupling * et[j]);
-        atomicAdd(te + j, g);
-        pe[j] += g;
+    if (t < step_positions(ss, T)) {
+        rmsnorm_embedding_backward_row(t, dwte, dwpe, dy, emb, scale, tokens, C);
     }
 }

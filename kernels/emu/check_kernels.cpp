@@ -6,6 +6,7 @@
 #include "attention.cu"
 #include "crossentropy.cu"
 #include "adam.cu"
+#include "step.cu"
 
 #include <random>
 #include <string>
@@ -469,17 +470,11 @@ static void check_norm(const std::string& name, const float* got, const double* 
     }
 }
 
-static void test_training_step(int C, int H, int L, int T, int V, int n) {
-    std::string tag = "step C=" + std::to_string(C) + " H=" + std::to_string(H) + " L=" + std::to_string(L) +
-                      " T=" + std::to_string(T) + " V=" + std::to_string(V) + " n=" + std::to_string(n);
-    Layout ly(C, H, L, T, V);
-    int F = ly.F, D = C / H, S = 3 * C;
-    auto params = randv(ly.size, 0.3f);
-    std::vector<int> tok(T + 1);
-    for (auto& t : tok) t = rng() % V;
-    StepScalars ss{2, n, 10, 0};
-    const StepScalars* sp = &ss;
-    std::vector<float> grads(ly.size, 0.0f), m(ly.size, 0.0f), v(ly.size, 0.0f), losses(10, 0.0f);
+// The eager launches of one step's forward and backward (kernels/README.md, "One training step"): losses[step]
+// and the gradients accumulated into G.
+static void eager_forward_backward(const Layout& ly, const float* P, float* G, float* losses, const std::vector<int>& tok,
+                                   const StepScalars* sp) {
+    int C = ly.C, H = ly.H, L = ly.L, T = ly.T, V = ly.V, F = ly.F, D = C / H, S = 3 * C;
     auto buf = [&](size_t k) { return std::vector<float>(k, 0.0f); };
     auto emb = buf(T * C), es = buf(T), logits = buf(T * V), dlogits = buf(T * V);
     std::vector<std::vector<float>> stream(L + 1, buf(T * C));
@@ -487,8 +482,7 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     std::vector<Act> A(L);
     for (auto& a : A) a = Act{buf(T * C), buf(T), buf(T * S), buf((size_t)H * T * T), buf(T * C), buf(T * C), buf(T * C), buf(T), buf(T * F)};
     auto dS = buf(T * C), dN = buf(T * C), dH = buf(T * F), dAO = buf(T * C), dQ = buf(T * S);
-    float* P = params.data();
-    float* G = grads.data();
+    const int* tk = tok.data();
     dim3 rows(CEIL_DIV(T, 4)), rb(128), mb(256);
     dim3 agrid(CEIL_DIV(T, 4), H), agrid2(CEIL_DIV(T, 4), H, 2);
     size_t asmem = 4 * (D + 2 * T + 64) * sizeof(float);
@@ -496,7 +490,7 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     auto bgrid = [&](int in, int out) { return dim3(CEIL_DIV(in, 32), CEIL_DIV(T, 32) + CEIL_DIV(out, 32)); };
     const float* NONE = nullptr;
     // forward
-    emu_launch(embedding_rmsnorm_forward, rows, rb, 0, emb.data(), stream[0].data(), es.data(), (const int*)tok.data(),
+    emu_launch(embedding_rmsnorm_forward, rows, rb, 0, emb.data(), stream[0].data(), es.data(), tk,
                (const float*)P + ly.wte, (const float*)P + ly.wpe, C, T, sp);
     for (int l = 0; l < L; l++) {
         Act& a = A[l];
@@ -513,8 +507,8 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     }
     emu_launch(linear_forward, fgrid(V), mb, 0, logits.data(), (const float*)stream[L].data(), (const float*)P + ly.lm,
                NONE, C, V, 0, T, sp);
-    emu_launch(crossentropy_forward_backward, dim3(1), dim3(1024), 0, dlogits.data(), losses.data(),
-               (const float*)logits.data(), (const int*)tok.data(), V, T, sp);
+    emu_launch(crossentropy_forward_backward, dim3(1), dim3(1024), 0, dlogits.data(), losses,
+               (const float*)logits.data(), tk, V, T, sp);
     // backward
     emu_launch(linear_backward, bgrid(C, V), mb, 0, dS.data(), G + ly.lm, (const float*)dlogits.data(),
                (const float*)stream[L].data(), (const float*)P + ly.lm, NONE, C, V, T, sp);
@@ -536,34 +530,106 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
                    (const float*)a.as.data(), C, 1, T, sp);
     }
     emu_launch(rmsnorm_embedding_backward, rows, rb, 0, G + ly.wte, G + ly.wpe, (const float*)dS.data(),
-               (const float*)emb.data(), (const float*)es.data(), (const int*)tok.data(), C, T, sp);
+               (const float*)emb.data(), (const float*)es.data(), tk, C, T, sp);
+}
 
-    std::vector<double> want;
-    double loss = ref_step(ly, tod(params), tok, n, want);
-    std::vector<double> lw(10, 0.0);
-    lw[2] = loss;
-    check(tag + " loss", losses, lw);
+// Each parameter tensor's gradient G against the float64 reference (relative L2 error per tensor).
+static void check_gradients(const std::string& tag, const Layout& ly, const float* G, const std::vector<double>& want) {
+    int C = ly.C, T = ly.T, V = ly.V, F = ly.F;
     auto tensor = [&](const std::string& nm, size_t off, size_t len) {
         check_norm(tag + " grad " + nm, G + off, want.data() + off, len, 3e-5);
     };
     tensor("wte", ly.wte, (size_t)V * C);
     tensor("wpe", ly.wpe, (size_t)T * C);
     tensor("lm_head", ly.lm, (size_t)V * C);
-    for (int l = 0; l < L; l++) {
+    for (int l = 0; l < ly.L; l++) {
         std::string p = "layer" + std::to_string(l) + ".";
         tensor(p + "attn_wq|wk|wv", ly.qkv[l], 3 * (size_t)C * C);
         tensor(p + "attn_wo", ly.wo[l], (size_t)C * C);
         tensor(p + "mlp_fc1", ly.fc1[l], (size_t)F * C);
         tensor(p + "mlp_fc2", ly.fc2[l], (size_t)C * F);
     }
-    // Adam on top: the first update moves every parameter by about lr_t (sign of the gradient).
-    emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, P, G, m.data(), v.data(), (int)ly.size,
-               0.01, 0.85, 0.99, 1e-8, sp);
+}
+
+static std::string shape_tag(const char* what, int C, int H, int L, int T, int V, int n) {
+    return std::string(what) + " C=" + std::to_string(C) + " H=" + std::to_string(H) + " L=" + std::to_string(L) +
+           " T=" + std::to_string(T) + " V=" + std::to_string(V) + " n=" + std::to_string(n);
+}
+
+static const int LOSS_SLOTS = 10, STEP = 2;  // a step past the first, so Adam's bias corrections are not trivial
+
+static void test_training_step(int C, int H, int L, int T, int V, int n) {
+    std::string tag = shape_tag("step", C, H, L, T, V, n);
+    Layout ly(C, H, L, T, V);
+    auto params = randv(ly.size, 0.3f);
+    std::vector<int> tok(T + 1);
+    for (auto& t : tok) t = rng() % V;
+    StepScalars ss{STEP, n, LOSS_SLOTS, 0};
+    std::vector<float> grads(ly.size, 0.0f), m(ly.size, 0.0f), v(ly.size, 0.0f), losses(LOSS_SLOTS, 0.0f);
+    eager_forward_backward(ly, params.data(), grads.data(), losses.data(), tok, &ss);
+
+    std::vector<double> want;
+    std::vector<double> lw(LOSS_SLOTS, 0.0);
+    lw[STEP] = ref_step(ly, tod(params), tok, n, want);
+    check(tag + " loss", losses, lw);
+    check_gradients(tag, ly, grads.data(), want);
+    // Adam on top clears the gradients.
+    emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, params.data(), grads.data(), m.data(),
+               v.data(), (int)ly.size, 0.01, 0.85, 0.99, 1e-8, (const StepScalars*)&ss);
     size_t zero = 0;
     for (float g : grads) zero += g == 0.0f;
     std::vector<double> zw(1, (double)ly.size);
     float zf = (float)zero;
     check(tag + " grads zeroed by adam", &zf, zw.data(), 1);
+}
+
+// The fused step (step.cu) against the eager launches followed by adam_update, from the same weights: losses,
+// Adam's moments and the updated weights, and its gradients (recovered from the first moments, m = (1 - b1) g
+// when m starts at 0) against the float64 reference. blocks = 1 runs with __syncthreads between stages, more
+// blocks as a cooperative grid; shared_workspace puts the activations in shared memory (one block only).
+static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned blocks, bool shared_workspace) {
+    std::string tag = shape_tag("fused", C, H, L, T, V, n) + " blocks=" + std::to_string(blocks) +
+                      (shared_workspace ? " shared" : " global");
+    Layout ly(C, H, L, T, V);
+    const double lr = 0.01, b1 = 0.85, b2 = 0.99, eps = 1e-8;
+    auto params = randv(ly.size, 0.3f);
+    std::vector<int> tok(T + 1);
+    for (auto& t : tok) t = rng() % V;
+    StepScalars ss{STEP, n, LOSS_SLOTS, 0};
+    const StepScalars* sp = &ss;
+
+    // eager
+    std::vector<float> pe = params, ge(ly.size, 0.0f), me(ly.size, 0.0f), ve(ly.size, 0.0f), le(LOSS_SLOTS, 0.0f);
+    eager_forward_backward(ly, pe.data(), ge.data(), le.data(), tok, sp);
+    emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, pe.data(), ge.data(), me.data(), ve.data(),
+               (int)ly.size, lr, b1, b2, eps, sp);
+
+    // fused
+    long long sizes[2] = {-1, -1};
+    emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, C, H, L, T, V);
+    std::vector<int> offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
+    for (int l = 0; l < L; l++) {
+        for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
+    }
+    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], 7.0f);  // poisoned: rows t >= n stay unread
+    size_t smem = (sizes[1] + (shared_workspace ? sizes[0] : 0)) * sizeof(float);
+    std::vector<float> pf = params, gf(ly.size, 0.0f), mf(ly.size, 0.0f), vf(ly.size, 0.0f), lf(LOSS_SLOTS, 0.0f);
+    emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, pf.data(), gf.data(), mf.data(),
+                           vf.data(), lf.data(), (const int*)tok.data(), (const int*)offsets.data(),
+                           shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2, eps,
+                           sp);
+
+    check(tag + " loss = eager", lf, tod(le));
+    check(tag + " adam_m = eager", mf.data(), tod(me).data(), ly.size, 1e-7, 1e-5);
+    check(tag + " adam_v = eager", vf.data(), tod(ve).data(), ly.size, 1e-9, 1e-5);
+    check(tag + " params = eager", pf.data(), tod(pe).data(), ly.size, 1e-6, 1e-5);
+    std::vector<double> zeros(ly.size, 0.0);
+    check(tag + " grads zeroed", gf.data(), zeros.data(), ly.size, 0.0, 0.0);
+    std::vector<double> want;
+    ref_step(ly, tod(params), tok, n, want);
+    std::vector<float> g_from_m(ly.size);
+    for (size_t i = 0; i < ly.size; i++) g_from_m[i] = (float)(mf[i] / (1.0 - b1));
+    check_gradients(tag, ly, g_from_m.data(), want);
 }
 
 int main() {
@@ -601,6 +667,13 @@ int main() {
     test_training_step(16, 4, 1, 16, 27, 6);
     test_training_step(24, 2, 2, 20, 11, 19);
     test_training_step(128, 4, 1, 128, 30, 100);
+    test_fused_step(16, 4, 1, 16, 27, 16, 1, true);  // microgpt.py's shape, the workspace in shared memory
+    test_fused_step(16, 4, 1, 16, 27, 6, 1, false);
+    test_fused_step(16, 4, 1, 16, 27, 11, 3, false);
+    test_fused_step(24, 2, 2, 20, 11, 19, 2, false);
+    test_fused_step(24, 2, 2, 20, 11, 7, 1, true);
+    test_fused_step(64, 4, 1, 64, 27, 64, 5, false);  // 64/64: more tiles than blocks
+    test_fused_step(48, 3, 1, 40, 30, 33, 4, false);  // ragged tiles, D = 16
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -18,6 +18,7 @@ for f in "$kernels"/*.cu "$kernels"/*.cuh; do
         "$f" > "$work/src/$(basename "$f")"
 done
 : > "$work/src/cuda_runtime.h"
+: > "$work/src/cooperative_groups.h"  # cuda_emu.h defines the namespace
 g++ -std=c++20 -O1 -pthread -include "$here/cuda_emu.h" -I"$work/src" -I"$here" \
     -o "$work/check_kernels" "$here/check_kernels.cpp"
 "$work/check_kernels"

@@ -40,7 +40,8 @@ final class KernelBuild {
             "qkv", Set.of("qkv_forward", "qkv_backward"),
             "attention", Set.of("attention_forward", "attention_backward"),
             "crossentropy", Set.of("crossentropy_forward_backward"),
-            "adam", Set.of("adam_update"))));
+            "adam", Set.of("adam_update"),
+            "step", Set.of("train_step_fused", "train_step_fused_sizes"))));
 
     private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z_$][A-Za-z0-9_$]*)\\s*\\(");
 

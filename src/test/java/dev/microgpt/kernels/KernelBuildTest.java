@@ -57,4 +57,17 @@ class KernelBuildTest {
             assertTrue(ptx.contains(".address_size 64"), family + ".ptx is not 64-bit");
         }
     }
+
+    /**
+     * The fused step reads, in later stages, buffers that other blocks wrote earlier in the same launch. Loads through
+     * the read-only (non-coherent) cache are only valid for data no thread writes during the kernel, so not one may
+     * appear in it; they would come from {@code const __restrict__} pointers, which its device functions avoid.
+     */
+    @Test
+    void theFusedStepHasNoNonCoherentLoads() throws IOException {
+        KernelBuild build = KernelBuild.load().requireBuilt();
+        String ptx = build.ptx("step");
+        assertTrue(ptx.contains(".entry train_step_fused("), "step.ptx has no train_step_fused entry");
+        assertFalse(ptx.contains("ld.global.nc"), "step.ptx loads through the non-coherent cache (ld.global.nc)");
+    }
 }

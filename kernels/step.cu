@@ -1,0 +1,357 @@
+// The fused training step: forward, loss, backward and Adam of one document in a single kernel launch, so a
+// step costs one launch instead of 6 + 14 L (kernels/README.md, "One training step"). The math is the eager
+// kernels' own device functions (rmsnorm.cuh, matmul.cuh, attention.cuh, crossentropy.cuh, adam.cuh), run stage
+// by stage in the eager launch order by a persistent grid:
+//   * a tile stage (the linear layers) hands 32 x 32 output tiles to the blocks in turn;
+//   * a row stage (rmsnorm, attention, cross-entropy) hands rows to every warp of the grid in turn;
+//   * stages are separated by a barrier: __syncthreads() when the grid is one block, otherwise a grid-wide
+//     cooperative_groups sync, which needs a cooperative launch (cuLaunchCooperativeKernel) with every block
+//     resident at once.
+// CPU twin: the whole-step engines (dev.microgpt.engine.FastEngine.forwardBackward, then engine.Adam).
+//
+// Activations live in one workspace carved by carve_step below: global memory (workspace != NULL), or the
+// block's dynamic shared memory when the grid is one block and it fits (workspace == NULL). Every device function
+// takes generic pointers, so the same code runs on either. Rows t >= n of the activations are never read.
+//
+// Launch train_step_fused: block FUSED_THREADS (256) threads; grid 1 block (workspace may be NULL) or up to the
+// blocks that can be resident together (cooperative launch; workspace must be global memory); dynamic shared
+// memory (scratch + (workspace == NULL ? workspace floats : 0)) * 4 bytes, the two sizes given by
+// train_step_fused_sizes. Over 48 KiB needs cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
+
+#include <cooperative_groups.h>
+
+#include "adam.cuh"
+#include "attention.cuh"
+#include "common.cuh"
+#include "crossentropy.cuh"
+#include "matmul.cuh"
+#include "rmsnorm.cuh"
+
+#define FUSED_THREADS MM_THREADS  // the matmul tiles need exactly this many threads per block
+#define FUSED_WARPS (FUSED_THREADS / WARP_SIZE)
+
+// Parameter tensors, as offsets into params / grads: tensor_offsets[] holds
+//   [0] wte, [1] wpe, [2] lm_head, then for layer l at 3 + 4 l: [+0] attn_wq (the [3C, C] wq|wk|wv block),
+//   [+1] attn_wo, [+2] mlp_fc1, [+3] mlp_fc2
+// written by the host from dev.microgpt.model.ParameterLayout, the one owner of the layout.
+#define TENSOR_WTE 0
+#define TENSOR_WPE 1
+#define TENSOR_LM_HEAD 2
+#define TENSORS_GLOBAL 3
+#define TENSORS_PER_LAYER 4
+
+struct StepShape {
+    int C;  // n_embd
+    int H;  // n_head
+    int L;  // n_layer
+    int T;  // block_size
+    int V;  // vocab_size
+};
+
+// One block's activations (F = 4C).
+struct LayerActivations {
+    float* attn_norm;   // [T, C] rmsnorm of the block input
+    float* attn_scale;  // [T]
+    float* qkv;         // [T, 3C]
+    float* probs;       // [H, T, T]
+    float* attn_out;    // [T, C]
+    float* mid;         // [T, C] block input + attention projection
+    float* mlp_norm;    // [T, C]
+    float* mlp_scale;   // [T]
+    float* hidden;      // [T, F] ReLU output
+    float* out;         // [T, C] block output, the next block's input
+};
+
+struct StepActivations {
+    float* emb;          // [T, C] wte[tok] + wpe
+    float* emb_scale;    // [T]
+    float* stream0;      // [T, C] rmsnorm(emb), the first block's input
+    float* logits;       // [T, V], overwritten by dlogits
+    float* row_loss;     // [T] loss of each position
+    float* d_stream;     // [T, C] gradient of the residual stream
+    float* d_norm;       // [T, C]
+    float* d_hidden;     // [T, F]
+    float* d_attn_out;   // [T, C]
+    float* d_qkv;        // [T, 3C]
+    float* layers;       // L blocks of layer_floats floats, LayerActivations each
+    long layer_floats;
+};
+
+// Hands out consecutive buffers of a workspace, each rounded up to 4 floats (16-byte aligned). With a NULL base it
+// only counts (the sizes kernel).
+struct Carver {
+    float* base;
+    long used;
+
+    __device__ __forceinline__ float* take(long floats) {
+        long at = used;
+        used += (floats + 3) & ~3L;
+        return base != nullptr ? base + at : nullptr;
+    }
+};
+
+__device__ __forceinline__ LayerActivations carve_layer(Carver& c, const StepShape& s) {
+    long tc = (long)s.T * s.C;
+    LayerActivations la;
+    la.attn_norm = c.take(tc);
+    la.attn_scale = c.take(s.T);
+    la.qkv = c.take(3 * tc);
+    la.probs = c.take((long)s.H * s.T * s.T);
+    la.attn_out = c.take(tc);
+    la.mid = c.take(tc);
+    la.mlp_norm = c.take(tc);
+    la.mlp_scale = c.take(s.T);
+    la.hidden = c.take(4 * tc);
+    la.out = c.take(tc);
+    return la;
+}
+
+__device__ __forceinline__ long layer_floats(const StepShape& s) {
+    Carver c{nullptr, 0};
+    carve_layer(c, s);
+    return c.used;
+}
+
+// The step's activations in workspace; returns the floats used in *total when total != NULL.
+__device__ __forceinline__ StepActivations carve_step(float* workspace, const StepShape& s, long* total) {
+    long tc = (long)s.T * s.C;
+    Carver c{workspace, 0};
+    StepActivations a;
+    a.emb = c.take(tc);
+    a.emb_scale = c.take(s.T);
+    a.stream0 = c.take(tc);
+    a.logits = c.take((long)s.T * s.V);
+    a.row_loss = c.take(s.T);
+    a.d_stream = c.take(tc);
+    a.d_norm = c.take(tc);
+    a.d_hidden = c.take(4 * tc);
+    a.d_attn_out = c.take(tc);
+    a.d_qkv = c.take(3 * tc);
+    a.layer_floats = layer_floats(s);
+    a.layers = c.take(a.layer_floats * s.L);
+    if (total != nullptr) {
+        *total = c.used;
+    }
+    return a;
+}
+
+__device__ __forceinline__ LayerActivations layer_activations(const StepActivations& a, const StepShape& s, int l) {
+    Carver c{a.layers + (long)l * a.layer_floats, 0};
+    return carve_layer(c, s);
+}
+
+// Shared scratch per block: the matmul staging tiles, or every warp's attention scratch (one stage at a time).
+__device__ __forceinline__ long fused_scratch_floats(const StepShape& s) {
+    long attention = (long)FUSED_WARPS * ATTN_SCRATCH_FLOATS(s.C / s.H, s.T);
+    return attention > MM_STAGING_FLOATS ? attention : MM_STAGING_FLOATS;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Work distribution over the persistent grid
+// ---------------------------------------------------------------------------------------------------------
+
+// Every write of the stage before is visible to every thread of the grid after it.
+__device__ __forceinline__ void stage_barrier() {
+    if (gridDim.x == 1) {
+        __syncthreads();
+    } else {
+        cooperative_groups::this_grid().sync();
+    }
+}
+
+// Items [0, count) to the blocks in turn; f(item) is called by every thread of the block (block-uniform).
+template <class F>
+__device__ __forceinline__ void each_block_item(int count, F f) {
+    for (int i = blockIdx.x; i < count; i += gridDim.x) {
+        f(i);
+    }
+}
+
+// Items [0, count) to every warp of the grid in turn; f(item) is called by the 32 lanes of a warp.
+template <class F>
+__device__ __forceinline__ void each_warp_item(int count, F f) {
+    int warps = gridDim.x * FUSED_WARPS;
+    for (int i = blockIdx.x * FUSED_WARPS + warp_in_block(); i < count; i += warps) {
+        f(i);
+    }
+}
+
+__device__ __forceinline__ MmStage staging_a(float* scratch) {
+    return reinterpret_cast<MmStage>(scratch);
+}
+
+__device__ __forceinline__ MmStage staging_b(float* scratch) {
+    return reinterpret_cast<MmStage>(scratch + MM_TILE * (MM_TILE + 1));
+}
+
+// y [T, out] = relu?(x [T, in] . W^T) + residual, rows t < n: the tiles of one linear_forward launch.
+__device__ __forceinline__ void linear_forward_stage(float* y, const float* x, const float* w, const float* residual,
+                                                     int in, int out, bool relu, int n, float* scratch) {
+    int cols = CEIL_DIV(out, MM_TILE);
+    each_block_item(CEIL_DIV(n, MM_TILE) * cols, [&](int i) {
+        linear_forward_tile(i / cols, i % cols, y, x, w, residual, in, out, relu, n, staging_a(scratch),
+                            staging_b(scratch));
+    });
+}
+
+// dx [T, in] = dy . W and dW [out, in] += dy^T . x (dy masked by dy_mask): the tiles of one linear_backward launch.
+__device__ __forceinline__ void linear_backward_stage(float* dx, float* dw, const float* dy, const float* x,
+                                                      const float* w, const float* dy_mask, int in, int out, int n,
+                                                      float* scratch) {
+    int cols = CEIL_DIV(in, MM_TILE);
+    int dx_tiles = CEIL_DIV(n, MM_TILE) * cols;
+    int dw_tiles = CEIL_DIV(out, MM_TILE) * cols;
+    each_block_item(dx_tiles + dw_tiles, [&](int i) {
+        if (i < dx_tiles) {
+            linear_backward_dx_tile(i / cols, i % cols, dx, dy, w, dy_mask, in, out, n, staging_a(scratch),
+                                    staging_b(scratch));
+        } else {
+            int j = i - dx_tiles;
+            linear_backward_dw_tile(j / cols, j % cols, dw, dy, x, dy_mask, in, out, n, staging_a(scratch),
+                                    staging_b(scratch));
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Kernels
+// ---------------------------------------------------------------------------------------------------------
+
+// One block per SM (the grid is at most one block per SM anyway): lets ptxas use up to 255 registers, and the
+// step needs about 200 to run without spills.
+extern "C" __global__ void __launch_bounds__(FUSED_THREADS, 1)
+train_step_fused(float* params,                     // [P] updated by Adam
+                 float* grads,                      // [P] zero on entry, zero again on exit (Adam clears them)
+                 float* adam_m,                     // [P]
+                 float* adam_v,                     // [P]
+                 float* losses,                     // [num_steps] losses[step] = the step's mean loss
+                 const int* tokens,                 // [T + 1]
+                 const int* tensor_offsets,         // [3 + 4 L], see TENSOR_* above
+                 float* workspace,                  // [train_step_fused_sizes[0]] global, or NULL: in shared memory
+                 int C, int H, int L, int T, int V,
+                 int num_params,                    // P
+                 double lr, double beta1, double beta2, double eps,
+                 const StepScalars* ss) {
+    extern __shared__ float fused_smem[];
+    const StepShape shape{C, H, L, T, V};
+    const int F = 4 * C;
+    const int D = C / H;
+    float* scratch = fused_smem;
+    float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(D, T);
+    StepActivations a = carve_step(workspace != nullptr ? workspace : fused_smem + fused_scratch_floats(shape),
+                                   shape, nullptr);
+    const int n = step_positions(ss, T);
+    const float inv_n = 1.0f / (float)n;
+    const float* wte = params + tensor_offsets[TENSOR_WTE];
+    const float* wpe = params + tensor_offsets[TENSOR_WPE];
+    const float* lm_head = params + tensor_offsets[TENSOR_LM_HEAD];
+
+    // Forward.
+    each_warp_item(n, [&](int t) {
+        embedding_rmsnorm_forward_row(t, a.emb, a.stream0, a.emb_scale, tokens, wte, wpe, C);
+    });
+    stage_barrier();
+    const float* stream = a.stream0;
+    for (int l = 0; l < L; l++) {
+        LayerActivations la = layer_activations(a, shape, l);
+        const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
+        each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.attn_norm, la.attn_scale, stream, C); });
+        stage_barrier();
+        linear_forward_stage(la.qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, false, n, scratch);
+        stage_barrier();
+        each_warp_item(H * n, [&](int i) {
+            attention_forward_row(i % n, i / n, la.attn_out, la.probs, la.qkv, C, H, T, warp_scratch);
+        });
+        stage_barrier();
+        linear_forward_stage(la.mid, la.attn_out, params + lo[1], stream, C, C, false, n, scratch);
+        stage_barrier();
+        each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.mlp_norm, la.mlp_scale, la.mid, C); });
+        stage_barrier();
+        linear_forward_stage(la.hidden, la.mlp_norm, params + lo[2], nullptr, C, F, true, n, scratch);
+        stage_barrier();
+        linear_forward_stage(la.out, la.hidden, params + lo[3], la.mid, F, C, false, n, scratch);
+        stage_barrier();
+        stream = la.out;
+    }
+    linear_forward_stage(a.logits, stream, lm_head, nullptr, C, V, false, n, scratch);
+    stage_barrier();
+
+    // Loss: dlogits in place of the logits, and each position's loss.
+    each_warp_item(n, [&](int t) {
+        float loss = crossentropy_row(t, a.logits, a.logits, tokens, V, inv_n);
+        if (lane_id() == 0) {
+            a.row_loss[t] = loss;
+        }
+    });
+    stage_barrier();
+
+    // Backward. One warp sums the positions' losses in a fixed order (deterministic) while the rest starts.
+    if (blockIdx.x == 0 && warp_in_block() == 0) {
+        float sum = 0.0f;
+        for (int t = lane_id(); t < n; t += WARP_SIZE) {
+            sum += a.row_loss[t];
+        }
+        sum = warp_sum(sum);
+        if (lane_id() == 0) {
+            store_step_loss(losses, ss, inv_n * sum);
+        }
+    }
+    linear_backward_stage(a.d_stream, grads + tensor_offsets[TENSOR_LM_HEAD], a.logits, stream, lm_head, nullptr, C,
+                          V, n, scratch);
+    stage_barrier();
+    for (int l = L - 1; l >= 0; l--) {
+        LayerActivations la = layer_activations(a, shape, l);
+        const float* block_in = l == 0 ? a.stream0 : layer_activations(a, shape, l - 1).out;
+        const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
+        linear_backward_stage(a.d_hidden, grads + lo[3], a.d_stream, la.hidden, params + lo[3], nullptr, F, C, n,
+                              scratch);
+        stage_barrier();
+        linear_backward_stage(a.d_norm, grads + lo[2], a.d_hidden, la.mlp_norm, params + lo[2], la.hidden, C, F, n,
+                              scratch);
+        stage_barrier();
+        each_warp_item(n, [&](int t) { rmsnorm_backward_row(t, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true); });
+        stage_barrier();
+        linear_backward_stage(a.d_attn_out, grads + lo[1], a.d_stream, la.attn_out, params + lo[1], nullptr, C, C, n,
+                              scratch);
+        stage_barrier();
+        each_warp_item(2 * H * n, [&](int i) {
+            int r = i % (H * n);
+            if (i < H * n) {
+                attention_backward_query_row(r % n, r / n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C,
+                                             H, T, warp_scratch);
+            } else {
+                attention_backward_key_row(r % n, r / n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C, H,
+                                           T, n, warp_scratch);
+            }
+        });
+        stage_barrier();
+        linear_backward_stage(a.d_norm, grads + lo[0], a.d_qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, n,
+                              scratch);
+        stage_barrier();
+        each_warp_item(n, [&](int t) {
+            rmsnorm_backward_row(t, a.d_stream, a.d_norm, block_in, la.attn_scale, C, true);
+        });
+        stage_barrier();
+    }
+    each_warp_item(n, [&](int t) {
+        rmsnorm_embedding_backward_row(t, grads + tensor_offsets[TENSOR_WTE], grads + tensor_offsets[TENSOR_WPE],
+                                       a.d_stream, a.emb, a.emb_scale, tokens, C);
+    });
+    stage_barrier();
+
+    // Adam over every parameter, the grid's threads striding together.
+    adam_update_strided(params, grads, adam_m, adam_v, num_params, blockIdx.x * (long)FUSED_THREADS + threadIdx.x,
+                        (long)gridDim.x * FUSED_THREADS, adam_factors(lr, beta1, beta2, eps, ss));
+}
+
+// sizes[0] = floats of train_step_fused's workspace, sizes[1] = floats of its shared scratch per block.
+// Launch: grid 1, block 1 (once, when the engine is built).
+extern "C" __global__ void
+train_step_fused_sizes(long long* sizes,            // [2] output
+                       int C, int H, int L, int T, int V) {
+    const StepShape shape{C, H, L, T, V};
+    long total = 0;
+    carve_step(nullptr, shape, &total);
+    sizes[0] = total;
+    sizes[1] = fused_scratch_floats(shape);
+}
