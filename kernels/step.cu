@@ -231,6 +231,8 @@ train_step_fused(float* params,                     // [P] updated by Adam
                  int C, int H, int L, int T, int V,
                  int num_params,                    // P
                  double lr, double beta1, double beta2, double eps,
+                 int update,                        // 1: Adam updates params and clears grads; 0: the step ends
+                                                    //    with its gradients in grads (the engine's forwardBackward)
                  const StepScalars* ss) {
     extern __shared__ float fused_smem[];
     const StepShape shape{C, H, L, T, V};
@@ -337,6 +339,9 @@ train_step_fused(float* params,                     // [P] updated by Adam
         rmsnorm_embedding_backward_row(t, grads + tensor_offsets[TENSOR_WTE], grads + tensor_offsets[TENSOR_WPE],
                                        a.d_stream, a.emb, a.emb_scale, tokens, C);
     });
+    if (!update) {
+        return;
+    }
     stage_barrier();
 
     // Adam over every parameter, the grid's threads striding together.

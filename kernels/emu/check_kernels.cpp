@@ -601,6 +601,7 @@ static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned b
     // eager
     std::vector<float> pe = params, ge(ly.size, 0.0f), me(ly.size, 0.0f), ve(ly.size, 0.0f), le(LOSS_SLOTS, 0.0f);
     eager_forward_backward(ly, pe.data(), ge.data(), le.data(), tok, sp);
+    const std::vector<float> ge_before_adam = ge;
     emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, pe.data(), ge.data(), me.data(), ve.data(),
                (int)ly.size, lr, b1, b2, eps, sp);
 
@@ -611,13 +612,24 @@ static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned b
     for (int l = 0; l < L; l++) {
         for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
     }
-    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], 7.0f);  // poisoned: rows t >= n stay unread
+    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], NAN);  // poisoned: rows t >= n must stay unread
     size_t smem = (sizes[1] + (shared_workspace ? sizes[0] : 0)) * sizeof(float);
+    auto fused = [&](float* P, float* G, float* M, float* Vv, float* losses, int update) {
+        emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, P, G, M, Vv, losses,
+                               (const int*)tok.data(), (const int*)offsets.data(),
+                               shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2,
+                               eps, update, sp);
+    };
+    // update = 0: gradients only, as the eager forward and backward leave them
+    std::vector<float> pg = params, gg(ly.size, 0.0f), mg(ly.size, 0.0f), vg(ly.size, 0.0f), lg(LOSS_SLOTS, 0.0f);
+    fused(pg.data(), gg.data(), mg.data(), vg.data(), lg.data(), 0);
+    check(tag + " update=0 loss = eager", lg, tod(le));
+    check(tag + " update=0 grads = eager", gg.data(), tod(ge_before_adam).data(), ly.size, 1e-7, 1e-5);
+    check(tag + " update=0 params unchanged", pg.data(), tod(params).data(), ly.size, 0.0, 0.0);
+    // update = 1: the training step, from a freshly poisoned workspace
+    std::fill(workspace.begin(), workspace.end(), NAN);
     std::vector<float> pf = params, gf(ly.size, 0.0f), mf(ly.size, 0.0f), vf(ly.size, 0.0f), lf(LOSS_SLOTS, 0.0f);
-    emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, pf.data(), gf.data(), mf.data(),
-                           vf.data(), lf.data(), (const int*)tok.data(), (const int*)offsets.data(),
-                           shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2, eps,
-                           sp);
+    fused(pf.data(), gf.data(), mf.data(), vf.data(), lf.data(), 1);
 
     check(tag + " loss = eager", lf, tod(le));
     check(tag + " adam_m = eager", mf.data(), tod(me).data(), ly.size, 1e-7, 1e-5);
