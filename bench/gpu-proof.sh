@@ -60,7 +60,7 @@ for device in gpu cpu; do
   done
 done
 echo "## Benchmark harness (bench/run.sh)" >> "$summary"
-timeout 120 bench/run.sh --quick --java .gpu/java --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
+timeout 180 bench/run.sh --quick --java .gpu/java --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
 echo "exit $?" >> "$summary"
 sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"
 cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null

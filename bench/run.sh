@@ -4,10 +4,11 @@
 # For two datasets, names.txt (one name per step, so a step trains on a few positions) and long documents made from
 # it that fill the context (consecutive names joined, so a step trains on all block_size positions), and for each
 # size n_embd = block_size (16 and 64, plus the sweep 32 and 128), it runs dev.microgpt.bench.StepBenchmark once per
-# engine: cpu-fast, gpu-eager and gpu-graph. Each row is the median ms/step of real training steps (Adam included)
-# over repeats after a warm-up; GPU rows add launches/step, GPU busy ms/step from CUDA events and the
-# launch-overhead share, (wall - busy) / wall. gpu-fused and the cuBLAS variants are listed as "not implemented
-# yet", never with a number. Without a usable GPU the GPU rows say why ("unavailable") and the CPU rows still run.
+# engine: cpu-fast, gpu-eager, gpu-graph, and the same two modes with cuBLAS for the linear layers (gpu-eager-cublas,
+# gpu-graph-cublas). Each row is the median ms/step of real training steps (Adam included) over repeats after a
+# warm-up; GPU rows add launches/step, GPU busy ms/step from CUDA events and the launch-overhead share,
+# (wall - busy) / wall. gpu-fused is listed as "not implemented yet", never with a number. Without a usable GPU the
+# GPU rows say why ("unavailable"), as the cuBLAS rows do where libcublas.so.12 cannot load; the CPU rows still run.
 # Step counts are calibrated per row: a short trial run estimates ms/step, then the warm-up and each repeat get
 # enough steps to last about --warmup-seconds and --repeat-seconds (the counts are in the report).
 #
@@ -20,7 +21,8 @@
 #   --quick                 16/16 and 64/64 only, shorter runs: under a minute on a 2-core machine
 #   --input FILE            the names dataset (default ../shared/data/names.txt, else .gpu/shared/data/names.txt)
 #   --sizes "N ..."         sizes, n_embd = block_size, multiples of 4 (default "16 32 64 128"; --quick "16 64")
-#   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph (default "cpu-fast gpu-eager gpu-graph")
+#   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-eager-cublas gpu-graph-cublas
+#                           (default all but cpu-tape)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -37,7 +39,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
-quick=0; input=""; sizes=""; engines="cpu-fast gpu-eager gpu-graph"; repeats=""; repeat_s=""; warmup_s=""
+quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""
+engines="cpu-fast gpu-eager gpu-graph gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -77,9 +80,9 @@ for s in $sizes; do
 done
 for e in $engines; do
   case "$e" in
-    cpu-fast|cpu-tape|gpu-eager|gpu-graph) ;;
-    gpu-fused|*cublas*) die "--engines: $e is not implemented yet; the report lists it as such on its own" ;;
-    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph)" ;;
+    cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-eager-cublas|gpu-graph-cublas) ;;
+    gpu-fused) die "--engines: $e is not implemented yet; the report lists it as such on its own" ;;
+    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-eager-cublas, gpu-graph-cublas)" ;;
   esac
 done
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
@@ -159,6 +162,8 @@ step_benchmark() {
     cpu-tape) args=(--engine tape) ;;
     gpu-eager) args=(--engine gpu --gpu-mode eager) ;;
     gpu-graph) args=(--engine gpu --gpu-mode graph) ;;
+    gpu-eager-cublas) args=(--engine gpu --gpu-mode eager --gemm cublas) ;;
+    gpu-graph-cublas) args=(--engine gpu --gpu-mode graph --gemm cublas) ;;
   esac
   args+=(--input "$2" --n-embd "$3" --block-size "$3" --warmup-steps "$4" --steps "$5" --repeats "$6")
   echo "== StepBenchmark ${args[*]}" >> "$log"
@@ -230,8 +235,6 @@ for key in names long; do
       measure "$engine" "$key" "$file" "$size"
     done
     not_implemented gpu-fused "$key" "$size" "the fused GPU mode (a training step in a few fused kernels) is planned"
-    not_implemented gpu-eager-cublas "$key" "$size" "linear layers through cuBLAS; the GPU engine runs its own kernels"
-    not_implemented gpu-graph-cublas "$key" "$size" "linear layers through cuBLAS; the GPU engine runs its own kernels"
   done
 done
 

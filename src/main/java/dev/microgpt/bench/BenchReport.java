@@ -376,8 +376,9 @@ public final class BenchReport implements Callable<Integer> {
                     .append(String.join(", ", names)).append(": ").append(escape(reason)).append('\n'));
         }
         md.append("- median ms/step: wall time of real training steps (one document each, Adam included) after a"
-                + " warm-up, the median of the repeats; launches/step: driver launches per step; GPU busy: the step's"
-                + " kernel times from CUDA events; launch overhead: (wall - GPU busy) / wall.\n");
+                + " warm-up, the median of the repeats; launches/step: driver calls the engine issues per step (a"
+                + " cuBLAS call counts once); GPU busy: the times of the step's operations from CUDA events; launch"
+                + " overhead: (wall - GPU busy) / wall.\n");
         return md.toString();
     }
 

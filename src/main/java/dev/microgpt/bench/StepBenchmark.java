@@ -4,8 +4,11 @@ import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.gpu.CublasSupport;
+import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuMode;
+import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.Documents;
 import dev.microgpt.train.Trainer;
@@ -21,9 +24,9 @@ import picocli.CommandLine.Option;
 /**
  * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, Adam included)
  * after a warm-up, timed in several repeats. Prints one JSON line: the median and minimum ms/step, and for the GPU the
- * driver calls per step, the GPU busy time per step (the sum of its launches' times from CUDA events) and the
- * launch-overhead share (wall minus busy, over wall). Where no GPU is usable a GPU row says why, as
- * {@code "unavailable"}, and the exit code is still 0, so a harness can record it.
+ * driver calls per step, the GPU busy time per step (the sum of its operations' times from CUDA events) and the
+ * launch-overhead share (wall minus busy, over wall). Where no GPU is usable, or cuBLAS is asked for and cannot load,
+ * a GPU row says why, as {@code "unavailable"}, and the exit code is still 0, so a harness can record it.
  */
 @Command(name = "step-benchmark", mixinStandardHelpOptions = true,
         description = "Median ms/step of an engine at steady state, as one JSON line.")
@@ -41,6 +44,10 @@ public final class StepBenchmark implements Callable<Integer> {
 
     @Option(names = "--gpu-mode", defaultValue = "eager", description = "eager or graph (default: ${DEFAULT-VALUE}).")
     GpuMode gpuMode;
+
+    @Option(names = "--gemm", defaultValue = "hand",
+            description = "GPU linear layers: hand or cublas (default: ${DEFAULT-VALUE}).")
+    GemmBackend gemm;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -65,7 +72,16 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private String label() {
-        return engine == Engine.gpu ? "gpu-" + gpuMode : "cpu-" + engine;
+        return engine == Engine.gpu ? "gpu-" + new GpuOptions(gpuMode, gemm).label() : "cpu-" + engine;
+    }
+
+    /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
+    private String gpuUnavailable() {
+        if (gemm == GemmBackend.cublas && !CublasSupport.status().usable()) {
+            return CublasSupport.status().reason();
+        }
+        GpuSupport.Status gpu = GpuSupport.status();
+        return gpu.usable() ? null : gpu.reason();
     }
 
     @Override
@@ -74,12 +90,15 @@ public final class StepBenchmark implements Callable<Integer> {
         String head = String.format(Locale.ROOT, "{\"engine\":\"%s\",\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
                 label(), nEmbd, blockSize, run.layout().size());
         if (engine == Engine.gpu) {
-            GpuSupport.Status gpu = GpuSupport.status();
-            if (!gpu.usable()) {
-                System.out.println(head + ",\"unavailable\":" + JSON.toJson(gpu.reason()) + "}");
+            String unavailable = gpuUnavailable();
+            if (unavailable != null) {
+                System.out.println(head + ",\"unavailable\":" + JSON.toJson(unavailable) + "}");
                 return 0;
             }
-            head += ",\"device\":" + JSON.toJson(gpu.device());
+            head += ",\"device\":" + JSON.toJson(GpuSupport.status().device());
+            if (gemm == GemmBackend.cublas) {
+                head += ",\"cublas\":" + JSON.toJson(CublasSupport.status().version());
+            }
         }
         // A schedule far longer than the run keeps the learning rate near its start, as in the early steps.
         int schedule = warmupSteps + steps * repeats + 1000;
@@ -108,11 +127,11 @@ public final class StepBenchmark implements Callable<Integer> {
         return switch (engine) {
             case fast -> new FastEngine(run.layout(), run.initialParams());
             case tape -> new TapeEngine(run.layout(), run.initialParams());
-            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuMode);
+            case gpu -> new GpuEngine(run.layout(), run.initialParams(), new GpuOptions(gpuMode, gemm));
         };
     }
 
-    /** Busy time over 500 profiled steps (each launch between two events), next to the measured wall time. */
+    /** Busy time over 500 profiled steps (each operation between two events), next to the measured wall time. */
     private static String gpuFields(GpuEngine gpu, TrainingRun run, int firstStep, int schedule, double wallMs) {
         int profiled = 500;
         double busy = 0;

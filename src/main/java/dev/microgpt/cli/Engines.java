@@ -4,12 +4,14 @@ import dev.microgpt.checkpoint.DType;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.gpu.CublasSupport;
+import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.train.TrainingRun;
 
-/** Picks and builds the engine for --device and --engine. */
+/** Picks and builds the engine for --device, --engine, --gpu-mode and --gemm. */
 final class Engines {
 
     private Engines() {
@@ -25,26 +27,24 @@ final class Engines {
 
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
-     * naming the reason; --device auto takes the GPU when it is usable, the model is large enough for it to pay and
-     * no CPU engine was asked for, else the CPU, and says which and why.
+     * naming the reason, and so is --gemm cublas (under --device gpu or auto) without a usable GPU or cuBLAS; --device
+     * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine was asked for,
+     * else the CPU, and says which and why. --gemm with --device cpu is a usage error.
      */
     static Main.Device resolve(Main options, TrainingRun.Shape shape) {
         boolean cpuEngineAsked = options.given("--engine");
         switch (options.device) {
             case cpu:
+                if (options.given("--gemm")) {
+                    throw new UsageException("--gemm applies to the GPU engine; drop it with --device cpu");
+                }
                 return Main.Device.cpu;
-            case gpu: {
-                if (cpuEngineAsked) {
-                    throw new UsageException("--engine chooses a CPU engine; drop it with --device gpu");
-                }
-                GpuSupport.Status gpu = GpuSupport.status();
-                if (!gpu.usable()) {
-                    throw new RunFailure("--device gpu: no usable GPU (" + gpu.reason() + "); use --device cpu");
-                }
-                Main.LOG.info("device gpu: {}", gpu.device());
-                return Main.Device.gpu;
-            }
+            case gpu:
+                return requireGpu(options, "--device gpu");
             default: {
+                if (options.gemm == GemmBackend.cublas) {
+                    return requireGpu(options, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
+                }
                 if (cpuEngineAsked) {
                     return Main.Device.cpu;
                 }
@@ -61,10 +61,36 @@ final class Engines {
         }
     }
 
+    /**
+     * The GPU, as {@code asked} (the option that asked for it) requires: a usable GPU, and cuBLAS loaded when --gemm
+     * cublas asks for it (checked first: it is the narrower request, and dropping it is the fix on any machine).
+     */
+    private static Main.Device requireGpu(Main options, String asked) {
+        if (options.given("--engine")) {
+            throw new UsageException("--engine chooses a CPU engine; drop it with " + asked);
+        }
+        if (options.gemm == GemmBackend.cublas) {
+            CublasSupport.Status cublas = CublasSupport.status();
+            if (!cublas.usable()) {
+                throw new RunFailure("--gemm cublas: " + cublas.reason());
+            }
+        }
+        GpuSupport.Status gpu = GpuSupport.status();
+        if (!gpu.usable()) {
+            throw new RunFailure(asked + ": no usable GPU (" + gpu.reason() + "); use --device cpu"
+                    + (options.given("--gemm") ? " without --gemm" : ""));
+        }
+        Main.LOG.info("device gpu: {}", gpu.device());
+        if (options.gemm == GemmBackend.cublas) {
+            Main.LOG.info("gemm cublas: {}", CublasSupport.status().version());
+        }
+        return Main.Device.gpu;
+    }
+
     /** The engine for a resolved device. */
     static TrainingEngine create(Main.Device device, Main options, ParameterLayout layout, double[] params) {
         if (device == Main.Device.gpu) {
-            return new GpuEngine(layout, params, options.gpuMode);
+            return new GpuEngine(layout, params, options.gpuOptions());
         }
         return options.engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
     }

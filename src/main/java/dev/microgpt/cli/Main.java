@@ -2,6 +2,8 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.gpu.GemmBackend;
+import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.model.ModelConfig;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -91,6 +93,10 @@ public final class Main implements Callable<Integer> {
             description = "GPU: eager (one launch per kernel) or graph (the whole step replayed as one CUDA graph) (default: ${DEFAULT-VALUE}).")
     dev.microgpt.gpu.GpuMode gpuMode;
 
+    @Option(names = "--gemm", defaultValue = "hand",
+            description = "GPU: what multiplies the linear layers without a fused ReLU (qkv, attn_wo, mlp_fc2, lm_head): hand (the project's kernels) or cublas (cuBLAS sgemm; needs libcublas.so.12, and asks for the GPU as --device gpu does, also under --device auto). mlp_fc1 always runs its hand kernel, whose ReLU is fused (default: ${DEFAULT-VALUE}).")
+    GemmBackend gemm;
+
     @Option(names = "--engine", defaultValue = "fast",
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
     Engine engine;
@@ -177,6 +183,11 @@ public final class Main implements Callable<Integer> {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
+    /** The GPU engine's --gpu-mode and --gemm; refuses (IllegalArgumentException) a pair it cannot run. */
+    GpuOptions gpuOptions() {
+        return new GpuOptions(gpuMode, gemm);
+    }
+
     boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
@@ -216,6 +227,7 @@ public final class Main implements Callable<Integer> {
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings
+            gpuOptions(); // validates --gpu-mode with --gemm
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

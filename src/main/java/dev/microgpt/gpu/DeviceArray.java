@@ -49,6 +49,17 @@ final class DeviceArray implements AutoCloseable {
         Cuda.check(cuCtxSynchronize(), "cuCtxSynchronize (after cuMemcpyHtoD(" + name + "))");
     }
 
+    /** As {@link #upload(float[])}, for int elements. */
+    void upload(int[] src) {
+        Cuda.check(cuMemcpyHtoD(base, Pointer.to(src), (long) src.length * ELEMENT_BYTES), "cuMemcpyHtoD(" + name + ")");
+        Cuda.check(cuCtxSynchronize(), "cuCtxSynchronize (after cuMemcpyHtoD(" + name + "))");
+    }
+
+    /** Synchronous copy of the first dst.length 64-bit values (two elements each) into host longs. */
+    void download(long[] dst) {
+        Cuda.check(cuMemcpyDtoH(Pointer.to(dst), base, (long) dst.length * Long.BYTES), "cuMemcpyDtoH(" + name + ")");
+    }
+
     /** Synchronous copy of elements [0, dst.length) into host floats. The device must be idle. */
     void download(float[] dst) {
         Cuda.check(cuMemcpyDtoH(Pointer.to(dst), base, (long) dst.length * ELEMENT_BYTES), "cuMemcpyDtoH(" + name + ")");

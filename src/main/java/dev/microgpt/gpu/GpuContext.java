@@ -50,6 +50,14 @@ final class GpuContext implements AutoCloseable {
         return new String(name, 0, end, java.nio.charset.StandardCharsets.US_ASCII);
     }
 
+    /** A CU_DEVICE_ATTRIBUTE_* of the device. */
+    int attribute(int attribute) {
+        int[] value = {0};
+        Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetAttribute(value, attribute, device),
+                "cuDeviceGetAttribute(" + jcuda.driver.CUdevice_attribute.stringFor(attribute) + ")");
+        return value[0];
+    }
+
     CUstream stream() {
         return stream;
     }

@@ -16,14 +16,15 @@ import jcuda.driver.CUdeviceptr;
 
 /**
  * Trains on an NVIDIA GPU with the hand-written kernels of {@code kernels/}, in float32, one launch per kernel
- * (6 + 14 n_layer launches a step). Parameters, gradients and Adam's moments live on the device in exactly the
- * {@link ParameterLayout}; the initial weights come from the host, so a GPU run starts from the same weights as a CPU
- * run of the same seed.
+ * (6 + 14 n_layer launches a step), or with cuBLAS for the linear layers without a fused ReLU ({@link GemmBackend}).
+ * Parameters, gradients and Adam's moments live on the device in exactly the {@link ParameterLayout}; the initial
+ * weights come from the host, so a GPU run starts from the same weights as a CPU run of the same seed.
  *
  * <p>Nothing on the hot path waits for the device: a step's tokens and its scalars (step, positions, num_steps) go
- * up by asynchronous copies from a pinned staging slot into fixed device buffers, so every launch keeps the
- * arguments it was built with; each step's loss stays in a device array and comes back with the others of its
- * batch when {@link #collectLosses} is called.
+ * up by asynchronous copies from a pinned staging slot into fixed device buffers, so every kernel launch keeps the
+ * arguments it was built with (cuBLAS calls alone take the positions from the host, so with cuBLAS graph mode keeps a
+ * graph per document length); each step's loss stays in a device array and comes back with the others of its batch
+ * when {@link #collectLosses} is called.
  */
 public final class GpuEngine implements TrainingEngine {
 
@@ -32,12 +33,13 @@ public final class GpuEngine implements TrainingEngine {
     private static final int SCALARS = 4; // StepScalars: step, positions, num_steps, reserved
 
     private final ParameterLayout layout;
-    private final GpuMode mode;
+    private final GpuOptions options;
     private final int t;             // rows of every activation buffer (block_size)
     private final int tokenSlot;     // ints per staging slot: T + 1 tokens, then the scalars
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final GpuContext gpu;
     private final KernelLibrary kernels;
+    private final LinearLayers linear; // hand kernels, or cuBLAS through a handle owned here
 
     private final DeviceArray params; // [P] float
     private final DeviceArray grads;  // [P] float, zero between steps (Adam clears it)
@@ -49,13 +51,13 @@ public final class GpuEngine implements TrainingEngine {
     private final PinnedInts lossesHost; // [LOSS_BATCH] float
     private final float[] hostScratch; // [P], for moving state to and from the host
 
-    private final List<Launch> forwardAndBackward = new ArrayList<>();
+    private final List<StepOp> forwardAndBackward = new ArrayList<>();
+    private final StepGraphs stepGraphs; // graph mode: the captured steps, dropped when a launch they hold is rebuilt
     private DeviceArray losses;       // [capacity] float: losses[step]
     private Launch crossEntropy;      // bound to losses, so rebuilt when it grows
     private DeviceArray logits;       // [T, V], dlogits in place
     private Launch adamLaunch;
     private AdamConfig adamFor;
-    private StepGraph stepGraph;      // graph mode: the captured step, dropped when a launch it holds is rebuilt
     private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
     private int pending;              // steps submitted since the last collection
     private int firstPendingStep;
@@ -67,8 +69,13 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     public GpuEngine(ParameterLayout layout, double[] initialParams, GpuMode mode) {
+        this(layout, initialParams, new GpuOptions(mode, GemmBackend.hand));
+    }
+
+    /** Where cuBLAS is asked for but cannot load ({@link CublasSupport}), a CudaException gives the reason. */
+    public GpuEngine(ParameterLayout layout, double[] initialParams, GpuOptions options) {
         this.layout = layout;
-        this.mode = mode;
+        this.options = options;
         ModelConfig cfg = layout.config();
         this.t = cfg.blockSize();
         this.tokenSlot = t + 1 + SCALARS;
@@ -89,7 +96,10 @@ public final class GpuEngine implements TrainingEngine {
             zero(adamM);
             zero(adamV);
             writeParameters(initialParams);
+            linear = options.gemm() == GemmBackend.cublas ? own(new CublasGemm(gpu.stream()))
+                    : new HandLinearLayers(kernels, t, scalars.at(0));
             buildStep(cfg);
+            stepGraphs = own(new StepGraphs(t, forwardAndBackward.stream().anyMatch(StepOp::dependsOnPositions)));
             ensureLossCapacity(1);
         } catch (RuntimeException e) {
             close();
@@ -114,7 +124,10 @@ public final class GpuEngine implements TrainingEngine {
         return grads.at(tensor.offset());
     }
 
-    /** Allocates the activations and binds every launch of forward and backward (kernels/README.md, "One training step"). */
+    /**
+     * Allocates the activations and binds every operation of forward and backward (kernels/README.md, "One training
+     * step"); the linear layers without a fused ReLU come from {@link #linear}, mlp_fc1 is always the hand kernel.
+     */
     private void buildStep(ModelConfig cfg) {
         int c = cfg.nEmbd();
         int f = cfg.mlpHidden();
@@ -136,7 +149,7 @@ public final class GpuEngine implements TrainingEngine {
         DeviceArray dAttnOut = array("d_attn_out", (long) t * c);
         DeviceArray dQkv = array("d_qkv", (long) t * 3 * c);
 
-        List<Launch> backward = new ArrayList<>();
+        List<StepOp> backward = new ArrayList<>();
         forwardAndBackward.add(kernels.embeddingRmsnormForward(emb.at(0), stream[0].at(0), embScale.at(0), tok,
                 weight(layout.wte()), weight(layout.wpe()), c, t, ss));
         for (int i = 0; i < layers; i++) {
@@ -155,38 +168,38 @@ public final class GpuEngine implements TrainingEngine {
             CUdeviceptr dwQkv = grads.at(w.qkvOffset());
 
             forwardAndBackward.add(kernels.rmsnormForward(attnNorm.at(0), attnScale.at(0), stream[i].at(0), c, t, ss));
-            forwardAndBackward.add(kernels.qkvForward(qkv.at(0), attnNorm.at(0), wQkv, c, t, ss));
+            forwardAndBackward.addAll(linear.qkvForward(qkv.at(0), attnNorm.at(0), wQkv, c));
             forwardAndBackward.add(kernels.attentionForward(attnOut.at(0), probs.at(0), qkv.at(0), c, h, t, ss));
-            forwardAndBackward.add(kernels.linearForward(mid.at(0), attnOut.at(0), weight(w.attnWo()), stream[i].at(0),
-                    c, c, false, t, ss));
+            forwardAndBackward.addAll(linear.forward(mid.at(0), attnOut.at(0), weight(w.attnWo()), stream[i].at(0), c,
+                    c));
             forwardAndBackward.add(kernels.rmsnormForward(mlpNorm.at(0), mlpScale.at(0), mid.at(0), c, t, ss));
+            // mlp_fc1 stays the hand kernel with any backend: its ReLU is fused into the kernel's epilogue.
             forwardAndBackward.add(kernels.linearForward(hidden.at(0), mlpNorm.at(0), weight(w.mlpFc1()), null, c, f,
                     true, t, ss));
-            forwardAndBackward.add(kernels.linearForward(stream[i + 1].at(0), hidden.at(0), weight(w.mlpFc2()),
-                    mid.at(0), f, c, false, t, ss));
+            forwardAndBackward.addAll(linear.forward(stream[i + 1].at(0), hidden.at(0), weight(w.mlpFc2()), mid.at(0),
+                    f, c));
 
             // This block's backward, to run in reverse block order after the loss.
-            List<Launch> block = List.of(
-                    kernels.linearBackward(dHidden.at(0), gradient(w.mlpFc2()), dStream.at(0), hidden.at(0),
-                            weight(w.mlpFc2()), null, f, c, t, ss),
-                    kernels.linearBackward(dNorm.at(0), gradient(w.mlpFc1()), dHidden.at(0), mlpNorm.at(0),
-                            weight(w.mlpFc1()), hidden.at(0), c, f, t, ss),
-                    kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), mid.at(0), mlpScale.at(0), c, true, t, ss),
-                    kernels.linearBackward(dAttnOut.at(0), gradient(w.attnWo()), dStream.at(0), attnOut.at(0),
-                            weight(w.attnWo()), null, c, c, t, ss),
-                    kernels.attentionBackward(dQkv.at(0), dAttnOut.at(0), qkv.at(0), probs.at(0), attnOut.at(0), c, h,
-                            t, ss),
-                    kernels.qkvBackward(dNorm.at(0), dwQkv, dQkv.at(0), attnNorm.at(0), wQkv, c, t, ss),
-                    kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), stream[i].at(0), attnScale.at(0), c, true, t,
-                            ss));
+            List<StepOp> block = new ArrayList<>(linear.backward(dHidden.at(0), gradient(w.mlpFc2()), dStream.at(0),
+                    hidden.at(0), weight(w.mlpFc2()), f, c));
+            block.add(kernels.linearBackward(dNorm.at(0), gradient(w.mlpFc1()), dHidden.at(0), mlpNorm.at(0),
+                    weight(w.mlpFc1()), hidden.at(0), c, f, t, ss));
+            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), mid.at(0), mlpScale.at(0), c, true, t, ss));
+            block.addAll(linear.backward(dAttnOut.at(0), gradient(w.attnWo()), dStream.at(0), attnOut.at(0),
+                    weight(w.attnWo()), c, c));
+            block.add(kernels.attentionBackward(dQkv.at(0), dAttnOut.at(0), qkv.at(0), probs.at(0), attnOut.at(0), c, h,
+                    t, ss));
+            block.addAll(linear.qkvBackward(dNorm.at(0), dwQkv, dQkv.at(0), attnNorm.at(0), wQkv, c));
+            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), stream[i].at(0), attnScale.at(0), c, true, t,
+                    ss));
             backward.addAll(0, block);
         }
-        forwardAndBackward.add(kernels.linearForward(logits.at(0), stream[layers].at(0), weight(layout.lmHead()), null,
-                c, v, false, t, ss));
+        forwardAndBackward.addAll(linear.forward(logits.at(0), stream[layers].at(0), weight(layout.lmHead()), null, c,
+                v));
         int lossIndex = forwardAndBackward.size(); // the cross-entropy launch goes here, bound to the losses array
         forwardAndBackward.add(null);
-        forwardAndBackward.add(kernels.linearBackward(dStream.at(0), gradient(layout.lmHead()), logits.at(0),
-                stream[layers].at(0), weight(layout.lmHead()), null, c, v, t, ss));
+        forwardAndBackward.addAll(linear.backward(dStream.at(0), gradient(layout.lmHead()), logits.at(0),
+                stream[layers].at(0), weight(layout.lmHead()), c, v));
         forwardAndBackward.addAll(backward);
         forwardAndBackward.add(kernels.rmsnormEmbeddingBackward(gradient(layout.wte()), gradient(layout.wpe()),
                 dStream.at(0), emb.at(0), embScale.at(0), tok, c, t, ss));
@@ -225,29 +238,32 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     private void dropGraph() {
-        if (stepGraph != null) {
-            gpu.synchronize("the steps of the graph being replaced");
-            resources.remove(stepGraph);
-            stepGraph.close();
-            stepGraph = null;
+        if (!stepGraphs.isEmpty()) {
+            gpu.synchronize("the steps of the graphs being replaced");
+            stepGraphs.clear();
         }
     }
 
-    /** The whole step's launches in order: forward, loss, backward, Adam. */
-    private List<Launch> stepLaunches() {
-        List<Launch> step = new ArrayList<>(forwardAndBackward);
+    /** The whole step's operations in order: forward, loss, backward, Adam. */
+    private List<StepOp> stepOps() {
+        List<StepOp> step = new ArrayList<>(forwardAndBackward);
         step.add(adamLaunch);
         return step;
     }
 
-    /** Driver calls that issue one training step: the two staging copies, then the launches or one graph launch. */
+    /**
+     * Driver calls the engine issues for one training step: the two staging copies, then its operations (kernel
+     * launches, and with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it) or
+     * one graph launch.
+     */
     public int launchesPerStep() {
-        return 2 + (mode == GpuMode.graph ? 1 : forwardAndBackward.size() + 1);
+        return 2 + (options.mode() == GpuMode.graph ? 1 : forwardAndBackward.size() + 1);
     }
 
     /**
-     * Runs one training step with an event pair around every launch and returns each launch's GPU time in
-     * milliseconds, in launch order: what the GPU is busy with in a step, apart from the launches' overhead.
+     * Runs one training step with an event pair around every operation (kernel launch, cuBLAS call, copy) and returns
+     * each one's GPU time in milliseconds, in issue order: what the GPU is busy with in a step, apart from the
+     * overhead of issuing it.
      */
     public float[] profileStep(int[] doc, int positions, AdamConfig adam, int step, int numSteps) {
         gpu.makeCurrent();
@@ -256,20 +272,20 @@ public final class GpuEngine implements TrainingEngine {
         ensureAdam(adam);
         clearGradientsIfNeeded();
         stage(0, doc, positions, step, numSteps);
-        List<Launch> launches = stepLaunches();
-        jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * launches.size()];
+        List<StepOp> ops = stepOps();
+        jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * ops.size()];
         try {
             for (int i = 0; i < events.length; i++) {
                 events[i] = new jcuda.driver.CUevent();
                 Cuda.check(jcuda.driver.JCudaDriver.cuEventCreate(events[i], 0), "cuEventCreate");
             }
-            for (int i = 0; i < launches.size(); i++) {
+            for (int i = 0; i < ops.size(); i++) {
                 Cuda.check(jcuda.driver.JCudaDriver.cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
-                launches.get(i).enqueue(gpu.stream());
+                ops.get(i).enqueue(gpu.stream(), positions);
                 Cuda.check(jcuda.driver.JCudaDriver.cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
             }
             gpu.synchronize("a profiled step");
-            float[] millis = new float[launches.size()];
+            float[] millis = new float[ops.size()];
             float[] elapsed = new float[1];
             for (int i = 0; i < millis.length; i++) {
                 Cuda.check(jcuda.driver.JCudaDriver.cuEventElapsedTime(elapsed, events[2 * i], events[2 * i + 1]),
@@ -288,7 +304,7 @@ public final class GpuEngine implements TrainingEngine {
 
     @Override
     public String name() {
-        return "gpu-" + mode;
+        return "gpu-" + options.label();
     }
 
     @Override
@@ -337,18 +353,23 @@ public final class GpuEngine implements TrainingEngine {
             firstPendingStep = step;
         }
         stage(pending, doc, positions, step, numSteps);
-        if (mode == GpuMode.graph) {
-            if (stepGraph == null) {
-                stepGraph = own(new StepGraph(gpu.stream(), stepLaunches()));
+        if (options.mode() == GpuMode.graph) {
+            StepGraph graph = stepGraphs.get(positions);
+            if (graph == null) {
+                graph = stepGraphs.capture(gpu.stream(), positions, stepOps());
             }
-            stepGraph.launch(gpu.stream());
+            graph.launch(gpu.stream());
         } else {
-            for (Launch launch : forwardAndBackward) {
-                launch.enqueue(gpu.stream());
-            }
+            enqueueForwardAndBackward(positions);
             adamLaunch.enqueue(gpu.stream());
         }
         pending++;
+    }
+
+    private void enqueueForwardAndBackward(int positions) {
+        for (StepOp op : forwardAndBackward) {
+            op.enqueue(gpu.stream(), positions);
+        }
     }
 
     @Override
@@ -374,9 +395,7 @@ public final class GpuEngine implements TrainingEngine {
         requireNothingPending();
         clearGradientsIfNeeded();
         stage(0, doc, positions, 0, (int) losses.length());
-        for (Launch launch : forwardAndBackward) {
-            launch.enqueue(gpu.stream());
-        }
+        enqueueForwardAndBackward(positions);
         gradientsZero = false;
         Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
         gpu.synchronize("forward and backward");

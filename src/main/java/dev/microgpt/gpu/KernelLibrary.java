@@ -1,9 +1,13 @@
 package dev.microgpt.gpu;
 
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
 
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.model.ModelConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +18,7 @@ import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
 
 /**
@@ -24,7 +29,8 @@ import jcuda.driver.CUmodule;
 final class KernelLibrary implements AutoCloseable {
 
     /** The kernel families, one PTX module each. */
-    static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam");
+    static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam",
+            "step");
 
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;
@@ -157,6 +163,54 @@ final class KernelLibrary implements AutoCloseable {
                 double beta2, double eps, CUdeviceptr ss) {
         return new Launch("adam_update", function("adam", "adam_update"), ceilDiv(count, 256), 1, 1, 256, 0,
                 new Args().ptr(params).ptr(grads).ptr(m).ptr(v).i(count).d(lr).d(beta1).d(beta2).d(eps).ptr(ss).pointer());
+    }
+
+    /**
+     * The fused step's two sizes in floats, [0] its workspace and [1] its shared scratch per block, as the kernels
+     * compute them (train_step_fused_sizes, kernels/step.cu), so the carving of the workspace has one owner.
+     */
+    long[] fusedStepSizes(GpuContext gpu, ModelConfig cfg) {
+        try (DeviceArray sizes = new DeviceArray("fused_sizes", 4)) {
+            new Launch("train_step_fused_sizes", function("step", "train_step_fused_sizes"), 1, 1, 1, 1, 0,
+                    new Args().ptr(sizes.at(0)).i(cfg.nEmbd()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize())
+                            .i(cfg.vocabSize()).pointer()).enqueue(gpu.stream());
+            gpu.synchronize("train_step_fused_sizes");
+            long[] result = new long[2];
+            sizes.download(result);
+            return result;
+        }
+    }
+
+    /** Lets the fused step use {@code bytes} of dynamic shared memory, above the default 48 KiB. */
+    void allowFusedStepShared(int bytes) {
+        Cuda.check(cuFuncSetAttribute(function("step", "train_step_fused"),
+                CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute(train_step_fused, max dynamic shared memory " + bytes + " bytes)");
+    }
+
+    /** Blocks of the fused step that one multiprocessor holds at once. */
+    int fusedStepBlocksPerMultiprocessor(int threads, int sharedBytes) {
+        int[] blocks = {0};
+        Cuda.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, function("step", "train_step_fused"), threads,
+                sharedBytes), "cuOccupancyMaxActiveBlocksPerMultiprocessor(train_step_fused)");
+        return blocks[0];
+    }
+
+    /**
+     * The whole training step in one launch (kernels/step.cu): forward, loss into losses[step], backward, then Adam
+     * when {@code update}, else the gradients stay in grads. workspace null: the activations live in shared memory.
+     */
+    Launch fusedStep(int blocks, int threads, int sharedBytes, CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m,
+                     CUdeviceptr v, CUdeviceptr losses, CUdeviceptr tokens, CUdeviceptr tensorOffsets,
+                     CUdeviceptr workspace, ModelConfig cfg, int numParams, AdamConfig adam, boolean update,
+                     CUdeviceptr ss) {
+        Pointer args = new Args().ptr(params).ptr(grads).ptr(m).ptr(v).ptr(losses).ptr(tokens).ptr(tensorOffsets)
+                .ptr(workspace).i(cfg.nEmbd()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize()).i(cfg.vocabSize())
+                .i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2()).d(adam.eps()).i(update ? 1 : 0)
+                .ptr(ss).pointer();
+        CUfunction f = function("step", "train_step_fused");
+        return blocks == 1 ? new Launch("train_step_fused", f, 1, 1, 1, threads, sharedBytes, args)
+                : Launch.cooperative("train_step_fused", f, blocks, threads, sharedBytes, args);
     }
 
     /** warps * (D + 2T + 64) floats, the attention kernels' shared memory (kernels/README.md). */

@@ -14,23 +14,24 @@ import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamCaptureMode;
 
 /**
- * A training step's launches captured once as a CUDA graph. The launches' arguments never change (per-step values are
- * read from device memory), so one instantiated graph serves every step of any document length.
+ * A training step's operations captured once as a CUDA graph. Kernel launches' arguments never change (per-step values
+ * are read from device memory), so a step of launches alone is one graph for every document length; a step with
+ * operations that depend on the positions n (cuBLAS calls) is captured for one n ({@link StepGraphs}).
  */
 final class StepGraph implements AutoCloseable {
 
     private final CUgraph graph = new CUgraph();
     private final CUgraphExec exec = new CUgraphExec();
 
-    StepGraph(CUstream stream, List<Launch> launches) {
+    StepGraph(CUstream stream, List<? extends StepOp> ops, int positions) {
         Cuda.check(cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                 "cuStreamBeginCapture");
         try {
-            for (Launch launch : launches) {
-                launch.enqueue(stream);
+            for (StepOp op : ops) {
+                op.enqueue(stream, positions);
             }
         } catch (RuntimeException e) {
-            // End the capture so the stream is usable again, but report the launch that failed, not the capture.
+            // End the capture so the stream is usable again, but report the operation that failed, not the capture.
             if (cuStreamEndCapture(stream, graph) == jcuda.driver.CUresult.CUDA_SUCCESS) {
                 cuGraphDestroy(graph);
             }

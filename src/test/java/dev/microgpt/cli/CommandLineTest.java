@@ -170,6 +170,26 @@ class CommandLineTest {
     }
 
     @Test
+    void gemmIsRefusedWithTheCpuAndMustNameABackend() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--device", "cpu", "--gemm", "cublas", "--steps", "3"), 2,
+                "--gemm", "GPU engine", "--device cpu");
+        assertOneLineError(run("--input", "names.txt", "--gemm", "nonsense", "--steps", "3"), 2, "--gemm", "nonsense",
+                "hand, cublas");
+    }
+
+    /** --gemm cublas asks for the GPU even under --device auto, so without cuBLAS or a GPU it fails, saying which. */
+    @Test
+    void gemmCublasWithoutCublasOrAGpuSaysWhy() throws Exception {
+        dev.microgpt.gpu.CublasSupport.Status cublas = dev.microgpt.gpu.CublasSupport.status();
+        boolean gpu = dev.microgpt.gpu.GpuSupport.status().usable();
+        org.junit.jupiter.api.Assumptions.assumeFalse(cublas.usable() && gpu,
+                "cuBLAS and a GPU are usable here; GpuCommandLineTest covers --gemm cublas");
+        String[] mentions = cublas.usable() ? new String[] {"--gemm cublas", "no usable GPU", "without --gemm"}
+                : new String[] {"--gemm cublas", "libcublas.so.12", "run without --gemm cublas"};
+        assertOneLineError(run("--input", "names.txt", "--gemm", "cublas", "--steps", "3"), 1, mentions);
+    }
+
+    @Test
     void deviceAutoKeepsSmallModelsOnTheCpuSoTheDefaultReproducesMicrogpt() throws Exception {
         Result r = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
         assertEquals(0, r.exitCode(), r.stderr());

@@ -7,6 +7,7 @@ import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
 import dev.microgpt.checkpoint.DType;
 import dev.microgpt.cli.CommandLineRunner.Result;
+import dev.microgpt.testing.RequiresCublas;
 import dev.microgpt.testing.RequiresGpu;
 import dev.microgpt.testing.SharedData;
 import java.nio.file.Path;
@@ -35,5 +36,16 @@ class GpuCommandLineTest {
                 "g.safetensors", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
         assertEquals(20, cpu.stdout().lines().filter(l -> l.matches("sample [ 12][0-9]: [a-z]*")).count(), cpu.stdout());
+    }
+
+    /** --gemm cublas takes the GPU by itself, even for a model --device auto would train on the CPU. */
+    @Test
+    @RequiresCublas
+    void trainsWithCublasUnderDeviceAuto() throws Exception {
+        Result r = CommandLineRunner.run(dir, "--input", SharedData.names().toString(), "--gemm", "cublas",
+                "--gpu-mode", "graph", "--steps", "100", "--num-samples", "5");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertTrue(r.stderr().contains("device gpu: ") && r.stderr().contains("gemm cublas: cuBLAS "), r.stderr());
+        assertEquals(5, r.stdout().lines().filter(l -> l.matches("sample +[0-9]+: [a-z]*")).count(), r.stdout());
     }
 }

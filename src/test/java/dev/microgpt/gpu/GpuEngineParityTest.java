@@ -38,14 +38,14 @@ class GpuEngineParityTest {
      * ten ops, each summing up to 4 n_embd = 256 terms (~sqrt(256) * 6e-8 = 1e-6 each), so 1e-4 leaves a margin of
      * ten for error growth through the backward.
      */
-    private static final double GRADIENT_TOLERANCE = 1e-4;
+    static final double GRADIENT_TOLERANCE = 1e-4;
     /** Absolute, on weights of magnitude ~0.1 after one Adam update of size ~lr = 0.01 from the same gradients. */
     private static final double ADAM_TOLERANCE = 1e-6;
     /** Absolute, per step over 200 steps: float32 drift of the weights shows in the loss at the 1e-4 level. */
-    private static final double LOSS_TOLERANCE = 2e-3;
+    static final double LOSS_TOLERANCE = 2e-3;
 
     /** Weights ~N(0, 0.08), rounded to float so that both engines start from exactly the same values. */
-    private static double[] floatWeights(ParameterLayout layout, Random random) {
+    static double[] floatWeights(ParameterLayout layout, Random random) {
         double[] w = new double[layout.size()];
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) (random.nextGaussian() * 0.08);
@@ -151,7 +151,7 @@ class GpuEngineParityTest {
         assertTrue(nameLike >= 15, "GPU-trained weights should sample names: " + samples);
     }
 
-    private static double[] losses(TrainingEngine engine, TrainingRun run, int steps) {
+    static double[] losses(TrainingEngine engine, TrainingRun run, int steps) {
         double[] losses = new double[steps];
         Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(steps), (s, l, lr, t) -> losses[s - 1] = l);
         return losses;
@@ -176,7 +176,7 @@ class GpuEngineParityTest {
         return free[0];
     }
 
-    private static double relative(double[] actual, double[] expected, ParameterLayout.Tensor t) {
+    static double relative(double[] actual, double[] expected, ParameterLayout.Tensor t) {
         double diff = 0;
         double norm = 0;
         for (int i = t.offset(); i < t.end(); i++) {
