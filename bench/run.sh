@@ -4,25 +4,26 @@
 # For two datasets, names.txt (one name per step, so a step trains on a few positions) and long documents made from
 # it that fill the context (consecutive names joined, so a step trains on all block_size positions), and for each
 # size n_embd = block_size (16 and 64, plus the sweep 32 and 128), it runs dev.microgpt.bench.StepBenchmark once per
-# engine: cpu-fast, gpu-eager, gpu-graph, and the same two modes with cuBLAS for the linear layers (gpu-eager-cublas,
-# gpu-graph-cublas). Each row is the median ms/step of real training steps (Adam included) over repeats after a
-# warm-up; GPU rows add launches/step, GPU busy ms/step from CUDA events and the launch-overhead share,
-# (wall - busy) / wall. gpu-fused is listed as "not implemented yet", never with a number. Without a usable GPU the
-# GPU rows say why ("unavailable"), as the cuBLAS rows do where libcublas.so.12 cannot load; the CPU rows still run.
+# engine: cpu-fast, gpu-eager, gpu-graph, gpu-fused (the whole step in one kernel), and eager and graph with cuBLAS for
+# the linear layers (gpu-eager-cublas, gpu-graph-cublas). Each row is the median ms/step of real training steps (Adam
+# included) over repeats after a warm-up; GPU rows add launches/step, GPU busy ms/step from CUDA events and the
+# launch-overhead share, (wall - busy) / wall; fused rows also say their grid. Without a usable GPU the GPU rows say
+# why ("unavailable"), as the cuBLAS rows do where libcublas.so.12 cannot load; the CPU rows still run.
 # Step counts are calibrated per row: a short trial run estimates ms/step, then the warm-up and each repeat get
 # enough steps to last about --warmup-seconds and --repeat-seconds (the counts are in the report).
 #
 # Writes to OUT (default bench/out/, git-ignored): results.md, results.json and ms_per_step.png (written by
 # dev.microgpt.bench.BenchReport), rows.jsonl (the raw rows the report was made from), long-docs.txt (the generated
 # dataset) and run.log (every JVM's stderr). Exit 0 when every row was measured or says why it could not be
-# (unavailable, not implemented); 1 when a run failed (its row says how; the report is still written); 2 usage.
+# (unavailable); 1 when a run failed (its row says how; the report is still written); 2 usage.
 #
 # Usage: bench/run.sh [options]
 #   --quick                 16/16 and 64/64 only, shorter runs: under a minute on a 2-core machine
 #   --input FILE            the names dataset (default ../shared/data/names.txt, else .gpu/shared/data/names.txt)
 #   --sizes "N ..."         sizes, n_embd = block_size, multiples of 4 (default "16 32 64 128"; --quick "16 64")
-#   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-eager-cublas gpu-graph-cublas
-#                           (default all but cpu-tape)
+#   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas,
+#                           and gpu-fused-bN: the fused step on a grid of N blocks instead of the engine's choice
+#                           (default all but cpu-tape and gpu-fused-bN)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -40,7 +41,7 @@ usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
 quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""
-engines="cpu-fast gpu-eager gpu-graph gpu-eager-cublas gpu-graph-cublas"
+engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -80,9 +81,9 @@ for s in $sizes; do
 done
 for e in $engines; do
   case "$e" in
-    cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-eager-cublas|gpu-graph-cublas) ;;
-    gpu-fused) die "--engines: $e is not implemented yet; the report lists it as such on its own" ;;
-    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-eager-cublas, gpu-graph-cublas)" ;;
+    cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-fused|gpu-eager-cublas|gpu-graph-cublas) ;;
+    gpu-fused-b[1-9]*) [[ $e =~ ^gpu-fused-b[1-9][0-9]*$ ]] || die "--engines: $e: gpu-fused-bN takes a block count" ;;
+    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN, gpu-eager-cublas, gpu-graph-cublas)" ;;
   esac
 done
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
@@ -162,6 +163,8 @@ step_benchmark() {
     cpu-tape) args=(--engine tape) ;;
     gpu-eager) args=(--engine gpu --gpu-mode eager) ;;
     gpu-graph) args=(--engine gpu --gpu-mode graph) ;;
+    gpu-fused) args=(--engine gpu --gpu-mode fused) ;;
+    gpu-fused-b*) args=(--engine gpu --gpu-mode fused --fused-blocks "${1#gpu-fused-b}") ;;
     gpu-eager-cublas) args=(--engine gpu --gpu-mode eager --gemm cublas) ;;
     gpu-graph-cublas) args=(--engine gpu --gpu-mode graph --gemm cublas) ;;
   esac
@@ -223,10 +226,6 @@ measure() {
   fi
 }
 
-not_implemented() { # ENGINE DATASET_KEY SIZE WHAT
-  echo "{\"engine\":\"$1\",\"dataset\":\"$2\",\"n_embd\":$3,\"block_size\":$3,\"not_implemented\":$(json_string "$4")}" >> "$rows"
-}
-
 echo "bench/run.sh: sizes $sizes; engines $engines; $repeats repeats; data $input; output $out" >&2
 for key in names long; do
   if [ "$key" = names ]; then file=$input; else file=$long; fi
@@ -234,7 +233,6 @@ for key in names long; do
     for engine in $engines; do
       measure "$engine" "$key" "$file" "$size"
     done
-    not_implemented gpu-fused "$key" "$size" "the fused GPU mode (a training step in a few fused kernels) is planned"
   done
 done
 

@@ -42,8 +42,12 @@ public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "fast", description = "fast, tape or gpu (default: ${DEFAULT-VALUE}).")
     Engine engine;
 
-    @Option(names = "--gpu-mode", defaultValue = "eager", description = "eager or graph (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--gpu-mode", defaultValue = "eager", description = "eager, graph or fused (default: ${DEFAULT-VALUE}).")
     GpuMode gpuMode;
+
+    @Option(names = "--fused-blocks", defaultValue = "0",
+            description = "Fused mode: the step's grid in blocks; 0 lets the engine choose (default: ${DEFAULT-VALUE}).")
+    int fusedBlocks;
 
     @Option(names = "--gemm", defaultValue = "hand",
             description = "GPU linear layers: hand or cublas (default: ${DEFAULT-VALUE}).")
@@ -72,7 +76,11 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private String label() {
-        return engine == Engine.gpu ? "gpu-" + new GpuOptions(gpuMode, gemm).label() : "cpu-" + engine;
+        return engine == Engine.gpu ? "gpu-" + gpuOptions().label() : "cpu-" + engine;
+    }
+
+    private GpuOptions gpuOptions() {
+        return new GpuOptions(gpuMode, gemm, fusedBlocks);
     }
 
     /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
@@ -127,7 +135,7 @@ public final class StepBenchmark implements Callable<Integer> {
         return switch (engine) {
             case fast -> new FastEngine(run.layout(), run.initialParams());
             case tape -> new TapeEngine(run.layout(), run.initialParams());
-            case gpu -> new GpuEngine(run.layout(), run.initialParams(), new GpuOptions(gpuMode, gemm));
+            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions());
         };
     }
 
@@ -142,8 +150,9 @@ public final class StepBenchmark implements Callable<Integer> {
             }
         }
         busy /= profiled;
-        return String.format(Locale.ROOT, ",\"launches_per_step\":%d,\"gpu_busy_ms_per_step\":%.5f,\"launch_overhead_share\":%.3f",
-                gpu.launchesPerStep(), busy, Math.max(0, (wallMs - busy) / wallMs));
+        String detail = gpu.modeDetail().isEmpty() ? "" : ",\"mode_detail\":" + JSON.toJson(gpu.modeDetail());
+        return String.format(Locale.ROOT, ",\"launches_per_step\":%d,\"gpu_busy_ms_per_step\":%.5f,\"launch_overhead_share\":%.3f%s",
+                gpu.launchesPerStep(), busy, Math.max(0, (wallMs - busy) / wallMs), detail);
     }
 
     private static double median(double[] values) {

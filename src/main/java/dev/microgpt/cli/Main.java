@@ -90,7 +90,7 @@ public final class Main implements Callable<Integer> {
     Device device;
 
     @Option(names = "--gpu-mode", defaultValue = "eager",
-            description = "GPU: eager (one launch per kernel) or graph (the whole step replayed as one CUDA graph) (default: ${DEFAULT-VALUE}).")
+            description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
     dev.microgpt.gpu.GpuMode gpuMode;
 
     @Option(names = "--gemm", defaultValue = "hand",

@@ -15,13 +15,15 @@ import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
 /**
- * Trains on an NVIDIA GPU with the hand-written kernels of {@code kernels/}, in float32, one launch per kernel
- * (6 + 14 n_layer launches a step), or with cuBLAS for the linear layers without a fused ReLU ({@link GemmBackend}).
+ * Trains on an NVIDIA GPU with the hand-written kernels of {@code kernels/}, in float32, in one of three
+ * {@link GpuMode}s: one launch per kernel (6 + 14 n_layer launches a step, with cuBLAS for the linear layers without a
+ * fused ReLU if asked, {@link GemmBackend}), the same launches replayed as a CUDA graph, or one fused kernel per step
+ * ({@link FusedStep}).
  * Parameters, gradients and Adam's moments live on the device in exactly the {@link ParameterLayout}; the initial
  * weights come from the host, so a GPU run starts from the same weights as a CPU run of the same seed.
  *
  * <p>Nothing on the hot path waits for the device: a step's tokens and its scalars (step, positions, num_steps) go
- * up by asynchronous copies from a pinned staging slot into fixed device buffers, so every kernel launch keeps the
+ * up by one asynchronous copy from a pinned staging slot into a fixed device buffer, so every kernel launch keeps the
  * arguments it was built with (cuBLAS calls alone take the positions from the host, so with cuBLAS graph mode keeps a
  * graph per document length); each step's loss stays in a device array and comes back with the others of its batch
  * when {@link #collectLosses} is called.
@@ -39,25 +41,28 @@ public final class GpuEngine implements TrainingEngine {
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final GpuContext gpu;
     private final KernelLibrary kernels;
-    private final LinearLayers linear; // hand kernels, or cuBLAS through a handle owned here
+    private final LinearLayers linear; // eager and graph: hand kernels, or cuBLAS through a handle owned here
+    private final FusedStep fused;     // fused: the one-launch step (null in the other modes)
 
     private final DeviceArray params; // [P] float
     private final DeviceArray grads;  // [P] float, zero between steps (Adam clears it)
     private final DeviceArray adamM;  // [P]
     private final DeviceArray adamV;  // [P]
-    private final DeviceArray tokens; // [T + 1] int
-    private final DeviceArray scalars; // [4] int, StepScalars
-    private final PinnedInts staging; // [LOSS_BATCH][T + 1 + 4]
+    private final DeviceArray stepInput; // [T + 1 + 4] int: the tokens, then StepScalars, so one copy per step
+    private final CUdeviceptr tokens;  // [T + 1] int, in stepInput
+    private final CUdeviceptr scalars; // [4] int, StepScalars, in stepInput
+    private final PinnedInts staging;  // [LOSS_BATCH][T + 1 + 4], stepInput's layout
     private final PinnedInts lossesHost; // [LOSS_BATCH] float
     private final float[] hostScratch; // [P], for moving state to and from the host
 
     private final List<StepOp> forwardAndBackward = new ArrayList<>();
     private final StepGraphs stepGraphs; // graph mode: the captured steps, dropped when a launch they hold is rebuilt
     private DeviceArray losses;       // [capacity] float: losses[step]
-    private Launch crossEntropy;      // bound to losses, so rebuilt when it grows
     private DeviceArray logits;       // [T, V], dlogits in place
     private Launch adamLaunch;
     private AdamConfig adamFor;
+    private Launch fusedTraining;     // fused: the step with Adam, bound to losses and adamFor
+    private Launch fusedGradients;    // fused: the step without Adam, for forwardBackward
     private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
     private int pending;              // steps submitted since the last collection
     private int firstPendingStep;
@@ -87,8 +92,9 @@ public final class GpuEngine implements TrainingEngine {
             grads = array("grads", p);
             adamM = array("adam_m", p);
             adamV = array("adam_v", p);
-            tokens = array("tokens", t + 1);
-            scalars = array("step_scalars", SCALARS);
+            stepInput = array("step_input", tokenSlot);
+            tokens = stepInput.at(0);
+            scalars = stepInput.at(t + 1);
             staging = own(new PinnedInts("staging", LOSS_BATCH * tokenSlot));
             lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
             hostScratch = new float[p];
@@ -96,9 +102,15 @@ public final class GpuEngine implements TrainingEngine {
             zero(adamM);
             zero(adamV);
             writeParameters(initialParams);
-            linear = options.gemm() == GemmBackend.cublas ? own(new CublasGemm(gpu.stream()))
-                    : new HandLinearLayers(kernels, t, scalars.at(0));
-            buildStep(cfg);
+            if (options.mode() == GpuMode.fused) {
+                fused = own(new FusedStep(gpu, kernels, layout, options.fusedBlocks()));
+                linear = null;
+            } else {
+                fused = null;
+                linear = options.gemm() == GemmBackend.cublas ? own(new CublasGemm(gpu.stream()))
+                        : new HandLinearLayers(kernels, t, scalars);
+                buildStep(cfg);
+            }
             stepGraphs = own(new StepGraphs(t, forwardAndBackward.stream().anyMatch(StepOp::dependsOnPositions)));
             ensureLossCapacity(1);
         } catch (RuntimeException e) {
@@ -134,8 +146,8 @@ public final class GpuEngine implements TrainingEngine {
         int v = cfg.vocabSize();
         int h = cfg.nHead();
         int layers = cfg.nLayer();
-        CUdeviceptr ss = scalars.at(0);
-        CUdeviceptr tok = tokens.at(0);
+        CUdeviceptr ss = scalars;
+        CUdeviceptr tok = tokens;
         DeviceArray emb = array("emb", (long) t * c);
         DeviceArray embScale = array("emb_scale", t);
         DeviceArray[] stream = new DeviceArray[layers + 1];
@@ -222,19 +234,32 @@ public final class GpuEngine implements TrainingEngine {
         }
         losses = array("losses", Math.max(numSteps, LOSS_BATCH));
         dropGraph();
-        crossEntropy = kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), tokens.at(0),
-                layout.config().vocabSize(), t, scalars.at(0));
-        forwardAndBackward.set(crossEntropyIndex, crossEntropy);
+        if (fused != null) {
+            bindFused();
+        } else {
+            forwardAndBackward.set(crossEntropyIndex, kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0),
+                    tokens, layout.config().vocabSize(), t, scalars));
+        }
     }
 
     private void ensureAdam(AdamConfig adam) {
         if (!adam.equals(adamFor)) {
             adamLaunch = kernels.adam(params.at(0), grads.at(0), adamM.at(0), adamV.at(0), layout.size(),
-                    adam.learningRate(), adam.beta1(), adam.beta2(), adam.eps(),
-                    scalars.at(0));
+                    adam.learningRate(), adam.beta1(), adam.beta2(), adam.eps(), scalars);
             adamFor = adam;
             dropGraph();
+            if (fused != null) {
+                bindFused();
+            }
         }
+    }
+
+    /** The fused launches carry the losses array and Adam's hyper-parameters, so they follow both. */
+    private void bindFused() {
+        // Before the first training step there is no Adam yet; the gradients-only launch ignores its arguments.
+        AdamConfig adam = adamFor != null ? adamFor : AdamConfig.MICROGPT;
+        fusedTraining = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, true);
+        fusedGradients = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, false);
     }
 
     private void dropGraph() {
@@ -252,12 +277,24 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     /**
-     * Driver calls the engine issues for one training step: the two staging copies, then its operations (kernel
-     * launches, and with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it) or
-     * one graph launch.
+     * Driver calls the engine issues for one training step: the staging copy, then its operations (kernel launches,
+     * and with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it), or one
+     * graph launch, or the fused step's one launch.
      */
     public int launchesPerStep() {
-        return 2 + (options.mode() == GpuMode.graph ? 1 : forwardAndBackward.size() + 1);
+        return 1 + switch (options.mode()) {
+            case eager -> forwardAndBackward.size() + 1;
+            case graph, fused -> 1;
+        };
+    }
+
+    /** How the mode runs here, for reports: the fused step's grid and where its activations live; else empty. */
+    public String modeDetail() {
+        if (fused == null) {
+            return "";
+        }
+        return fused.blocks() + (fused.blocks() == 1 ? " block" : " blocks (cooperative)") + ", activations in "
+                + (fused.onChip() ? "shared" : "global") + " memory";
     }
 
     /**
@@ -272,7 +309,7 @@ public final class GpuEngine implements TrainingEngine {
         ensureAdam(adam);
         clearGradientsIfNeeded();
         stage(0, doc, positions, step, numSteps);
-        List<StepOp> ops = stepOps();
+        List<StepOp> ops = fused != null ? List.of(fusedTraining) : stepOps();
         jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * ops.size()];
         try {
             for (int i = 0; i < events.length; i++) {
@@ -317,7 +354,7 @@ public final class GpuEngine implements TrainingEngine {
         return LOSS_BATCH;
     }
 
-    /** Stages tokens [0, positions] and the step scalars in slot {@code slot} and copies them up asynchronously. */
+    /** Stages tokens [0, positions] and the step scalars in slot {@code slot} and copies the slot up asynchronously. */
     private void stage(int slot, int[] doc, int positions, int step, int numSteps) {
         if (positions < 1 || positions > t || doc.length < positions + 1) {
             throw new IllegalArgumentException("positions must be in [1, " + t + "] with positions + 1 tokens, got "
@@ -330,10 +367,8 @@ public final class GpuEngine implements TrainingEngine {
         }
         int s = base + t + 1;
         pinned.put(s, step).put(s + 1, positions).put(s + 2, numSteps).put(s + 3, 0);
-        Cuda.check(cuMemcpyHtoDAsync(tokens.at(0), staging.at(base), (long) (positions + 1) * 4, gpu.stream()),
-                "cuMemcpyHtoDAsync(tokens)");
-        Cuda.check(cuMemcpyHtoDAsync(scalars.at(0), staging.at(s), SCALARS * 4L, gpu.stream()),
-                "cuMemcpyHtoDAsync(step scalars)");
+        Cuda.check(cuMemcpyHtoDAsync(stepInput.at(0), staging.at(base), (long) tokenSlot * DeviceArray.ELEMENT_BYTES,
+                gpu.stream()), "cuMemcpyHtoDAsync(tokens and step scalars)");
     }
 
     @Override
@@ -353,15 +388,19 @@ public final class GpuEngine implements TrainingEngine {
             firstPendingStep = step;
         }
         stage(pending, doc, positions, step, numSteps);
-        if (options.mode() == GpuMode.graph) {
-            StepGraph graph = stepGraphs.get(positions);
-            if (graph == null) {
-                graph = stepGraphs.capture(gpu.stream(), positions, stepOps());
+        switch (options.mode()) {
+            case eager -> {
+                enqueueForwardAndBackward(positions);
+                adamLaunch.enqueue(gpu.stream());
             }
-            graph.launch(gpu.stream());
-        } else {
-            enqueueForwardAndBackward(positions);
-            adamLaunch.enqueue(gpu.stream());
+            case graph -> {
+                StepGraph graph = stepGraphs.get(positions);
+                if (graph == null) {
+                    graph = stepGraphs.capture(gpu.stream(), positions, stepOps());
+                }
+                graph.launch(gpu.stream());
+            }
+            case fused -> fusedTraining.enqueue(gpu.stream());
         }
         pending++;
     }
@@ -395,7 +434,11 @@ public final class GpuEngine implements TrainingEngine {
         requireNothingPending();
         clearGradientsIfNeeded();
         stage(0, doc, positions, 0, (int) losses.length());
-        enqueueForwardAndBackward(positions);
+        if (fused != null) {
+            fusedGradients.enqueue(gpu.stream());
+        } else {
+            enqueueForwardAndBackward(positions);
+        }
         gradientsZero = false;
         Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
         gpu.synchronize("forward and backward");
@@ -409,7 +452,7 @@ public final class GpuEngine implements TrainingEngine {
         ensureAdam(adam);
         int s = t + 1;
         staging.ints().put(s, step).put(s + 1, 0).put(s + 2, numSteps).put(s + 3, 0);
-        Cuda.check(cuMemcpyHtoDAsync(scalars.at(0), staging.at(s), SCALARS * 4L, gpu.stream()),
+        Cuda.check(cuMemcpyHtoDAsync(scalars, staging.at(s), SCALARS * 4L, gpu.stream()),
                 "cuMemcpyHtoDAsync(step scalars)");
         adamLaunch.enqueue(gpu.stream());
         gpu.synchronize("adam_update"); // the staging slot is reused by the next call
@@ -498,15 +541,15 @@ public final class GpuEngine implements TrainingEngine {
             gpu.makeCurrent();
             gpu.synchronize("the last step");
         } catch (RuntimeException e) {
-            failure = e;
+            failure = e; // a fault of the last steps: still free everything, then report it
         }
-        while (!resources.isEmpty()) {
-            try {
-                resources.pop().close();
-            } catch (Exception e) {
-                if (failure == null) {
-                    failure = e instanceof RuntimeException r ? r : new CudaException(e.toString());
-                }
+        try {
+            Cuda.closeAll(resources);
+        } catch (RuntimeException e) {
+            if (failure == null) {
+                failure = e;
+            } else {
+                failure.addSuppressed(e);
             }
         }
         if (failure != null) {

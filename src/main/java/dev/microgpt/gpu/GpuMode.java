@@ -5,5 +5,7 @@ public enum GpuMode {
     /** One launch per kernel per step (6 + 14 n_layer launches), the baseline. */
     eager,
     /** The whole step captured once as a CUDA graph and replayed with one launch per step. */
-    graph
+    graph,
+    /** One kernel runs the whole step (kernels/step.cu): one launch per step, no gaps between kernels on the GPU. */
+    fused
 }

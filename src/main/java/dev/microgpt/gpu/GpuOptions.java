@@ -5,10 +5,12 @@ import java.util.Objects;
 /**
  * How the GPU engine runs a step: the mode that issues it and the backend of its linear layers.
  *
- * @param mode how the step is issued
- * @param gemm what multiplies the linear layers without a fused ReLU
+ * @param mode        how the step is issued
+ * @param gemm        what multiplies the linear layers without a fused ReLU
+ * @param fusedBlocks the fused step's grid in blocks, or 0 to let the engine choose ({@link FusedStep}); a benchmark
+ *                    knob, only for the fused mode
  */
-public record GpuOptions(GpuMode mode, GemmBackend gemm) {
+public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks) {
 
     public GpuOptions {
         Objects.requireNonNull(mode, "mode");
@@ -16,6 +18,14 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm) {
         if (gemm == GemmBackend.cublas && !issuesCublasCalls(mode)) {
             throw new IllegalArgumentException("--gemm cublas applies to eager and graph modes, not --gpu-mode " + mode);
         }
+        if (fusedBlocks < 0 || fusedBlocks > 0 && mode != GpuMode.fused) {
+            throw new IllegalArgumentException("fused blocks must be 0 (automatic) or, with --gpu-mode fused, positive;"
+                    + " got " + fusedBlocks + " with --gpu-mode " + mode);
+        }
+    }
+
+    public GpuOptions(GpuMode mode, GemmBackend gemm) {
+        this(mode, gemm, 0);
     }
 
     /**
@@ -25,6 +35,7 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm) {
     private static boolean issuesCublasCalls(GpuMode mode) {
         return switch (mode) {
             case eager, graph -> true;
+            case fused -> false;
         };
     }
 

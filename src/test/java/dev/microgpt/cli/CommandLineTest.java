@@ -175,6 +175,9 @@ class CommandLineTest {
                 "--gemm", "GPU engine", "--device cpu");
         assertOneLineError(run("--input", "names.txt", "--gemm", "nonsense", "--steps", "3"), 2, "--gemm", "nonsense",
                 "hand, cublas");
+        // the fused step is one kernel: no cuBLAS call can stand in it
+        assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--gemm", "cublas", "--steps", "3"), 2,
+                "--gemm cublas", "eager and graph", "fused");
     }
 
     /** --gemm cublas asks for the GPU even under --device auto, so without cuBLAS or a GPU it fails, saying which. */

@@ -48,4 +48,39 @@ class GpuCommandLineTest {
         assertTrue(r.stderr().contains("device gpu: ") && r.stderr().contains("gemm cublas: cuBLAS "), r.stderr());
         assertEquals(5, r.stdout().lines().filter(l -> l.matches("sample +[0-9]+: [a-z]*")).count(), r.stdout());
     }
+
+    /** The default run of microgpt.py, trained by the fused step: the 1000 losses follow the CPU's, and it samples. */
+    @Test
+    void theDefaultRunTrainsWithTheFusedStep() throws Exception {
+        String names = SharedData.names().toString();
+        Result fused = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--gpu-mode", "fused",
+                "--metrics", "fused.csv");
+        assertEquals(0, fused.exitCode(), fused.stderr());
+        assertEquals(20, fused.stdout().lines().filter(l -> l.matches("sample [ 12][0-9]: [a-z]*")).count(),
+                fused.stdout());
+        Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--metrics", "cpu.csv", "--quiet");
+        assertEquals(0, cpu.exitCode(), cpu.stderr());
+        java.util.List<String> f = java.nio.file.Files.readAllLines(dir.resolve("fused.csv"));
+        java.util.List<String> c = java.nio.file.Files.readAllLines(dir.resolve("cpu.csv"));
+        assertEquals(c.size(), f.size(), "metrics rows");
+        // The parity tests' bound over the first 200 steps; after that float32 and float64 trajectories may drift
+        // apart step by step, so the end of the run is held to its mean (the final loss is about 2.3).
+        double cpuTail = 0;
+        double fusedTail = 0;
+        for (int row = 1; row < c.size(); row++) {
+            double expected = loss(c.get(row));
+            double actual = loss(f.get(row));
+            if (row <= 200) {
+                assertEquals(expected, actual, 2e-3, "loss at step " + row);
+            } else if (row > c.size() - 101) {
+                cpuTail += expected / 100;
+                fusedTail += actual / 100;
+            }
+        }
+        assertEquals(cpuTail, fusedTail, 0.02, "mean loss of the last 100 steps");
+    }
+
+    private static double loss(String metricsRow) {
+        return Double.parseDouble(metricsRow.split(",")[1]); // step,loss,lr,elapsed_ms
+    }
 }

@@ -23,8 +23,8 @@ import jcuda.driver.JCudaDriver;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The GPU engine (float32) against the fast CPU engine (float64), the CPU reference path. Skipped, with the probe's
@@ -53,13 +53,26 @@ class GpuEngineParityTest {
         return w;
     }
 
-    @ParameterizedTest(name = "n_embd = block_size = {0}")
-    @ValueSource(ints = {16, 64})
-    void wholeStepGradientsMatchTheFastEngine(int size) {
+    /**
+     * Eager (graph mode runs the same launches), and the fused step on the grid the engine picks (16/16: one block,
+     * activations in shared memory; 64/64: a cooperative grid) and on grids it would not pick, so that both barriers
+     * and both workspaces are checked at both sizes.
+     */
+    static Stream<Arguments> sizesAndStepKinds() {
+        return Stream.of(16, 64).flatMap(size -> Stream.of(
+                Arguments.of(size, new GpuOptions(GpuMode.eager, GemmBackend.hand)),
+                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand)),
+                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 1)),
+                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 3))));
+    }
+
+    @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
+    @MethodSource("sizesAndStepKinds")
+    void wholeStepGradientsMatchTheFastEngine(int size, GpuOptions options) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, 1, size, 27));
         Random random = new Random(size);
         double[] weights = floatWeights(layout, random);
-        try (GpuEngine gpu = new GpuEngine(layout, weights)) {
+        try (GpuEngine gpu = new GpuEngine(layout, weights, options)) {
             FastEngine cpu = new FastEngine(layout, weights);
             // a short document, a ragged one, and one that fills the context
             for (int length : new int[] {3, size / 2 + 3, size + 1}) {
@@ -157,10 +170,11 @@ class GpuEngineParityTest {
         return losses;
     }
 
-    @Test
-    void deviceMemoryStaysFlatOverTenThousandSteps() throws Exception {
+    @ParameterizedTest
+    @EnumSource(GpuMode.class)
+    void deviceMemoryStaysFlatOverTenThousandSteps(GpuMode mode) throws Exception {
         TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), TrainingRun.Shape.MICROGPT, 42);
-        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams())) {
+        try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams(), mode)) {
             Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, 10_000, 0), (s, l, lr, t) -> { });
             long before = freeDeviceMemory();
             Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, 10_000, 10_000, 0), (s, l, lr, t) -> { });

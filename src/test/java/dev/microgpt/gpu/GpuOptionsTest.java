@@ -1,6 +1,8 @@
 package dev.microgpt.gpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -13,5 +15,17 @@ class GpuOptionsTest {
         assertEquals("graph", new GpuOptions(GpuMode.graph, GemmBackend.hand).label());
         assertEquals("eager-cublas", new GpuOptions(GpuMode.eager, GemmBackend.cublas).label());
         assertEquals("graph-cublas", new GpuOptions(GpuMode.graph, GemmBackend.cublas).label());
+        assertEquals("fused", new GpuOptions(GpuMode.fused, GemmBackend.hand, 4).label());
+    }
+
+    @Test
+    void refusesWhatNoModeCanRun() {
+        String cublasFused = assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.fused, GemmBackend.cublas)).getMessage();
+        assertTrue(cublasFused.contains("--gemm cublas applies to eager and graph modes"), cublasFused);
+        String blocksEager = assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.eager, GemmBackend.hand, 2)).getMessage();
+        assertTrue(blocksEager.contains("--gpu-mode fused"), blocksEager);
+        assertThrows(IllegalArgumentException.class, () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, -1));
     }
 }

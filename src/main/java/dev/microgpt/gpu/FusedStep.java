@@ -1,0 +1,144 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT;
+
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * The fused mode's training step: one launch of {@code train_step_fused} (kernels/step.cu) runs forward, loss,
+ * backward and Adam, a persistent grid working through the eager launches' stages with a barrier between stages.
+ *
+ * <p>Where it runs: when the step's activations fit in one block's shared memory (16/16 does, 64/64 does not) the
+ * whole step runs in one block, on chip, its stages separated by {@code __syncthreads}. Otherwise the activations
+ * live in global memory (in practice the L2 cache) and the grid spreads over as many blocks as the widest layer
+ * (mlp_fc1's forward) has 32 x 32 output tiles, launched cooperatively so that a grid-wide sync can separate the
+ * stages; every block must be resident at once, which caps the grid at what the GPU holds together.
+ */
+final class FusedStep implements AutoCloseable {
+
+    /** Threads per block: the kernel's matmul tiles need exactly this many. */
+    static final int THREADS = 256;
+    private static final int DEFAULT_SHARED_LIMIT = 48 * 1024; // without cuFuncSetAttribute
+    private static final int TILE = 32;
+
+    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final KernelLibrary kernels;
+    private final ParameterLayout layout;
+    private final DeviceArray workspace;     // [workspace floats] global, or null: the workspace is in shared memory
+    private final DeviceArray tensorOffsets; // [3 + 4 L] int, see kernels/step.cu
+    private final int blocks;
+    private final int sharedBytes;
+
+    /**
+     * @param requestedBlocks the grid's blocks, or 0 to choose as described above
+     */
+    FusedStep(GpuContext gpu, KernelLibrary kernels, ParameterLayout layout, int requestedBlocks) {
+        this.kernels = kernels;
+        this.layout = layout;
+        ModelConfig cfg = layout.config();
+        try {
+            long[] sizes = kernels.fusedStepSizes(gpu, cfg);
+            long workspaceFloats = sizes[0];
+            long scratchFloats = sizes[1];
+            long onChipBytes = (scratchFloats + workspaceFloats) * DeviceArray.ELEMENT_BYTES;
+            boolean fitsOnChip = onChipBytes <= gpu.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+            if (requestedBlocks < 0) {
+                throw new IllegalArgumentException("fused blocks must be positive (or 0: automatic), got "
+                        + requestedBlocks);
+            }
+            int chosen = requestedBlocks > 0 ? requestedBlocks
+                    : fitsOnChip ? 1 : ceilDiv(cfg.blockSize(), TILE) * ceilDiv(cfg.mlpHidden(), TILE);
+            boolean onChip = fitsOnChip && chosen == 1;
+            this.sharedBytes = Math.toIntExact(onChip ? onChipBytes : scratchFloats * DeviceArray.ELEMENT_BYTES);
+            if (sharedBytes > DEFAULT_SHARED_LIMIT) {
+                kernels.allowFusedStepShared(sharedBytes);
+            }
+            this.blocks = requestedBlocks > 0 ? chosen : Math.min(chosen, residentBlocks(gpu));
+            if (blocks > 1) {
+                requireCooperative(gpu, requestedBlocks);
+            }
+            this.workspace = onChip ? null : own(new DeviceArray("fused_workspace", workspaceFloats));
+            this.tensorOffsets = own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
+            tensorOffsets.upload(offsets(layout));
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private <R extends AutoCloseable> R own(R resource) {
+        resources.push(resource);
+        return resource;
+    }
+
+    /** wte, wpe, lm_head, then per layer the [3C, C] qkv block, attn_wo, mlp_fc1, mlp_fc2 (kernels/step.cu). */
+    private static int[] offsets(ParameterLayout layout) {
+        int layers = layout.config().nLayer();
+        int[] offsets = new int[3 + 4 * layers];
+        offsets[0] = layout.wte().offset();
+        offsets[1] = layout.wpe().offset();
+        offsets[2] = layout.lmHead().offset();
+        for (int i = 0; i < layers; i++) {
+            ParameterLayout.Layer w = layout.layer(i);
+            offsets[3 + 4 * i] = w.qkvOffset();
+            offsets[4 + 4 * i] = w.attnWo().offset();
+            offsets[5 + 4 * i] = w.mlpFc1().offset();
+            offsets[6 + 4 * i] = w.mlpFc2().offset();
+        }
+        return offsets;
+    }
+
+    /** Blocks that can be resident together: the most a cooperative launch may have. */
+    private int residentBlocks(GpuContext gpu) {
+        return kernels.fusedStepBlocksPerMultiprocessor(THREADS, sharedBytes)
+                * gpu.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+    }
+
+    private void requireCooperative(GpuContext gpu, int requestedBlocks) {
+        if (gpu.attribute(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH) == 0) {
+            throw new CudaException("the fused step needs cooperative launches for more than one block, and "
+                    + gpu.deviceName() + " does not support them; use --gpu-mode graph");
+        }
+        int resident = residentBlocks(gpu);
+        if (requestedBlocks > resident) {
+            throw new CudaException("the fused step asked for " + requestedBlocks + " blocks, but only " + resident
+                    + " can be resident at once on " + gpu.deviceName() + "; ask for at most that many");
+        }
+    }
+
+    int blocks() {
+        return blocks;
+    }
+
+    /** Whether the activations live in shared memory (one block) rather than global memory. */
+    boolean onChip() {
+        return workspace == null;
+    }
+
+    /**
+     * The step's launch, bound to the run's loss array and Adam's hyper-parameters; with {@code update} false it
+     * stops after the backward, leaving the gradients in grads.
+     */
+    Launch bind(DeviceArray params, DeviceArray grads, DeviceArray adamM, DeviceArray adamV, DeviceArray losses,
+                CUdeviceptr tokens, CUdeviceptr scalars, AdamConfig adam, boolean update) {
+        return kernels.fusedStep(blocks, THREADS, sharedBytes, params.at(0), grads.at(0), adamM.at(0), adamV.at(0),
+                losses.at(0), tokens, tensorOffsets.at(0), workspace == null ? null : workspace.at(0),
+                layout.config(), layout.size(), adam, update, scalars);
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    public void close() {
+        Cuda.closeAll(resources);
+    }
+}
