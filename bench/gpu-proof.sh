@@ -84,7 +84,7 @@ fi
 
 if wants bench; then
   echo "## Benchmark harness (bench/run.sh)" >> "$summary"
-  timeout 300 bench/run.sh --quick --java .gpu/java --engines "cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-b1 gpu-fused-b4 gpu-eager-cublas gpu-graph-cublas" \
+  timeout 300 bench/run.sh --quick --java .gpu/java --engines "cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-fused-b1 gpu-fused-b4 gpu-eager-cublas gpu-graph-cublas" \
     --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
   echo "exit $?" >> "$summary"
   sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"

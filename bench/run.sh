@@ -22,8 +22,9 @@
 #   --input FILE            the names dataset (default ../shared/data/names.txt, else .gpu/shared/data/names.txt)
 #   --sizes "N ..."         sizes, n_embd = block_size, multiples of 4 (default "16 32 64 128"; --quick "16 64")
 #   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas,
-#                           and gpu-fused-bN: the fused step on a grid of N blocks instead of the engine's choice
-#                           (default all but cpu-tape and gpu-fused-bN)
+#                           and the fused variants gpu-fused-bN (a grid of N blocks instead of the engine's choice),
+#                           gpu-fused-kK (K steps a launch) and gpu-fused-bN-kK (default: all but cpu-tape and the
+#                           variants, plus gpu-fused-k16)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -41,7 +42,7 @@ usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
 quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""
-engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas"
+engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -82,8 +83,9 @@ done
 for e in $engines; do
   case "$e" in
     cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-fused|gpu-eager-cublas|gpu-graph-cublas) ;;
-    gpu-fused-b[1-9]*) [[ $e =~ ^gpu-fused-b[1-9][0-9]*$ ]] || die "--engines: $e: gpu-fused-bN takes a block count" ;;
-    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN, gpu-eager-cublas, gpu-graph-cublas)" ;;
+    gpu-fused-*) [[ $e =~ ^gpu-fused(-b[1-9][0-9]*)?(-k[1-9][0-9]*)?$ ]] \
+        || die "--engines: $e: the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK" ;;
+    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK, gpu-eager-cublas, gpu-graph-cublas)" ;;
   esac
 done
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
@@ -164,7 +166,10 @@ step_benchmark() {
     gpu-eager) args=(--engine gpu --gpu-mode eager) ;;
     gpu-graph) args=(--engine gpu --gpu-mode graph) ;;
     gpu-fused) args=(--engine gpu --gpu-mode fused) ;;
-    gpu-fused-b*) args=(--engine gpu --gpu-mode fused --fused-blocks "${1#gpu-fused-b}") ;;
+    gpu-fused-*) # gpu-fused[-bN][-kK]
+      args=(--engine gpu --gpu-mode fused)
+      [[ $1 =~ -b([0-9]+) ]] && args+=(--fused-blocks "${BASH_REMATCH[1]}")
+      [[ $1 =~ -k([0-9]+) ]] && args+=(--steps-per-launch "${BASH_REMATCH[1]}") ;;
     gpu-eager-cublas) args=(--engine gpu --gpu-mode eager --gemm cublas) ;;
     gpu-graph-cublas) args=(--engine gpu --gpu-mode graph --gemm cublas) ;;
   esac

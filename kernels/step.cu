@@ -217,31 +217,17 @@ __device__ __forceinline__ void linear_backward_stage(float* dx, float* dw, cons
 // Kernels
 // ---------------------------------------------------------------------------------------------------------
 
-// One block per SM (the grid is at most one block per SM anyway): lets ptxas use up to 255 registers, and the
-// step needs about 200 to run without spills.
-extern "C" __global__ void __launch_bounds__(FUSED_THREADS, 1)
-train_step_fused(float* params,                     // [P] updated by Adam
-                 float* grads,                      // [P] zero on entry, zero again on exit (Adam clears them)
-                 float* adam_m,                     // [P]
-                 float* adam_v,                     // [P]
-                 float* losses,                     // [num_steps] losses[step] = the step's mean loss
-                 const int* tokens,                 // [T + 1]
-                 const int* tensor_offsets,         // [3 + 4 L], see TENSOR_* above
-                 float* workspace,                  // [train_step_fused_sizes[0]] global, or NULL: in shared memory
-                 int C, int H, int L, int T, int V,
-                 int num_params,                    // P
-                 double lr, double beta1, double beta2, double eps,
-                 int update,                        // 1: Adam updates params and clears grads; 0: the step ends
-                                                    //    with its gradients in grads (the engine's forwardBackward)
-                 const StepScalars* ss) {
-    extern __shared__ float fused_smem[];
-    const StepShape shape{C, H, L, T, V};
+// One training step, as the eager launches plus adam_update would run it, on the persistent grid. a: the
+// activations; scratch: this block's shared scratch. The other arguments are train_step_fused's, with tokens and ss
+// this step's.
+__device__ __forceinline__ void fused_step(float* params, float* grads, float* adam_m, float* adam_v, float* losses,
+                                           const int* tokens, const int* tensor_offsets, const StepActivations& a,
+                                           float* scratch, const StepShape& shape, int num_params, double lr,
+                                           double beta1, double beta2, double eps, bool update,
+                                           const StepScalars* ss) {
+    const int C = shape.C, H = shape.H, L = shape.L, T = shape.T, V = shape.V;
     const int F = 4 * C;
-    const int D = C / H;
-    float* scratch = fused_smem;
-    float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(D, T);
-    StepActivations a = carve_step(workspace != nullptr ? workspace : fused_smem + fused_scratch_floats(shape),
-                                   shape, nullptr);
+    float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(C / H, T);
     const int n = step_positions(ss, T);
     const float inv_n = 1.0f / (float)n;
     const float* wte = params + tensor_offsets[TENSOR_WTE];
@@ -347,6 +333,40 @@ train_step_fused(float* params,                     // [P] updated by Adam
     // Adam over every parameter, the grid's threads striding together.
     adam_update_strided(params, grads, adam_m, adam_v, num_params, blockIdx.x * (long)FUSED_THREADS + threadIdx.x,
                         (long)gridDim.x * FUSED_THREADS, adam_factors(lr, beta1, beta2, eps, ss));
+}
+
+// One block per SM (the grid is at most one block per SM anyway): lets ptxas use up to 255 registers, and the
+// step needs about 200 to run without spills.
+extern "C" __global__ void __launch_bounds__(FUSED_THREADS, 1)
+train_step_fused(float* params,                     // [P] updated by Adam
+                 float* grads,                      // [P] zero on entry, zero again on exit (Adam clears them)
+                 float* adam_m,                     // [P]
+                 float* adam_v,                     // [P]
+                 float* losses,                     // [num_steps] losses[step] = the step's mean loss
+                 const int* tokens,                 // [steps][slot_ints]: each slot starts with its step's T + 1 tokens
+                 const int* tensor_offsets,         // [3 + 4 L], see TENSOR_* above
+                 float* workspace,                  // [train_step_fused_sizes[0]] global, or NULL: in shared memory
+                 int C, int H, int L, int T, int V,
+                 int num_params,                    // P
+                 double lr, double beta1, double beta2, double eps,
+                 int update,                        // 1: Adam updates params and clears grads; 0: the step ends
+                                                    //    with its gradients in grads (the engine's forwardBackward)
+                 int steps,                         // consecutive training steps to run (1 with update = 0)
+                 int slot_ints,                     // ints from one step's tokens (and scalars) to the next's
+                 const StepScalars* ss) {           // [steps] at a stride of slot_ints ints
+    extern __shared__ float fused_smem[];
+    const StepShape shape{C, H, L, T, V};
+    float* scratch = fused_smem;
+    StepActivations a = carve_step(workspace != nullptr ? workspace : fused_smem + fused_scratch_floats(shape),
+                                   shape, nullptr);
+    for (int k = 0; k < steps; k++) {
+        if (k > 0) {
+            stage_barrier();  // the previous step's Adam has finished with every weight this step reads
+        }
+        fused_step(params, grads, adam_m, adam_v, losses, tokens + (long)k * slot_ints, tensor_offsets, a, scratch,
+                   shape, num_params, lr, beta1, beta2, eps, update != 0,
+                   reinterpret_cast<const StepScalars*>(reinterpret_cast<const int*>(ss) + (long)k * slot_ints));
+    }
 }
 
 // sizes[0] = floats of train_step_fused's workspace, sizes[1] = floats of its shared scratch per block.

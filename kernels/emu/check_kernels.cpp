@@ -551,9 +551,10 @@ static void check_gradients(const std::string& tag, const Layout& ly, const floa
     }
 }
 
+// n < 0: no single n (several steps)
 static std::string shape_tag(const char* what, int C, int H, int L, int T, int V, int n) {
     return std::string(what) + " C=" + std::to_string(C) + " H=" + std::to_string(H) + " L=" + std::to_string(L) +
-           " T=" + std::to_string(T) + " V=" + std::to_string(V) + " n=" + std::to_string(n);
+           " T=" + std::to_string(T) + " V=" + std::to_string(V) + (n < 0 ? "" : " n=" + std::to_string(n));
 }
 
 static const int LOSS_SLOTS = 10, STEP = 2;  // a step past the first, so Adam's bias corrections are not trivial
@@ -618,7 +619,7 @@ static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned b
         emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, P, G, M, Vv, losses,
                                (const int*)tok.data(), (const int*)offsets.data(),
                                shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2,
-                               eps, update, sp);
+                               eps, update, 1, 0, sp);
     };
     // update = 0: gradients only, as the eager forward and backward leave them
     std::vector<float> pg = params, gg(ly.size, 0.0f), mg(ly.size, 0.0f), vg(ly.size, 0.0f), lg(LOSS_SLOTS, 0.0f);
@@ -642,6 +643,54 @@ static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned b
     std::vector<float> g_from_m(ly.size);
     for (size_t i = 0; i < ly.size; i++) g_from_m[i] = (float)(mf[i] / (1.0 - b1));
     check_gradients(tag, ly, g_from_m.data(), want);
+}
+
+// K training steps in one launch of the fused kernel (steps = K, each step's tokens and scalars in one slot of a
+// [K][T + 1 + 4] int array, as the engine stages them) against K eager steps each followed by adam_update.
+static void test_fused_steps(int C, int H, int L, int T, int V, int K, unsigned blocks, bool shared_workspace) {
+    std::string tag = shape_tag("fused steps", C, H, L, T, V, -1) + " K=" + std::to_string(K) + " blocks=" +
+                      std::to_string(blocks) + (shared_workspace ? " shared" : " global");
+    Layout ly(C, H, L, T, V);
+    const double lr = 0.01, b1 = 0.85, b2 = 0.99, eps = 1e-8;
+    const int slot = T + 1 + 4, num_steps = 50, first = 7;
+    auto params = randv(ly.size, 0.3f);
+    std::vector<int> slots((size_t)K * slot, -1);
+    for (int k = 0; k < K; k++) {
+        int n = 1 + (int)(rng() % T);
+        for (int i = 0; i <= n; i++) slots[(size_t)k * slot + i] = rng() % V;
+        int* sc = &slots[(size_t)k * slot + T + 1];
+        sc[0] = first + k; sc[1] = n; sc[2] = num_steps; sc[3] = 0;
+    }
+    auto scalars_of = [&](int k) { return (const StepScalars*)&slots[(size_t)k * slot + T + 1]; };
+
+    std::vector<float> pe = params, ge(ly.size, 0.0f), me(ly.size, 0.0f), ve(ly.size, 0.0f), le(num_steps, 0.0f);
+    for (int k = 0; k < K; k++) {
+        std::vector<int> tok(slots.begin() + (long)k * slot, slots.begin() + (long)k * slot + T + 1);
+        for (int& t : tok) t = t < 0 ? 0 : t;  // unused positions: any valid id (never read)
+        eager_forward_backward(ly, pe.data(), ge.data(), le.data(), tok, scalars_of(k));
+        emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, pe.data(), ge.data(), me.data(),
+                   ve.data(), (int)ly.size, lr, b1, b2, eps, scalars_of(k));
+    }
+
+    long long sizes[2] = {-1, -1};
+    emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, C, H, L, T, V);
+    std::vector<int> offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
+    for (int l = 0; l < L; l++) {
+        for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
+    }
+    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], NAN);
+    size_t smem = (sizes[1] + (shared_workspace ? sizes[0] : 0)) * sizeof(float);
+    std::vector<float> pf = params, gf(ly.size, 0.0f), mf(ly.size, 0.0f), vf(ly.size, 0.0f), lf(num_steps, 0.0f);
+    emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, pf.data(), gf.data(), mf.data(),
+                           vf.data(), lf.data(), (const int*)slots.data(), (const int*)offsets.data(),
+                           shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2, eps,
+                           1, K, slot, scalars_of(0));
+    check(tag + " losses = eager", lf, tod(le));
+    check(tag + " adam_m = eager", mf.data(), tod(me).data(), ly.size, 1e-7, 1e-5);
+    check(tag + " adam_v = eager", vf.data(), tod(ve).data(), ly.size, 1e-9, 1e-5);
+    check(tag + " params = eager", pf.data(), tod(pe).data(), ly.size, 1e-6, 1e-5);
+    std::vector<double> zeros(ly.size, 0.0);
+    check(tag + " grads zeroed", gf.data(), zeros.data(), ly.size, 0.0, 0.0);
 }
 
 int main() {
@@ -686,6 +735,8 @@ int main() {
     test_fused_step(24, 2, 2, 20, 11, 7, 1, true);
     test_fused_step(64, 4, 1, 64, 27, 64, 5, false);  // 64/64: more tiles than blocks
     test_fused_step(48, 3, 1, 40, 30, 33, 4, false);  // ragged tiles, D = 16
+    test_fused_steps(16, 4, 1, 16, 27, 5, 1, true);    // K steps per launch, one block on chip
+    test_fused_steps(24, 2, 2, 20, 11, 4, 3, false);   // and on a cooperative grid
     std::printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -29,9 +29,10 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * The benchmark chart: median ms/step against model size (n_embd = block_size, on a log2 axis), log scale, one line
- * per engine and dataset (one colour per engine, one line style per dataset). Modes without a number (not implemented,
- * unavailable, failed) are listed in a footer under the plot instead. Kept apart from {@link BenchReport} because it needs AWT
- * (java.desktop), which a trimmed runtime may lack: the report catches the failure and writes everything else.
+ * per engine and dataset (one colour per engine, one line style per dataset; the legend in the report's engine order,
+ * {@link BenchReport#ENGINE_ORDER}). Modes without a number (unavailable, failed) are listed in a footer under the plot
+ * instead. Kept apart from {@link BenchReport} because it needs AWT (java.desktop), which a trimmed runtime may lack:
+ * the report catches the failure and writes everything else.
  */
 final class BenchChart {
 
@@ -52,7 +53,7 @@ final class BenchChart {
         if (measured.isEmpty()) {
             throw new IOException("no measured row to plot");
         }
-        List<String> engines = rows.stream().map(Row::engine).distinct().toList();
+        List<String> engines = BenchReport.engines(rows);
         List<String> datasets = rows.stream().map(Row::dataset).distinct().toList();
 
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
@@ -68,8 +69,12 @@ final class BenchChart {
         styler.setxAxisTickLabelsFormattingFunction(BenchChart::sizeLabel);
         styler.setChartBackgroundColor(Color.WHITE);
 
+        // One series per engine and dataset, added (so listed in the legend) by engine, then dataset.
+        List<Row> ordered = new ArrayList<>(measured);
+        ordered.sort(Comparator.comparing(Row::engine, BenchReport.ENGINE_ORDER)
+                .thenComparingInt(r -> datasets.indexOf(r.dataset())));
         Map<String, List<Row>> series = new LinkedHashMap<>();
-        for (Row r : measured) {
+        for (Row r : ordered) {
             series.computeIfAbsent(r.engine() + " · " + r.dataset(), k -> new ArrayList<>()).add(r);
         }
         for (Map.Entry<String, List<Row>> e : series.entrySet()) {
@@ -117,13 +122,17 @@ final class BenchChart {
         }
     }
 
-    /** One line per reason that rows have no number, naming their engines: "gpu-fused: not implemented yet". */
+    /**
+     * One line per reason that rows have no number, naming their engines in report order: "not plotted: gpu-eager,
+     * gpu-graph: unavailable: no usable CUDA driver or device".
+     */
     static List<String> unmeasured(List<Row> rows) {
+        List<Row> ordered = new ArrayList<>(rows);
+        ordered.sort(Comparator.comparing(Row::engine, BenchReport.ENGINE_ORDER));
         Map<String, Set<String>> byWhat = new LinkedHashMap<>();
-        for (Row r : rows) {
+        for (Row r : ordered) {
             String what = switch (r.status()) {
                 case measured -> null;
-                case not_implemented -> BenchReport.NOT_IMPLEMENTED;
                 case unavailable -> "unavailable: " + r.reason();
                 case failed -> "failed (see results.md)";
             };

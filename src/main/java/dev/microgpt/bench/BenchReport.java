@@ -17,6 +17,7 @@ import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,23 +27,26 @@ import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
  * Writes bench/run.sh's report from the JSON lines it collected (one per {@link StepBenchmark} run, with the dataset
- * and step counts added, plus the rows the harness writes itself for modes that are not implemented or runs that
- * failed): {@code results.md} (header lines, then per dataset a table of median ms/step by engine and size, then
- * every row in full), {@code results.json} (the same metadata and every row as it came, with its status) and
- * {@code ms_per_step.png} (median ms/step against size, one line per engine and dataset, log scale).
+ * and step counts added, plus the rows the harness writes itself for runs that failed): {@code results.md} (header
+ * lines, then per dataset a table of median ms/step by engine and size, then every row in full), {@code results.json}
+ * (the same metadata and every row as it came, with its status) and {@code ms_per_step.png} (median ms/step against
+ * size, one line per engine and dataset, log scale). Engines are listed in {@link #ENGINE_ORDER}.
  *
  * <p>{@code --rows} may also be a results.json written before: its rows, metadata and datasets are kept, so the report
  * can be written again elsewhere, e.g. with the chart on a machine whose Java has AWT.
  *
- * <p>A row is, by its fields: {@code not_implemented} (never shown as a number, whatever else it holds),
- * {@code unavailable} (a GPU row where no GPU is usable, with the reason), {@code error} (the run failed), or
- * measured (it has {@code median_ms_per_step}). A line that is not a JSON object becomes a failed row.
+ * <p>A row is, by its fields: {@code unavailable} (a GPU row where no GPU is usable, with the reason; never shown as
+ * a number, whatever else it holds), {@code error} (the run failed), or measured (it has {@code median_ms_per_step}).
+ * A line that is not a JSON object becomes a failed row. A fused-mode row's {@code mode_detail} (its grid and where
+ * its activations lived) is shown in its note.
  */
 @Command(name = "bench-report", mixinStandardHelpOptions = true,
         description = "Writes results.md, results.json and ms_per_step.png from benchmark JSON lines.")
@@ -51,8 +55,19 @@ public final class BenchReport implements Callable<Integer> {
     static final String MARKDOWN = "results.md";
     static final String JSON = "results.json";
     static final String CHART = "ms_per_step.png";
-    static final String NOT_IMPLEMENTED = "not implemented yet";
     static final String BASELINE = "cpu-fast";
+    /** The engines bench/run.sh knows, in report order; the fused variants ({@link #FUSED_VARIANT}) follow gpu-fused. */
+    static final List<String> ENGINES = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
+            "gpu-eager-cublas", "gpu-graph-cublas");
+    /** gpu-fused-bN (a grid of N blocks), gpu-fused-kK (K steps a launch) and gpu-fused-bN-kK. */
+    private static final Pattern FUSED_VARIANT = Pattern.compile("gpu-fused(?:-b([1-9][0-9]{0,8}))?(?:-k([1-9][0-9]{0,8}))?");
+    /**
+     * Engines in report order (tables and chart legend): {@link #ENGINES}, with the fused variants after gpu-fused by
+     * blocks, then steps a launch; engines it does not know after all of those, tied (a stable sort keeps them as
+     * they came).
+     */
+    static final Comparator<String> ENGINE_ORDER = Comparator.comparingInt(BenchReport::engineRank)
+            .thenComparingInt(e -> fusedVariant(e, 1)).thenComparingInt(e -> fusedVariant(e, 2));
 
     @Option(names = "--rows", required = true,
             description = "JSON lines, one benchmark row each; or a results.json written before, whose metadata is kept.")
@@ -77,7 +92,7 @@ public final class BenchReport implements Callable<Integer> {
     }
 
     /** How a row came out. */
-    enum Status { measured, unavailable, not_implemented, failed }
+    enum Status { measured, unavailable, failed }
 
     /** One row: the JSON object as it was read (or, for an unreadable line, one made to say so). */
     record Row(JsonObject json) {
@@ -103,9 +118,6 @@ public final class BenchReport implements Callable<Integer> {
         }
 
         Status status() {
-            if (json.has("not_implemented")) {
-                return Status.not_implemented;
-            }
             if (json.has("unavailable")) {
                 return Status.unavailable;
             }
@@ -118,7 +130,6 @@ public final class BenchReport implements Callable<Integer> {
         /** Why the row has no numbers: the JSON's own words. */
         String reason() {
             return switch (status()) {
-                case not_implemented -> text("not_implemented", NOT_IMPLEMENTED);
                 case unavailable -> text("unavailable", "unavailable");
                 case failed -> text("error", "no median_ms_per_step in " + json);
                 case measured -> "";
@@ -199,6 +210,28 @@ public final class BenchReport implements Callable<Integer> {
         System.err.printf("bench-report: %d rows -> %s, %s%s%n", rows.size(), outDir.resolve(MARKDOWN), JSON,
                 chart == null ? " (no chart)" : ", " + CHART);
         return 0;
+    }
+
+    /** Where an engine goes in {@link #ENGINE_ORDER}: the fused variants right after gpu-fused, unknown ones last. */
+    private static int engineRank(String engine) {
+        int known = ENGINES.indexOf(engine);
+        if (known >= 0) {
+            return 2 * known;
+        }
+        return FUSED_VARIANT.matcher(engine).matches() ? 2 * ENGINES.indexOf("gpu-fused") + 1 : 2 * ENGINES.size();
+    }
+
+    /** Of a fused variant, N (group 1) or K (group 2) where given, else 0. */
+    private static int fusedVariant(String engine, int group) {
+        Matcher m = FUSED_VARIANT.matcher(engine);
+        return m.matches() && m.group(group) != null ? Integer.parseInt(m.group(group)) : 0;
+    }
+
+    /** The rows' engines, each once, in {@link #ENGINE_ORDER}. */
+    static List<String> engines(List<Row> rows) {
+        List<String> engines = new ArrayList<>(rows.stream().map(Row::engine).distinct().toList());
+        engines.sort(ENGINE_ORDER);
+        return engines;
     }
 
     /** The whole text as a results.json written before (an object with a "rows" array), or null for JSON lines. */
@@ -309,12 +342,12 @@ public final class BenchReport implements Callable<Integer> {
         header.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
         md.append('\n');
 
-        Set<String> engines = new LinkedHashSet<>();
-        Set<String> dsKeys = new LinkedHashSet<>();
-        rows.forEach(r -> {
-            engines.add(r.engine());
-            dsKeys.add(r.dataset());
-        });
+        List<String> engines = engines(rows);
+        List<String> dsKeys = rows.stream().map(Row::dataset).distinct().toList();
+        // By dataset (as they came), size, then engine.
+        List<Row> sorted = new ArrayList<>(rows);
+        sorted.sort(Comparator.comparingInt((Row r) -> dsKeys.indexOf(r.dataset())).thenComparingInt(Row::nEmbd)
+                .thenComparingInt(Row::blockSize).thenComparing(Row::engine, ENGINE_ORDER));
 
         md.append("## Median ms/step\n");
         for (String ds : dsKeys) {
@@ -343,34 +376,35 @@ public final class BenchReport implements Callable<Integer> {
                 }
                 md.append('\n');
             }
+            gridNotes(md, engines, of);
         }
 
         md.append("\n## All rows\n\n");
         md.append("| engine | dataset | n_embd/block | params | median ms/step | min ms/step | launches/step | GPU busy ms/step"
                 + " | launch overhead | speed-up over " + BASELINE + " | warm-up + repeats × steps | note |\n");
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for (Row r : rows) {
+        for (Row r : sorted) {
             boolean measured = r.status() == Status.measured;
             md.append("| ").append(r.engine())
                     .append(" | ").append(r.dataset())
                     .append(" | ").append(r.size())
-                    .append(" | ").append(r.status() == Status.not_implemented ? "—" : integer(r.number("params")))
+                    .append(" | ").append(integer(r.number("params")))
                     .append(" | ").append(number(r.measurement("median_ms_per_step")))
                     .append(" | ").append(number(r.measurement("min_ms_per_step")))
-                    .append(" | ").append(integer(r.measurement("launches_per_step")))
+                    .append(" | ").append(number(r.measurement("launches_per_step"))) // 2 / K: K fused steps a launch
                     .append(" | ").append(number(r.measurement("gpu_busy_ms_per_step")))
                     .append(" | ").append(percent(r.measurement("launch_overhead_share")))
                     .append(" | ").append(measured ? speedUp(r, rows) : "—")
                     .append(" | ").append(measured ? steps(r) : "—")
-                    .append(" | ").append(measured ? "" : escape(label(r.status()) + ": " + r.reason()))
+                    .append(" | ").append(escape(note(r)))
                     .append(" |\n");
         }
 
         md.append("\n## Notes\n\n");
         md.append("- chart: ").append(chartNote).append('\n');
-        for (Status status : List.of(Status.not_implemented, Status.unavailable, Status.failed)) {
+        for (Status status : List.of(Status.unavailable, Status.failed)) {
             Map<String, Set<String>> byReason = new LinkedHashMap<>();
-            rows.stream().filter(r -> r.status() == status)
+            sorted.stream().filter(r -> r.status() == status)
                     .forEach(r -> byReason.computeIfAbsent(r.reason(), k -> new LinkedHashSet<>()).add(r.engine()));
             byReason.forEach((reason, names) -> md.append("- ").append(label(status)).append(": ")
                     .append(String.join(", ", names)).append(": ").append(escape(reason)).append('\n'));
@@ -378,7 +412,8 @@ public final class BenchReport implements Callable<Integer> {
         md.append("- median ms/step: wall time of real training steps (one document each, Adam included) after a"
                 + " warm-up, the median of the repeats; launches/step: driver calls the engine issues per step (a"
                 + " cuBLAS call counts once); GPU busy: the times of the step's operations from CUDA events; launch"
-                + " overhead: (wall - GPU busy) / wall.\n");
+                + " overhead: (wall - GPU busy) / wall; note: for the fused mode, the grid the step ran on and where"
+                + " its activations lived (mode_detail), else why a row has no number.\n");
         return md.toString();
     }
 
@@ -386,10 +421,39 @@ public final class BenchReport implements Callable<Integer> {
     static String label(Status status) {
         return switch (status) {
             case measured -> "measured";
-            case not_implemented -> NOT_IMPLEMENTED;
             case unavailable -> "unavailable";
             case failed -> "failed";
         };
+    }
+
+    /**
+     * Under a dataset's table, one line per engine whose rows say how the mode ran (the fused step's grid):
+     * "gpu-fused: 16/16 on 1 block, activations in shared memory; 64/64 on 16 blocks (cooperative), ...".
+     */
+    private static void gridNotes(StringBuilder md, List<String> engines, List<Row> rows) {
+        boolean first = true;
+        for (String engine : engines) {
+            List<String> details = rows.stream().filter(r -> r.engine().equals(engine) && !modeDetail(r).isEmpty())
+                    .sorted(Comparator.comparingInt(Row::nEmbd).thenComparingInt(Row::blockSize))
+                    .map(r -> r.size() + " on " + modeDetail(r)).toList();
+            if (!details.isEmpty()) {
+                md.append(first ? "\n" : "").append("- ").append(engine).append(": ")
+                        .append(escape(String.join("; ", details))).append('\n');
+                first = false;
+            }
+        }
+    }
+
+    /** How the mode ran (the fused step's grid and where its activations lived), or "". */
+    static String modeDetail(Row r) {
+        return r.text("mode_detail", "").trim();
+    }
+
+    /** The all-rows table's note: how the mode ran, and why the row has no number. */
+    private static String note(Row r) {
+        String why = r.status() == Status.measured ? "" : label(r.status()) + ": " + r.reason();
+        String detail = modeDetail(r);
+        return detail.isEmpty() ? why : why.isEmpty() ? detail : detail + "; " + why;
     }
 
     /** A summary-table cell: the median, or what the row is instead. */

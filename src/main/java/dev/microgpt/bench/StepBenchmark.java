@@ -49,6 +49,10 @@ public final class StepBenchmark implements Callable<Integer> {
             description = "Fused mode: the step's grid in blocks; 0 lets the engine choose (default: ${DEFAULT-VALUE}).")
     int fusedBlocks;
 
+    @Option(names = "--steps-per-launch", defaultValue = "1",
+            description = "Fused mode: training steps per kernel launch (default: ${DEFAULT-VALUE}).")
+    int stepsPerLaunch;
+
     @Option(names = "--gemm", defaultValue = "hand",
             description = "GPU linear layers: hand or cublas (default: ${DEFAULT-VALUE}).")
     GemmBackend gemm;
@@ -80,7 +84,7 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private GpuOptions gpuOptions() {
-        return new GpuOptions(gpuMode, gemm, fusedBlocks);
+        return new GpuOptions(gpuMode, gemm, fusedBlocks, stepsPerLaunch);
     }
 
     /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
@@ -151,7 +155,7 @@ public final class StepBenchmark implements Callable<Integer> {
         }
         busy /= profiled;
         String detail = gpu.modeDetail().isEmpty() ? "" : ",\"mode_detail\":" + JSON.toJson(gpu.modeDetail());
-        return String.format(Locale.ROOT, ",\"launches_per_step\":%d,\"gpu_busy_ms_per_step\":%.5f,\"launch_overhead_share\":%.3f%s",
+        return String.format(Locale.ROOT, ",\"launches_per_step\":%.4g,\"gpu_busy_ms_per_step\":%.5f,\"launch_overhead_share\":%.3f%s",
                 gpu.launchesPerStep(), busy, Math.max(0, (wallMs - busy) / wallMs), detail);
     }
 

@@ -93,6 +93,10 @@ public final class Main implements Callable<Integer> {
             description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
     dev.microgpt.gpu.GpuMode gpuMode;
 
+    @Option(names = "--steps-per-launch", defaultValue = "1",
+            description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to 256; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
+    int stepsPerLaunch;
+
     @Option(names = "--gemm", defaultValue = "hand",
             description = "GPU: what multiplies the linear layers without a fused ReLU (qkv, attn_wo, mlp_fc2, lm_head): hand (the project's kernels) or cublas (cuBLAS sgemm; needs libcublas.so.12, and asks for the GPU as --device gpu does, also under --device auto). mlp_fc1 always runs its hand kernel, whose ReLU is fused (default: ${DEFAULT-VALUE}).")
     GemmBackend gemm;
@@ -183,9 +187,9 @@ public final class Main implements Callable<Integer> {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
-    /** The GPU engine's --gpu-mode and --gemm; refuses (IllegalArgumentException) a pair it cannot run. */
+    /** The GPU engine's --gpu-mode, --gemm and --steps-per-launch; refuses (IllegalArgumentException) what it cannot run. */
     GpuOptions gpuOptions() {
-        return new GpuOptions(gpuMode, gemm);
+        return new GpuOptions(gpuMode, gemm, 0, stepsPerLaunch);
     }
 
     boolean given(String option) {

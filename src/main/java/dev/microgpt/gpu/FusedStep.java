@@ -123,14 +123,15 @@ final class FusedStep implements AutoCloseable {
     }
 
     /**
-     * The step's launch, bound to the run's loss array and Adam's hyper-parameters; with {@code update} false it
-     * stops after the backward, leaving the gradients in grads.
+     * A launch of {@code steps} consecutive training steps, bound to the run's loss array and Adam's hyper-parameters;
+     * step k reads its tokens and scalars {@code slotInts} ints after step k - 1's. With {@code update} false (and one
+     * step) it stops after the backward, leaving the gradients in grads.
      */
     Launch bind(DeviceArray params, DeviceArray grads, DeviceArray adamM, DeviceArray adamV, DeviceArray losses,
-                CUdeviceptr tokens, CUdeviceptr scalars, AdamConfig adam, boolean update) {
+                CUdeviceptr tokens, CUdeviceptr scalars, AdamConfig adam, boolean update, int steps, int slotInts) {
         return kernels.fusedStep(blocks, THREADS, sharedBytes, params.at(0), grads.at(0), adamM.at(0), adamV.at(0),
                 losses.at(0), tokens, tensorOffsets.at(0), workspace == null ? null : workspace.at(0),
-                layout.config(), layout.size(), adam, update, scalars);
+                layout.config(), layout.size(), adam, update, steps, slotInts, scalars);
     }
 
     private static int ceilDiv(int a, int b) {

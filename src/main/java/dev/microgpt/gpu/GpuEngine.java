@@ -41,17 +41,16 @@ public final class GpuEngine implements TrainingEngine {
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final GpuContext gpu;
     private final KernelLibrary kernels;
-    private final LinearLayers linear; // eager and graph: hand kernels, or cuBLAS through a handle owned here
     private final FusedStep fused;     // fused: the one-launch step (null in the other modes)
 
     private final DeviceArray params; // [P] float
     private final DeviceArray grads;  // [P] float, zero between steps (Adam clears it)
     private final DeviceArray adamM;  // [P]
     private final DeviceArray adamV;  // [P]
-    private final DeviceArray stepInput; // [T + 1 + 4] int: the tokens, then StepScalars, so one copy per step
-    private final CUdeviceptr tokens;  // [T + 1] int, in stepInput
-    private final CUdeviceptr scalars; // [4] int, StepScalars, in stepInput
-    private final PinnedInts staging;  // [LOSS_BATCH][T + 1 + 4], stepInput's layout
+    private final DeviceArray stepInput; // [steps per launch][T + 1 + 4] int: a step's tokens, then its StepScalars
+    private final CUdeviceptr tokens;  // [T + 1] int, stepInput's first slot
+    private final CUdeviceptr scalars; // [4] int, StepScalars, stepInput's first slot
+    private final PinnedInts staging;  // [LOSS_BATCH][T + 1 + 4], slots as stepInput's
     private final PinnedInts lossesHost; // [LOSS_BATCH] float
     private final float[] hostScratch; // [P], for moving state to and from the host
 
@@ -61,10 +60,11 @@ public final class GpuEngine implements TrainingEngine {
     private DeviceArray logits;       // [T, V], dlogits in place
     private Launch adamLaunch;
     private AdamConfig adamFor;
-    private Launch fusedTraining;     // fused: the step with Adam, bound to losses and adamFor
-    private Launch fusedGradients;    // fused: the step without Adam, for forwardBackward
+    private Launch[] fusedTraining;   // fused: [k] runs k staged steps with Adam, bound to losses and adamFor; lazily
+    private Launch fusedGradients;    // fused: one step without Adam, for forwardBackward
     private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
     private int pending;              // steps submitted since the last collection
+    private int launched;             // of those, the ones issued (fused: steps wait to fill a launch)
     private int firstPendingStep;
     private boolean gradientsZero = true;
     private boolean closed;
@@ -92,7 +92,7 @@ public final class GpuEngine implements TrainingEngine {
             grads = array("grads", p);
             adamM = array("adam_m", p);
             adamV = array("adam_v", p);
-            stepInput = array("step_input", tokenSlot);
+            stepInput = array("step_input", (long) options.stepsPerLaunch() * tokenSlot);
             tokens = stepInput.at(0);
             scalars = stepInput.at(t + 1);
             staging = own(new PinnedInts("staging", LOSS_BATCH * tokenSlot));
@@ -104,12 +104,11 @@ public final class GpuEngine implements TrainingEngine {
             writeParameters(initialParams);
             if (options.mode() == GpuMode.fused) {
                 fused = own(new FusedStep(gpu, kernels, layout, options.fusedBlocks()));
-                linear = null;
             } else {
                 fused = null;
-                linear = options.gemm() == GemmBackend.cublas ? own(new CublasGemm(gpu.stream()))
-                        : new HandLinearLayers(kernels, t, scalars);
-                buildStep(cfg);
+                // hand kernels, or cuBLAS through a handle owned here
+                buildStep(cfg, options.gemm() == GemmBackend.cublas ? own(new CublasGemm(gpu.stream()))
+                        : new HandLinearLayers(kernels, t, scalars));
             }
             stepGraphs = own(new StepGraphs(t, forwardAndBackward.stream().anyMatch(StepOp::dependsOnPositions)));
             ensureLossCapacity(1);
@@ -138,9 +137,9 @@ public final class GpuEngine implements TrainingEngine {
 
     /**
      * Allocates the activations and binds every operation of forward and backward (kernels/README.md, "One training
-     * step"); the linear layers without a fused ReLU come from {@link #linear}, mlp_fc1 is always the hand kernel.
+     * step"); the linear layers without a fused ReLU come from {@code linear}, mlp_fc1 is always the hand kernel.
      */
-    private void buildStep(ModelConfig cfg) {
+    private void buildStep(ModelConfig cfg, LinearLayers linear) {
         int c = cfg.nEmbd();
         int f = cfg.mlpHidden();
         int v = cfg.vocabSize();
@@ -244,6 +243,9 @@ public final class GpuEngine implements TrainingEngine {
 
     private void ensureAdam(AdamConfig adam) {
         if (!adam.equals(adamFor)) {
+            if (fused != null) {
+                launchStaged(); // steps already submitted keep the Adam settings they were submitted with
+            }
             adamLaunch = kernels.adam(params.at(0), grads.at(0), adamM.at(0), adamV.at(0), layout.size(),
                     adam.learningRate(), adam.beta1(), adam.beta2(), adam.eps(), scalars);
             adamFor = adam;
@@ -258,8 +260,27 @@ public final class GpuEngine implements TrainingEngine {
     private void bindFused() {
         // Before the first training step there is no Adam yet; the gradients-only launch ignores its arguments.
         AdamConfig adam = adamFor != null ? adamFor : AdamConfig.MICROGPT;
-        fusedTraining = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, true);
-        fusedGradients = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, false);
+        fusedTraining = new Launch[options.stepsPerLaunch() + 1];
+        fusedGradients = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, false, 1, tokenSlot);
+    }
+
+    /** The fused launch of {@code steps} staged steps (built when first needed: the arguments are allocated once). */
+    private Launch fusedTraining(int steps) {
+        if (fusedTraining[steps] == null) {
+            fusedTraining[steps] = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adamFor, true,
+                    steps, tokenSlot);
+        }
+        return fusedTraining[steps];
+    }
+
+    /** Issues the submitted steps not yet issued as one fused launch, after one copy of their staged slots. */
+    private void launchStaged() {
+        int steps = pending - launched;
+        if (steps > 0) {
+            copyUp(launched, steps);
+            fusedTraining(steps).enqueue(gpu.stream());
+            launched = pending;
+        }
     }
 
     private void dropGraph() {
@@ -277,14 +298,15 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     /**
-     * Driver calls the engine issues for one training step: the staging copy, then its operations (kernel launches,
-     * and with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it), or one
-     * graph launch, or the fused step's one launch.
+     * Driver calls the engine issues per training step: the staging copy, then its operations (kernel launches, and
+     * with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it), or one graph
+     * launch; or, fused, one copy and one launch for every {@code --steps-per-launch} steps.
      */
-    public int launchesPerStep() {
-        return 1 + switch (options.mode()) {
-            case eager -> forwardAndBackward.size() + 1;
-            case graph, fused -> 1;
+    public double launchesPerStep() {
+        return switch (options.mode()) {
+            case eager -> 1 + forwardAndBackward.size() + 1;
+            case graph -> 2;
+            case fused -> 2.0 / options.stepsPerLaunch();
         };
     }
 
@@ -308,8 +330,9 @@ public final class GpuEngine implements TrainingEngine {
         ensureLossCapacity(numSteps);
         ensureAdam(adam);
         clearGradientsIfNeeded();
-        stage(0, doc, positions, step, numSteps);
-        List<StepOp> ops = fused != null ? List.of(fusedTraining) : stepOps();
+        stageHost(0, doc, positions, step, numSteps);
+        copyUp(0, 1);
+        List<StepOp> ops = fused != null ? List.of(fusedTraining(1)) : stepOps();
         jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * ops.size()];
         try {
             for (int i = 0; i < events.length; i++) {
@@ -354,8 +377,8 @@ public final class GpuEngine implements TrainingEngine {
         return LOSS_BATCH;
     }
 
-    /** Stages tokens [0, positions] and the step scalars in slot {@code slot} and copies the slot up asynchronously. */
-    private void stage(int slot, int[] doc, int positions, int step, int numSteps) {
+    /** Writes a step's tokens [0, positions] and its scalars into the pinned staging slot {@code slot}. */
+    private void stageHost(int slot, int[] doc, int positions, int step, int numSteps) {
         if (positions < 1 || positions > t || doc.length < positions + 1) {
             throw new IllegalArgumentException("positions must be in [1, " + t + "] with positions + 1 tokens, got "
                     + positions + " of " + doc.length);
@@ -367,8 +390,16 @@ public final class GpuEngine implements TrainingEngine {
         }
         int s = base + t + 1;
         pinned.put(s, step).put(s + 1, positions).put(s + 2, numSteps).put(s + 3, 0);
-        Cuda.check(cuMemcpyHtoDAsync(stepInput.at(0), staging.at(base), (long) tokenSlot * DeviceArray.ELEMENT_BYTES,
-                gpu.stream()), "cuMemcpyHtoDAsync(tokens and step scalars)");
+    }
+
+    /**
+     * Copies staging slots [first, first + count) into the device's slots [0, count), asynchronously in one copy. On
+     * the engine's one stream it waits for the steps before it, which may still read those device slots.
+     */
+    private void copyUp(int first, int count) {
+        Cuda.check(cuMemcpyHtoDAsync(stepInput.at(0), staging.at(first * tokenSlot),
+                (long) count * tokenSlot * DeviceArray.ELEMENT_BYTES, gpu.stream()),
+                "cuMemcpyHtoDAsync(tokens and step scalars)");
     }
 
     @Override
@@ -387,22 +418,29 @@ public final class GpuEngine implements TrainingEngine {
         if (pending == 0) {
             firstPendingStep = step;
         }
-        stage(pending, doc, positions, step, numSteps);
+        stageHost(pending, doc, positions, step, numSteps);
         switch (options.mode()) {
             case eager -> {
+                copyUp(pending, 1);
                 enqueueForwardAndBackward(positions);
                 adamLaunch.enqueue(gpu.stream());
             }
             case graph -> {
+                copyUp(pending, 1);
                 StepGraph graph = stepGraphs.get(positions);
                 if (graph == null) {
                     graph = stepGraphs.capture(gpu.stream(), positions, stepOps());
                 }
                 graph.launch(gpu.stream());
             }
-            case fused -> fusedTraining.enqueue(gpu.stream());
+            case fused -> { } // issued below once a launch's worth of steps is staged, or when losses are collected
         }
         pending++;
+        if (fused == null) {
+            launched = pending;
+        } else if (pending - launched == options.stepsPerLaunch()) {
+            launchStaged();
+        }
     }
 
     private void enqueueForwardAndBackward(int positions) {
@@ -418,6 +456,9 @@ public final class GpuEngine implements TrainingEngine {
         if (n == 0) {
             return 0;
         }
+        if (fused != null) {
+            launchStaged();
+        }
         Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(firstPendingStep), n * 4L, gpu.stream()),
                 "cuMemcpyDtoHAsync(losses)");
         gpu.synchronize("steps " + (firstPendingStep + 1) + ".." + (firstPendingStep + n));
@@ -425,6 +466,7 @@ public final class GpuEngine implements TrainingEngine {
             into[i] = lossesHost.floats().get(i);
         }
         pending = 0;
+        launched = 0;
         return n;
     }
 
@@ -433,7 +475,8 @@ public final class GpuEngine implements TrainingEngine {
         gpu.makeCurrent();
         requireNothingPending();
         clearGradientsIfNeeded();
-        stage(0, doc, positions, 0, (int) losses.length());
+        stageHost(0, doc, positions, 0, (int) losses.length());
+        copyUp(0, 1);
         if (fused != null) {
             fusedGradients.enqueue(gpu.stream());
         } else {

@@ -3,14 +3,17 @@ package dev.microgpt.gpu;
 import java.util.Objects;
 
 /**
- * How the GPU engine runs a step: the mode that issues it and the backend of its linear layers.
+ * How the GPU engine runs a step: the mode that issues it, the backend of its linear layers, and the fused step's
+ * two knobs.
  *
- * @param mode        how the step is issued
- * @param gemm        what multiplies the linear layers without a fused ReLU
- * @param fusedBlocks the fused step's grid in blocks, or 0 to let the engine choose ({@link FusedStep}); a benchmark
- *                    knob, only for the fused mode
+ * @param mode           how the step is issued
+ * @param gemm           what multiplies the linear layers without a fused ReLU
+ * @param fusedBlocks    the fused step's grid in blocks, or 0 to let the engine choose ({@link FusedStep}); a benchmark
+ *                       knob, only for the fused mode
+ * @param stepsPerLaunch training steps one launch of the fused kernel runs, their documents staged on the device
+ *                       together (1 to {@link GpuEngine#LOSS_BATCH}; above 1 only for the fused mode)
  */
-public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks) {
+public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks, int stepsPerLaunch) {
 
     public GpuOptions {
         Objects.requireNonNull(mode, "mode");
@@ -22,10 +25,18 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks) {
             throw new IllegalArgumentException("fused blocks must be 0 (automatic) or, with --gpu-mode fused, positive;"
                     + " got " + fusedBlocks + " with --gpu-mode " + mode);
         }
+        if (stepsPerLaunch < 1 || stepsPerLaunch > GpuEngine.LOSS_BATCH) {
+            throw new IllegalArgumentException("--steps-per-launch must be in [1, " + GpuEngine.LOSS_BATCH + "], got "
+                    + stepsPerLaunch);
+        }
+        if (stepsPerLaunch > 1 && mode != GpuMode.fused) {
+            throw new IllegalArgumentException("--steps-per-launch " + stepsPerLaunch + " needs --gpu-mode fused (one"
+                    + " kernel runs the steps); --gpu-mode " + mode + " issues each step by itself");
+        }
     }
 
     public GpuOptions(GpuMode mode, GemmBackend gemm) {
-        this(mode, gemm, 0);
+        this(mode, gemm, 0, 1);
     }
 
     /**
@@ -39,8 +50,12 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks) {
         };
     }
 
-    /** "eager", "graph-cublas", ...: the engine's name after "gpu-", and the benchmark's row. */
+    /**
+     * "eager", "graph-cublas", "fused-b4-k16", ...: the engine's name after "gpu-", and the benchmark's row (bench/run.sh
+     * names its rows the same way).
+     */
     public String label() {
-        return gemm == GemmBackend.hand ? mode.name() : mode + "-" + gemm;
+        return mode + (gemm == GemmBackend.hand ? "" : "-" + gemm) + (fusedBlocks > 0 ? "-b" + fusedBlocks : "")
+                + (stepsPerLaunch > 1 ? "-k" + stepsPerLaunch : "");
     }
 }

@@ -197,17 +197,18 @@ final class KernelLibrary implements AutoCloseable {
     }
 
     /**
-     * The whole training step in one launch (kernels/step.cu): forward, loss into losses[step], backward, then Adam
-     * when {@code update}, else the gradients stay in grads. workspace null: the activations live in shared memory.
+     * {@code steps} training steps in one launch (kernels/step.cu): each forward, loss into losses[step], backward,
+     * then Adam when {@code update}, else the gradients stay in grads. Step k's tokens and scalars are {@code tokens}
+     * and {@code ss} plus k * slotInts ints. workspace null: the activations live in shared memory.
      */
     Launch fusedStep(int blocks, int threads, int sharedBytes, CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m,
                      CUdeviceptr v, CUdeviceptr losses, CUdeviceptr tokens, CUdeviceptr tensorOffsets,
-                     CUdeviceptr workspace, ModelConfig cfg, int numParams, AdamConfig adam, boolean update,
-                     CUdeviceptr ss) {
+                     CUdeviceptr workspace, ModelConfig cfg, int numParams, AdamConfig adam, boolean update, int steps,
+                     int slotInts, CUdeviceptr ss) {
         Pointer args = new Args().ptr(params).ptr(grads).ptr(m).ptr(v).ptr(losses).ptr(tokens).ptr(tensorOffsets)
                 .ptr(workspace).i(cfg.nEmbd()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize()).i(cfg.vocabSize())
                 .i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2()).d(adam.eps()).i(update ? 1 : 0)
-                .ptr(ss).pointer();
+                .i(steps).i(slotInts).ptr(ss).pointer();
         CUfunction f = function("step", "train_step_fused");
         return blocks == 1 ? new Launch("train_step_fused", f, 1, 1, 1, threads, sharedBytes, args)
                 : Launch.cooperative("train_step_fused", f, blocks, threads, sharedBytes, args);

@@ -33,9 +33,19 @@ class BenchReportTest {
             + "\"gpu_busy_ms_per_step\":0.012,\"launch_overhead_share\":0.4}";
     private static final String EAGER_UNAVAILABLE = "{\"dataset\":\"names\",\"engine\":\"gpu-eager\",\"n_embd\":64,"
             + "\"block_size\":64,\"params\":56704,\"unavailable\":\"no usable CUDA driver or device (cudaErrorNoDevice)\"}";
-    // Even a number in a not-implemented row must never be shown as a measurement.
-    private static final String FUSED = "{\"engine\":\"gpu-fused\",\"dataset\":\"names\",\"n_embd\":16,\"block_size\":16,"
-            + "\"not_implemented\":\"the fused GPU mode is planned\",\"median_ms_per_step\":987.6}";
+    // Even a number in an unavailable row must never be shown as a measurement.
+    private static final String FUSED_UNAVAILABLE = "{\"engine\":\"gpu-fused\",\"dataset\":\"names\",\"n_embd\":64,"
+            + "\"block_size\":64,\"params\":56704,\"unavailable\":\"no usable CUDA driver or device (cudaErrorNoDevice)\","
+            + "\"median_ms_per_step\":987.6}";
+    private static final String FUSED_16 = "{\"dataset\":\"names\",\"warmup_steps\":9000,\"steps_per_repeat\":3000,"
+            + "\"engine\":\"gpu-fused\",\"n_embd\":16,\"block_size\":16,\"params\":4192,\"median_ms_per_step\":0.01,"
+            + "\"min_ms_per_step\":0.0095,\"repeats\":[0.01, 0.0095, 0.011],\"launches_per_step\":2,"
+            + "\"gpu_busy_ms_per_step\":0.008,\"launch_overhead_share\":0.2,"
+            + "\"mode_detail\":\"1 block, activations in shared memory\"}";
+    private static final String FUSED_B4_16 = "{\"dataset\":\"names\",\"warmup_steps\":9000,\"steps_per_repeat\":3000,"
+            + "\"engine\":\"gpu-fused-b4\",\"n_embd\":16,\"block_size\":16,\"params\":4192,\"median_ms_per_step\":0.015,"
+            + "\"min_ms_per_step\":0.014,\"repeats\":[0.015],\"launches_per_step\":2,\"gpu_busy_ms_per_step\":0.012,"
+            + "\"launch_overhead_share\":0.2,\"mode_detail\":\"4 blocks (cooperative), activations in global memory\"}";
     private static final String CPU_64 = "{\"dataset\":\"names\",\"warmup_steps\":3000,\"steps_per_repeat\":1000,"
             + "\"engine\":\"cpu-fast\",\"n_embd\":64,\"block_size\":64,\"params\":56704,\"median_ms_per_step\":0.3512,"
             + "\"min_ms_per_step\":0.34,\"repeats\":[0.3512]}";
@@ -46,13 +56,17 @@ class BenchReportTest {
 
     @Test
     void classifiesRowsByTheirFields() {
-        List<Row> rows = rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, "", "Exception in thread main", "{\"engine\":\"gpu-eager\",\"error\":\"exit 1: boom\"}");
-        assertEquals(List.of(Status.measured, Status.measured, Status.unavailable, Status.not_implemented, Status.failed, Status.failed),
+        List<Row> rows = rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED_UNAVAILABLE, "", "Exception in thread main",
+                "{\"engine\":\"gpu-eager\",\"error\":\"exit 1: boom\"}", FUSED_16);
+        assertEquals(List.of(Status.measured, Status.measured, Status.unavailable, Status.unavailable, Status.failed,
+                        Status.failed, Status.measured),
                 rows.stream().map(Row::status).toList());
         assertEquals("no usable CUDA driver or device (cudaErrorNoDevice)", rows.get(2).reason());
-        assertTrue(rows.get(3).measurement("median_ms_per_step").isEmpty(), "a not-implemented row has no measurement");
+        assertTrue(rows.get(3).measurement("median_ms_per_step").isEmpty(), "an unavailable row has no measurement");
         assertTrue(rows.get(4).reason().contains("not a JSON object: Exception in thread main"));
         assertEquals("exit 1: boom", rows.get(5).reason());
+        assertEquals("1 block, activations in shared memory", BenchReport.modeDetail(rows.get(6)));
+        assertEquals("", BenchReport.modeDetail(rows.get(1)), "a row without mode_detail has none");
     }
 
     @Test
@@ -66,7 +80,7 @@ class BenchReportTest {
         assertEquals(List.of("machine", "gpu", "jvm", "date", "commit"), List.copyOf(header.keySet()));
 
         String md = BenchReport.markdown(header, Map.of("names", "names.txt, one name per step"), "ms_per_step.png",
-                rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, CPU_64));
+                rows(CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED_UNAVAILABLE, FUSED_16, CPU_64));
         assertTrue(md.contains("- machine: 2 cores, test CPU\n"), md);
         assertTrue(md.contains("- jvm: "), md);
         assertTrue(md.contains("- date: 2026-01-02T03:04Z\n"), md);
@@ -77,19 +91,27 @@ class BenchReportTest {
         assertTrue(md.contains("| cpu-fast | 0.03912 | 0.3512 |"), md);
         assertTrue(md.contains("| gpu-graph | 0.02 |  |"), md);
         assertTrue(md.contains("| gpu-eager |  | unavailable |"), md);
-        assertTrue(md.contains("| gpu-fused | not implemented yet |  |"), md);
-        // Every row in full: GPU fields, the speed-up over the CPU, the step counts, and the reasons.
+        assertTrue(md.contains("| gpu-fused | 0.01 | unavailable |"), md);
+        // Under the table, the fused step's grid at each size that has one; nothing for the other engines.
+        assertTrue(md.contains("| gpu-fused | 0.01 | unavailable |\n\n- gpu-fused: 16/16 on 1 block, activations in shared"
+                + " memory\n\n## All rows"), md);
+        // Every row in full: GPU fields, the speed-up over the CPU, the step counts, the grid, and the reasons.
         assertTrue(md.contains("| gpu-graph | names | 16/16 | 4192 | 0.02 | 0.019 | 1 | 0.012 | 40.0% | 1.96× | 9000 + 3 × 3000 |  |"), md);
-        assertTrue(md.contains("| unavailable: no usable CUDA driver or device (cudaErrorNoDevice) |"), md);
-        assertTrue(md.contains("| gpu-fused | names | 16/16 | — | — | — |"), md);
-        assertTrue(md.contains("not implemented yet: the fused GPU mode is planned"), md);
-        assertFalse(md.contains("987"), "the not-implemented row's number must not appear:\n" + md);
+        assertTrue(md.contains("| gpu-fused | names | 16/16 | 4192 | 0.01 | 0.0095 | 2 | 0.008 | 20.0% | 3.91× | 9000 + 3 × 3000"
+                + " | 1 block, activations in shared memory |"), md);
+        assertTrue(md.contains("| gpu-eager | names | 64/64 | 56704 | — | — | — | — | — | — | — | unavailable: no usable CUDA"
+                + " driver or device (cudaErrorNoDevice) |"), md);
+        assertTrue(md.contains("| gpu-fused | names | 64/64 | 56704 | — | — | — |"), md);
+        assertTrue(md.contains("- unavailable: gpu-eager, gpu-fused: no usable CUDA driver or device (cudaErrorNoDevice)\n"), md);
+        assertTrue(md.contains("note: for the fused mode, the grid"), md);
+        assertFalse(md.contains("987"), "the unavailable row's number must not appear:\n" + md);
+        assertFalse(md.contains("not implemented"), md);
     }
 
     @Test
     void writesMarkdownJsonAndChart(@TempDir Path dir) throws Exception {
         Path rowsFile = dir.resolve("rows.jsonl");
-        Files.writeString(rowsFile, String.join("\n", CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED, CPU_64) + "\n");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, GRAPH_16, EAGER_UNAVAILABLE, FUSED_16, CPU_64) + "\n");
         Path out = dir.resolve("out");
         int exit = new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", out.toString(),
                 "--meta", "machine=test machine", "--meta", "commit=abc1234", "--dataset", "names=the names");
@@ -111,7 +133,9 @@ class BenchReportTest {
         assertEquals("measured", rows.get(0).getAsJsonObject().get("status").getAsString());
         assertEquals(0.03912, rows.get(0).getAsJsonObject().get("median_ms_per_step").getAsDouble());
         assertEquals("unavailable", rows.get(2).getAsJsonObject().get("status").getAsString());
-        assertEquals("not_implemented", rows.get(3).getAsJsonObject().get("status").getAsString());
+        assertEquals("measured", rows.get(3).getAsJsonObject().get("status").getAsString());
+        assertEquals("1 block, activations in shared memory", rows.get(3).getAsJsonObject().get("mode_detail").getAsString());
+        assertFalse(rows.get(1).getAsJsonObject().has("mode_detail"));
 
         byte[] png = Files.readAllBytes(out.resolve(BenchReport.CHART));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
@@ -121,7 +145,7 @@ class BenchReportTest {
     @Test
     void aResultsJsonIsReadBackWithItsMetadata(@TempDir Path dir) throws Exception {
         Path rowsFile = dir.resolve("rows.jsonl");
-        Files.writeString(rowsFile, String.join("\n", CPU_16, EAGER_UNAVAILABLE, FUSED) + "\n");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, EAGER_UNAVAILABLE, FUSED_16) + "\n");
         Path first = dir.resolve("first");
         assertEquals(0, new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", first.toString(),
                 "--no-chart", "--meta", "machine=the GPU machine", "--meta", "jvm=the JVM there", "--meta", "commit=abc1234",
@@ -135,31 +159,62 @@ class BenchReportTest {
         assertTrue(md.contains("- commit: abc1234 (again)\n"), md);
         assertTrue(md.contains("### names: the names"), md);
         assertTrue(md.contains("| cpu-fast | 0.03912 |"), md);
-        assertTrue(md.contains("| gpu-fused | not implemented yet |"), md);
+        assertTrue(md.contains("| gpu-fused | 0.01 |  |"), md);
+        assertTrue(md.contains("- gpu-fused: 16/16 on 1 block, activations in shared memory\n"), md);
         assertTrue(Files.exists(second.resolve(BenchReport.CHART)));
         JsonArray rows = JsonParser.parseString(Files.readString(second.resolve(BenchReport.JSON))).getAsJsonObject()
                 .getAsJsonArray("rows");
         assertEquals(3, rows.size());
         assertEquals("unavailable", rows.get(1).getAsJsonObject().get("status").getAsString());
+        assertEquals("1 block, activations in shared memory", rows.get(2).getAsJsonObject().get("mode_detail").getAsString());
     }
 
     @Test
     void withoutAMeasuredRowTheReportSaysSoAndDrawsNoChart(@TempDir Path dir) throws Exception {
         Path rowsFile = dir.resolve("rows.jsonl");
-        Files.writeString(rowsFile, EAGER_UNAVAILABLE + "\n" + FUSED + "\n", StandardCharsets.UTF_8);
+        Files.writeString(rowsFile, FUSED_UNAVAILABLE + "\n" + EAGER_UNAVAILABLE + "\n", StandardCharsets.UTF_8);
         int exit = new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", dir.toString());
         assertEquals(0, exit);
         assertFalse(Files.exists(dir.resolve(BenchReport.CHART)));
         String md = Files.readString(dir.resolve(BenchReport.MARKDOWN));
         assertTrue(md.contains("- chart: not rendered: no row was measured"), md);
-        assertTrue(md.contains("- unavailable: gpu-eager: no usable CUDA driver or device (cudaErrorNoDevice)"), md);
+        assertTrue(md.contains("- unavailable: gpu-eager, gpu-fused: no usable CUDA driver or device (cudaErrorNoDevice)"), md);
     }
 
     @Test
     void chartFooterNamesWhatIsNotPlotted() {
-        assertEquals(List.of("not plotted: gpu-eager: unavailable: no usable CUDA driver or device (cudaErrorNoDevice)",
-                        "not plotted: gpu-fused: not implemented yet"),
-                BenchChart.unmeasured(rows(CPU_16, EAGER_UNAVAILABLE, FUSED)));
+        assertEquals(List.of("not plotted: gpu-eager, gpu-fused: unavailable: no usable CUDA driver or device (cudaErrorNoDevice)",
+                        "not plotted: gpu-graph: failed (see results.md)"),
+                BenchChart.unmeasured(rows(CPU_16, FUSED_UNAVAILABLE, "{\"engine\":\"gpu-graph\",\"error\":\"exit 1: boom\"}",
+                        EAGER_UNAVAILABLE, FUSED_16)));
+    }
+
+    @Test
+    void enginesGoInTheHarnessOrderWithFusedVariantsByBlocksThenStepsAndUnknownOnesLast() {
+        List<String> scrambled = new java.util.ArrayList<>(List.of("zeta-engine", "gpu-graph-cublas", "gpu-fused-b16",
+                "gpu-eager-cublas", "gpu-fused-b4-k8", "gpu-fused", "alpha-engine", "gpu-graph", "gpu-fused-b4",
+                "gpu-fused-k16", "gpu-eager", "cpu-tape", "cpu-fast"));
+        scrambled.sort(BenchReport.ENGINE_ORDER);
+        assertEquals(List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused", "gpu-fused-k16", "gpu-fused-b4",
+                "gpu-fused-b4-k8", "gpu-fused-b16", "gpu-eager-cublas", "gpu-graph-cublas", "zeta-engine", "alpha-engine"),
+                scrambled);
+
+        // The tables follow it, whatever order the rows came in.
+        String md = BenchReport.markdown(Map.of(), Map.of(), "none", rows(FUSED_B4_16, GRAPH_16,
+                "{\"engine\":\"gpu-graph-cublas\",\"dataset\":\"names\",\"n_embd\":16,\"block_size\":16,\"unavailable\":\"no cuBLAS\"}",
+                FUSED_16, CPU_16));
+        String summary = md.substring(md.indexOf("## Median ms/step"), md.indexOf("## All rows"));
+        assertEquals(List.of("cpu-fast", "gpu-graph", "gpu-fused", "gpu-fused-b4", "gpu-graph-cublas"), firstCells(summary), md);
+        String all = md.substring(md.indexOf("## All rows"), md.indexOf("## Notes"));
+        assertEquals(List.of("cpu-fast", "gpu-graph", "gpu-fused", "gpu-fused-b4", "gpu-graph-cublas"), firstCells(all), md);
+        assertTrue(summary.contains("\n- gpu-fused: 16/16 on 1 block, activations in shared memory\n"
+                + "- gpu-fused-b4: 16/16 on 4 blocks (cooperative), activations in global memory\n"), md);
+    }
+
+    /** The first cell of each body row of the Markdown tables in this text. */
+    private static List<String> firstCells(String md) {
+        return md.lines().filter(l -> l.startsWith("| ") && !l.startsWith("| engine |"))
+                .map(l -> l.substring(2, l.indexOf(" |"))).toList();
     }
 
     @Test

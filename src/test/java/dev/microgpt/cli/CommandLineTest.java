@@ -180,6 +180,14 @@ class CommandLineTest {
                 "--gemm cublas", "eager and graph", "fused");
     }
 
+    @Test
+    void stepsPerLaunchNeedsTheFusedModeAndAFewSteps() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--steps-per-launch", "8", "--steps", "3"), 2,
+                "--steps-per-launch 8 needs --gpu-mode fused");
+        assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--steps-per-launch", "0", "--steps", "3"),
+                2, "--steps-per-launch must be in [1, 256]", "got 0");
+    }
+
     /** --gemm cublas asks for the GPU even under --device auto, so without cuBLAS or a GPU it fails, saying which. */
     @Test
     void gemmCublasWithoutCublasOrAGpuSaysWhy() throws Exception {

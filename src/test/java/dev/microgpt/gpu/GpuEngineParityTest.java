@@ -62,8 +62,8 @@ class GpuEngineParityTest {
         return Stream.of(16, 64).flatMap(size -> Stream.of(
                 Arguments.of(size, new GpuOptions(GpuMode.eager, GemmBackend.hand)),
                 Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand)),
-                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 1)),
-                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 3))));
+                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 1, 1)),
+                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 3, 1))));
     }
 
     @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
@@ -133,13 +133,17 @@ class GpuEngineParityTest {
         }
     }
 
+    /** Every mode, and the fused step running 16 steps per launch (200 = 12 launches of 16 and one of 8). */
     static Stream<Arguments> sizesAndModes() {
-        return Stream.of(GpuMode.values()).flatMap(mode -> Stream.of(Arguments.of(16, mode), Arguments.of(64, mode)));
+        Stream<GpuOptions> options = Stream.concat(
+                Stream.of(GpuMode.values()).map(mode -> new GpuOptions(mode, GemmBackend.hand)),
+                Stream.of(new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16)));
+        return options.flatMap(o -> Stream.of(Arguments.of(16, o), Arguments.of(64, o)));
     }
 
     @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
     @MethodSource("sizesAndModes")
-    void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size, GpuMode mode) throws Exception {
+    void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size, GpuOptions mode) throws Exception {
         TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), new TrainingRun.Shape(size, 4, 1, size), 42);
         double[] cpuLosses = losses(new FastEngine(run.layout(), run.initialParams()), run, 200);
         double[] gpuLosses;

@@ -15,7 +15,9 @@ class GpuOptionsTest {
         assertEquals("graph", new GpuOptions(GpuMode.graph, GemmBackend.hand).label());
         assertEquals("eager-cublas", new GpuOptions(GpuMode.eager, GemmBackend.cublas).label());
         assertEquals("graph-cublas", new GpuOptions(GpuMode.graph, GemmBackend.cublas).label());
-        assertEquals("fused", new GpuOptions(GpuMode.fused, GemmBackend.hand, 4).label());
+        assertEquals("fused", new GpuOptions(GpuMode.fused, GemmBackend.hand).label());
+        assertEquals("fused-b4", new GpuOptions(GpuMode.fused, GemmBackend.hand, 4, 1).label());
+        assertEquals("fused-k16", new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16).label());
     }
 
     @Test
@@ -24,8 +26,14 @@ class GpuOptionsTest {
                 () -> new GpuOptions(GpuMode.fused, GemmBackend.cublas)).getMessage();
         assertTrue(cublasFused.contains("--gemm cublas applies to eager and graph modes"), cublasFused);
         String blocksEager = assertThrows(IllegalArgumentException.class,
-                () -> new GpuOptions(GpuMode.eager, GemmBackend.hand, 2)).getMessage();
+                () -> new GpuOptions(GpuMode.eager, GemmBackend.hand, 2, 1)).getMessage();
         assertTrue(blocksEager.contains("--gpu-mode fused"), blocksEager);
-        assertThrows(IllegalArgumentException.class, () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, -1));
+        assertThrows(IllegalArgumentException.class, () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, -1, 1));
+        String stepsGraph = assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.graph, GemmBackend.hand, 0, 8)).getMessage();
+        assertTrue(stepsGraph.contains("--steps-per-launch 8 needs --gpu-mode fused"), stepsGraph);
+        assertThrows(IllegalArgumentException.class, () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 0));
+        assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, GpuEngine.LOSS_BATCH + 1));
     }
 }
