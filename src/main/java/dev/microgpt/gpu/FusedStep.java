@@ -49,10 +49,6 @@ final class FusedStep implements AutoCloseable {
             long scratchFloats = sizes[1];
             long onChipBytes = (scratchFloats + workspaceFloats) * DeviceArray.ELEMENT_BYTES;
             boolean fitsOnChip = onChipBytes <= gpu.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-            if (requestedBlocks < 0) {
-                throw new IllegalArgumentException("fused blocks must be positive (or 0: automatic), got "
-                        + requestedBlocks);
-            }
             int chosen = requestedBlocks > 0 ? requestedBlocks
                     : fitsOnChip ? 1 : ceilDiv(cfg.blockSize(), TILE) * ceilDiv(cfg.mlpHidden(), TILE);
             boolean onChip = fitsOnChip && chosen == 1;
@@ -60,9 +56,16 @@ final class FusedStep implements AutoCloseable {
             if (sharedBytes > DEFAULT_SHARED_LIMIT) {
                 kernels.allowFusedStepShared(sharedBytes);
             }
-            this.blocks = requestedBlocks > 0 ? chosen : Math.min(chosen, residentBlocks(gpu));
+            int resident = kernels.fusedStepBlocksPerMultiprocessor(THREADS, sharedBytes)
+                    * gpu.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+            if (resident < 1) {
+                throw new CudaException("the fused step cannot run on " + gpu.deviceName() + ": not even one block of "
+                        + THREADS + " threads with " + sharedBytes + " bytes of shared memory fits on a"
+                        + " multiprocessor; use --gpu-mode graph");
+            }
+            this.blocks = requestedBlocks > 0 ? chosen : Math.min(chosen, resident);
             if (blocks > 1) {
-                requireCooperative(gpu, requestedBlocks);
+                requireCooperative(gpu, resident);
             }
             this.workspace = onChip ? null : own(new DeviceArray("fused_workspace", workspaceFloats));
             this.tensorOffsets = own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
@@ -95,20 +98,14 @@ final class FusedStep implements AutoCloseable {
         return offsets;
     }
 
-    /** Blocks that can be resident together: the most a cooperative launch may have. */
-    private int residentBlocks(GpuContext gpu) {
-        return kernels.fusedStepBlocksPerMultiprocessor(THREADS, sharedBytes)
-                * gpu.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
-    }
-
-    private void requireCooperative(GpuContext gpu, int requestedBlocks) {
+    /** A grid of more than one block syncs grid-wide: a cooperative launch, every block resident at once. */
+    private void requireCooperative(GpuContext gpu, int resident) {
         if (gpu.attribute(CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH) == 0) {
             throw new CudaException("the fused step needs cooperative launches for more than one block, and "
                     + gpu.deviceName() + " does not support them; use --gpu-mode graph");
         }
-        int resident = residentBlocks(gpu);
-        if (requestedBlocks > resident) {
-            throw new CudaException("the fused step asked for " + requestedBlocks + " blocks, but only " + resident
+        if (blocks > resident) {
+            throw new CudaException("the fused step asked for " + blocks + " blocks, but only " + resident
                     + " can be resident at once on " + gpu.deviceName() + "; ask for at most that many");
         }
     }

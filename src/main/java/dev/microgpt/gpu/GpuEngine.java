@@ -51,6 +51,7 @@ public final class GpuEngine implements TrainingEngine {
     private final CUdeviceptr tokens;  // [T + 1] int, stepInput's first slot
     private final CUdeviceptr scalars; // [4] int, StepScalars, stepInput's first slot
     private final PinnedInts staging;  // [LOSS_BATCH][T + 1 + 4], slots as stepInput's
+    private final jcuda.Pointer[] stagingSlots; // [LOSS_BATCH]: each slot's host address, made once (a step allocates nothing)
     private final PinnedInts lossesHost; // [LOSS_BATCH] float
     private final float[] hostScratch; // [P], for moving state to and from the host
 
@@ -96,6 +97,10 @@ public final class GpuEngine implements TrainingEngine {
             tokens = stepInput.at(0);
             scalars = stepInput.at(t + 1);
             staging = own(new PinnedInts("staging", LOSS_BATCH * tokenSlot));
+            stagingSlots = new jcuda.Pointer[LOSS_BATCH];
+            for (int slot = 0; slot < LOSS_BATCH; slot++) {
+                stagingSlots[slot] = staging.at(slot * tokenSlot);
+            }
             lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
             hostScratch = new float[p];
             zero(grads);
@@ -300,7 +305,8 @@ public final class GpuEngine implements TrainingEngine {
     /**
      * Driver calls the engine issues per training step: the staging copy, then its operations (kernel launches, and
      * with cuBLAS the residual copies and one call per GEMM, however many kernels cuBLAS runs for it), or one graph
-     * launch; or, fused, one copy and one launch for every {@code --steps-per-launch} steps.
+     * launch; or, fused, one copy and one launch for every {@code --steps-per-launch} steps (at least: a batch whose
+     * steps K does not divide ends in a shorter launch when its losses are collected).
      */
     public double launchesPerStep() {
         return switch (options.mode()) {
@@ -397,7 +403,7 @@ public final class GpuEngine implements TrainingEngine {
      * the engine's one stream it waits for the steps before it, which may still read those device slots.
      */
     private void copyUp(int first, int count) {
-        Cuda.check(cuMemcpyHtoDAsync(stepInput.at(0), staging.at(first * tokenSlot),
+        Cuda.check(cuMemcpyHtoDAsync(stepInput.at(0), stagingSlots[first],
                 (long) count * tokenSlot * DeviceArray.ELEMENT_BYTES, gpu.stream()),
                 "cuMemcpyHtoDAsync(tokens and step scalars)");
     }

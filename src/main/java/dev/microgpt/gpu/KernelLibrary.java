@@ -13,6 +13,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import jcuda.Pointer;
@@ -31,6 +32,11 @@ final class KernelLibrary implements AutoCloseable {
     /** The kernel families, one PTX module each. */
     static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam",
             "step");
+    /**
+     * Loaded when first used rather than up front: the fused step's module is large (the driver's JIT of it takes
+     * seconds where its cache is cold), and only the fused mode needs it.
+     */
+    private static final String FUSED_FAMILY = "step";
 
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;
@@ -38,20 +44,29 @@ final class KernelLibrary implements AutoCloseable {
     private static final int TILE = 32;
     private static final int ATTENTION_SHARED_LIMIT = 48 * 1024;
 
-    private final List<CUmodule> modules = new ArrayList<>();
+    private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
 
+    /** Loads every family's module but the fused step's, so that a module the driver cannot load fails here. */
     KernelLibrary() {
         try {
             for (String family : FAMILIES) {
-                CUmodule module = new CUmodule();
-                Cuda.check(cuModuleLoadData(module, ptx(family)), "cuModuleLoadData(" + family + ".ptx)");
-                modules.add(module);
+                if (!family.equals(FUSED_FAMILY)) {
+                    module(family);
+                }
             }
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    private CUmodule module(String family) {
+        return modules.computeIfAbsent(family, f -> {
+            CUmodule module = new CUmodule();
+            Cuda.check(cuModuleLoadData(module, ptx(f)), "cuModuleLoadData(" + f + ".ptx)");
+            return module;
+        });
     }
 
     /** The PTX text of a family, as the build wrote it. */
@@ -71,7 +86,7 @@ final class KernelLibrary implements AutoCloseable {
     private CUfunction function(String family, String kernel) {
         return functions.computeIfAbsent(kernel, k -> {
             CUfunction f = new CUfunction();
-            Cuda.check(cuModuleGetFunction(f, modules.get(FAMILIES.indexOf(family)), k), "cuModuleGetFunction(" + k + ")");
+            Cuda.check(cuModuleGetFunction(f, module(family), k), "cuModuleGetFunction(" + k + ")");
             return f;
         });
     }
@@ -230,7 +245,7 @@ final class KernelLibrary implements AutoCloseable {
 
     @Override
     public void close() {
-        for (CUmodule module : modules) {
+        for (CUmodule module : modules.values()) {
             Cuda.check(cuModuleUnload(module), "cuModuleUnload");
         }
         modules.clear();
