@@ -411,7 +411,7 @@ public final class BenchReport implements Callable<Integer> {
         }
         md.append("- median ms/step: wall time of real training steps (one document each, Adam included) after a"
                 + " warm-up, the median of the repeats; launches/step: driver calls the engine issues per step (a"
-                + " cuBLAS call counts once); GPU busy: the times of the step's operations from CUDA events; launch"
+                + " cuBLAS call counts once; 2/K when the fused step runs K steps a launch); GPU busy: the times of the step's operations from CUDA events; launch"
                 + " overhead: (wall - GPU busy) / wall; note: for the fused mode, the grid the step ran on and where"
                 + " its activations lived (mode_detail), else why a row has no number.\n");
         return md.toString();
