@@ -13,13 +13,37 @@
 //
 // Device functions shared by the eager kernels (attention.cu) and the fused step (step.cu). Each *_row function
 // is called by all 32 lanes of one warp with its own scratch: ATTN_SCRATCH_FLOATS(D, T) floats of shared memory
-// laid out [D] vec | [T] a | [T] b | [64] reduction. Only warp-level synchronisation is used.
+// (AttentionWarp below). Only warp-level synchronisation is used.
 
 #pragma once
 
 #include "common.cuh"
 
 #define ATTN_SCRATCH_FLOATS(D, T) ((D) + 2 * (T) + 64)
+
+// What a warp working on one head needs: the head's width D, the row stride of qkv, the score scale 1 / sqrt(D),
+// and its scratch, laid out [D] vec | [T] a | [T] b | [64] red.
+struct AttentionWarp {
+    int D;
+    int stride;
+    float scale;
+    float* vec;
+    float* a;
+    float* b;
+    float* red;
+};
+
+__device__ __forceinline__ AttentionWarp attention_warp(int C, int H, int T, float* scratch) {
+    AttentionWarp w;
+    w.D = C / H;
+    w.stride = 3 * C;
+    w.scale = 1.0f / sqrtf((float)w.D);
+    w.vec = scratch;
+    w.a = w.vec + w.D;
+    w.b = w.a + T;
+    w.red = w.b + T;
+    return w;
+}
 
 // dst[d] = sum_{u in [u0, u1)} wgt[u] * rows[u * stride + d] for d < D, the whole warp cooperating:
 // for D >= 32 lanes take columns d = lane, lane + 32, ...; for D < 32 the warp splits into 32 / D groups of
@@ -65,12 +89,11 @@ __device__ __forceinline__ void warp_weighted_rows(float* dst, const float* wgt,
 __device__ __forceinline__ void attention_forward_row(int t, int h, float* out, float* probs, const float* qkv,
                                                       int C, int H, int T, float* scratch) {
     int lane = lane_id();
-    int D = C / H;
-    int stride = 3 * C;
-    float scale = 1.0f / sqrtf((float)D);
-    float* sq = scratch;   // q_t
-    float* sp = sq + D;    // scores, then probabilities, [t + 1]
-    float* red = sp + 2 * T;
+    AttentionWarp w = attention_warp(C, H, T, scratch);
+    int D = w.D;
+    int stride = w.stride;
+    float* sq = w.vec;  // q_t
+    float* sp = w.a;    // scores, then probabilities, [t + 1]
 
     const float* q = qkv + (long)t * stride + h * D;
     const float* k = qkv + C + h * D;
@@ -86,7 +109,7 @@ __device__ __forceinline__ void attention_forward_row(int t, int h, float* out, 
         for (int d = 0; d < D; d++) {
             dot = fmaf(sq[d], ku[d], dot);
         }
-        float s = dot * scale;
+        float s = dot * w.scale;
         sp[u] = s;
         mx = fmaxf(mx, s);
     }
@@ -108,7 +131,7 @@ __device__ __forceinline__ void attention_forward_row(int t, int h, float* out, 
         prow[u] = p;
     }
     __syncwarp();
-    warp_weighted_rows(out + (long)t * C + h * D, sp, v, stride, 0, t + 1, D, red);
+    warp_weighted_rows(out + (long)t * C + h * D, sp, v, stride, 0, t + 1, D, w.red);
 }
 
 // dq_t of head h (query row t < n), written into dqkv[t, h*D ..].
@@ -117,12 +140,11 @@ __device__ __forceinline__ void attention_backward_query_row(int t, int h, float
                                                              const float* qkv, const float* probs, const float* out,
                                                              int C, int H, int T, float* scratch) {
     int lane = lane_id();
-    int D = C / H;
-    int stride = 3 * C;
-    float scale = 1.0f / sqrtf((float)D);
-    float* svec = scratch;
-    float* sa = svec + D;
-    float* red = sa + 2 * T;
+    AttentionWarp w = attention_warp(C, H, T, scratch);
+    int D = w.D;
+    int stride = w.stride;
+    float* svec = w.vec;  // dout_t
+    float* sa = w.a;      // ds[t, u]
     const float* k = qkv + C + h * D;
     const float* v = qkv + 2 * C + h * D;
     const float* dot_ = dout + (long)t * C + h * D;
@@ -142,10 +164,10 @@ __device__ __forceinline__ void attention_backward_query_row(int t, int h, float
         for (int d = 0; d < D; d++) {
             dp = fmaf(svec[d], vu[d], dp);
         }
-        sa[u] = prow[u] * (dp - wt) * scale;
+        sa[u] = prow[u] * (dp - wt) * w.scale;
     }
     __syncwarp();
-    warp_weighted_rows(dqkv + (long)t * stride + h * D, sa, k, stride, 0, t + 1, D, red);
+    warp_weighted_rows(dqkv + (long)t * stride + h * D, sa, k, stride, 0, t + 1, D, w.red);
 }
 
 // dk_u and dv_u of head h (key row u < n, over the query rows t in [u, n)), written into dqkv[u, C + h*D ..]
@@ -154,13 +176,12 @@ __device__ __forceinline__ void attention_backward_key_row(int u, int h, float* 
                                                            const float* qkv, const float* probs, const float* out,
                                                            int C, int H, int T, int n, float* scratch) {
     int lane = lane_id();
-    int D = C / H;
-    int stride = 3 * C;
-    float scale = 1.0f / sqrtf((float)D);
-    float* svec = scratch;
-    float* sa = svec + D;
-    float* sb = sa + T;
-    float* red = sb + T;
+    AttentionWarp w = attention_warp(C, H, T, scratch);
+    int D = w.D;
+    int stride = w.stride;
+    float* svec = w.vec;  // v_u
+    float* sa = w.a;      // ds[t, u] over t
+    float* sb = w.b;      // p[t, u] over t
     const float* q = qkv + h * D;
     const float* vu = qkv + 2 * C + h * D + (long)u * stride;
     const float* prob = probs + (long)h * T * T;
@@ -179,11 +200,11 @@ __device__ __forceinline__ void attention_backward_key_row(int u, int h, float* 
             wt = fmaf(g, oot[d], wt);
         }
         float p = prob[(long)t * T + u];
-        sa[t] = p * (dp - wt) * scale;
+        sa[t] = p * (dp - wt) * w.scale;
         sb[t] = p;
     }
     __syncwarp();
     float* drow = dqkv + (long)u * stride + h * D;
-    warp_weighted_rows(drow + C, sa, q, stride, u, n, D, red);
-    warp_weighted_rows(drow + 2 * C, sb, dout + h * D, C, u, n, D, red);
+    warp_weighted_rows(drow + C, sa, q, stride, u, n, D, w.red);
+    warp_weighted_rows(drow + 2 * C, sb, dout + h * D, C, u, n, D, w.red);
 }

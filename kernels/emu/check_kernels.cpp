@@ -584,77 +584,109 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     check(tag + " grads zeroed by adam", &zf, zw.data(), 1);
 }
 
-// The fused step (step.cu) against the eager launches followed by adam_update, from the same weights: losses,
-// Adam's moments and the updated weights, and its gradients (recovered from the first moments, m = (1 - b1) g
-// when m starts at 0) against the float64 reference. blocks = 1 runs with __syncthreads between stages, more
-// blocks as a cooperative grid; shared_workspace puts the activations in shared memory (one block only).
+static const double LR = 0.01, BETA1 = 0.85, BETA2 = 0.99, EPS = 1e-8;
+
+// What a training step changes: weights, gradients, Adam's moments and the losses array.
+struct TrainingState {
+    std::vector<float> p, g, m, v, losses;
+    TrainingState(const std::vector<float>& params, int loss_slots)
+        : p(params), g(params.size(), 0.0f), m(params.size(), 0.0f), v(params.size(), 0.0f), losses(loss_slots, 0.0f) {}
+};
+
+// One eager step: the forward and backward launches, then adam_update.
+static void eager_training_step(const Layout& ly, TrainingState& s, const std::vector<int>& tok, const StepScalars* ss) {
+    eager_forward_backward(ly, s.p.data(), s.g.data(), s.losses.data(), tok, ss);
+    emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, s.p.data(), s.g.data(), s.m.data(),
+               s.v.data(), (int)ly.size, LR, BETA1, BETA2, EPS, ss);
+}
+
+// Launches of train_step_fused on a grid of `blocks`, as FusedStep sets them up: the tensor offsets, the sizes the
+// kernel reports, and the workspace in global memory (poisoned with NaN before every launch: rows t >= n must stay
+// unread, and nothing may rely on an earlier launch's values) or in shared memory.
+struct FusedLauncher {
+    const Layout& ly;
+    unsigned blocks;
+    bool shared_workspace;
+    std::vector<int> offsets;
+    std::vector<float> workspace;
+    size_t smem;
+
+    FusedLauncher(const Layout& layout, unsigned blocks_, bool shared) : ly(layout), blocks(blocks_), shared_workspace(shared) {
+        long long sizes[2] = {-1, -1};
+        emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, ly.C, ly.H, ly.L, ly.T, ly.V);
+        offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
+        for (int l = 0; l < ly.L; l++) {
+            for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
+        }
+        workspace.assign(shared ? 0 : sizes[0], NAN);
+        smem = (sizes[1] + (shared ? sizes[0] : 0)) * sizeof(float);
+    }
+
+    void run(TrainingState& s, const int* tokens, int update, int steps, int slot_ints, const StepScalars* ss) {
+        std::fill(workspace.begin(), workspace.end(), NAN);
+        emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, s.p.data(), s.g.data(), s.m.data(),
+                               s.v.data(), s.losses.data(), tokens, (const int*)offsets.data(),
+                               shared_workspace ? nullptr : workspace.data(), ly.C, ly.H, ly.L, ly.T, ly.V,
+                               (int)ly.size, LR, BETA1, BETA2, EPS, update, steps, slot_ints, ss);
+    }
+
+    std::string tag() const {
+        return " blocks=" + std::to_string(blocks) + (shared_workspace ? " shared" : " global");
+    }
+};
+
+// The fused run's losses, moments and weights against the eager run's, and its gradients cleared.
+static void check_same_training(const std::string& tag, const TrainingState& fused, const TrainingState& eager) {
+    size_t P = eager.p.size();
+    check(tag + " losses = eager", fused.losses, tod(eager.losses));
+    check(tag + " adam_m = eager", fused.m.data(), tod(eager.m).data(), P, 1e-7, 1e-5);
+    check(tag + " adam_v = eager", fused.v.data(), tod(eager.v).data(), P, 1e-9, 1e-5);
+    check(tag + " params = eager", fused.p.data(), tod(eager.p).data(), P, 1e-6, 1e-5);
+    std::vector<double> zeros(P, 0.0);
+    check(tag + " grads zeroed", fused.g.data(), zeros.data(), P, 0.0, 0.0);
+}
+
+// The fused step (step.cu) against the eager launches followed by adam_update, from the same weights: with
+// update = 0 its loss and gradients; with update = 1 its loss, moments and weights, and its gradients (recovered from
+// the first moments, m = (1 - b1) g when m starts at 0) against the float64 reference. blocks = 1 runs with
+// __syncthreads between stages, more blocks as a cooperative grid; shared_workspace puts the activations in shared
+// memory (one block only).
 static void test_fused_step(int C, int H, int L, int T, int V, int n, unsigned blocks, bool shared_workspace) {
-    std::string tag = shape_tag("fused", C, H, L, T, V, n) + " blocks=" + std::to_string(blocks) +
-                      (shared_workspace ? " shared" : " global");
     Layout ly(C, H, L, T, V);
-    const double lr = 0.01, b1 = 0.85, b2 = 0.99, eps = 1e-8;
+    FusedLauncher fused(ly, blocks, shared_workspace);
+    std::string tag = shape_tag("fused", C, H, L, T, V, n) + fused.tag();
     auto params = randv(ly.size, 0.3f);
     std::vector<int> tok(T + 1);
     for (auto& t : tok) t = rng() % V;
     StepScalars ss{STEP, n, LOSS_SLOTS, 0};
-    const StepScalars* sp = &ss;
 
-    // eager
-    std::vector<float> pe = params, ge(ly.size, 0.0f), me(ly.size, 0.0f), ve(ly.size, 0.0f), le(LOSS_SLOTS, 0.0f);
-    eager_forward_backward(ly, pe.data(), ge.data(), le.data(), tok, sp);
-    const std::vector<float> ge_before_adam = ge;
-    emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, pe.data(), ge.data(), me.data(), ve.data(),
-               (int)ly.size, lr, b1, b2, eps, sp);
+    TrainingState gradients_only(params, LOSS_SLOTS), eager_gradients(params, LOSS_SLOTS);
+    eager_forward_backward(ly, eager_gradients.p.data(), eager_gradients.g.data(), eager_gradients.losses.data(), tok, &ss);
+    fused.run(gradients_only, tok.data(), 0, 1, 0, &ss);
+    check(tag + " update=0 loss = eager", gradients_only.losses, tod(eager_gradients.losses));
+    check(tag + " update=0 grads = eager", gradients_only.g.data(), tod(eager_gradients.g).data(), ly.size, 1e-7, 1e-5);
+    check(tag + " update=0 params unchanged", gradients_only.p.data(), tod(params).data(), ly.size, 0.0, 0.0);
 
-    // fused
-    long long sizes[2] = {-1, -1};
-    emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, C, H, L, T, V);
-    std::vector<int> offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
-    for (int l = 0; l < L; l++) {
-        for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
-    }
-    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], NAN);  // poisoned: rows t >= n must stay unread
-    size_t smem = (sizes[1] + (shared_workspace ? sizes[0] : 0)) * sizeof(float);
-    auto fused = [&](float* P, float* G, float* M, float* Vv, float* losses, int update) {
-        emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, P, G, M, Vv, losses,
-                               (const int*)tok.data(), (const int*)offsets.data(),
-                               shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2,
-                               eps, update, 1, 0, sp);
-    };
-    // update = 0: gradients only, as the eager forward and backward leave them
-    std::vector<float> pg = params, gg(ly.size, 0.0f), mg(ly.size, 0.0f), vg(ly.size, 0.0f), lg(LOSS_SLOTS, 0.0f);
-    fused(pg.data(), gg.data(), mg.data(), vg.data(), lg.data(), 0);
-    check(tag + " update=0 loss = eager", lg, tod(le));
-    check(tag + " update=0 grads = eager", gg.data(), tod(ge_before_adam).data(), ly.size, 1e-7, 1e-5);
-    check(tag + " update=0 params unchanged", pg.data(), tod(params).data(), ly.size, 0.0, 0.0);
-    // update = 1: the training step, from a freshly poisoned workspace
-    std::fill(workspace.begin(), workspace.end(), NAN);
-    std::vector<float> pf = params, gf(ly.size, 0.0f), mf(ly.size, 0.0f), vf(ly.size, 0.0f), lf(LOSS_SLOTS, 0.0f);
-    fused(pf.data(), gf.data(), mf.data(), vf.data(), lf.data(), 1);
-
-    check(tag + " loss = eager", lf, tod(le));
-    check(tag + " adam_m = eager", mf.data(), tod(me).data(), ly.size, 1e-7, 1e-5);
-    check(tag + " adam_v = eager", vf.data(), tod(ve).data(), ly.size, 1e-9, 1e-5);
-    check(tag + " params = eager", pf.data(), tod(pe).data(), ly.size, 1e-6, 1e-5);
-    std::vector<double> zeros(ly.size, 0.0);
-    check(tag + " grads zeroed", gf.data(), zeros.data(), ly.size, 0.0, 0.0);
+    TrainingState eager(params, LOSS_SLOTS), trained(params, LOSS_SLOTS);
+    eager_training_step(ly, eager, tok, &ss);
+    fused.run(trained, tok.data(), 1, 1, 0, &ss);
+    check_same_training(tag, trained, eager);
     std::vector<double> want;
     ref_step(ly, tod(params), tok, n, want);
     std::vector<float> g_from_m(ly.size);
-    for (size_t i = 0; i < ly.size; i++) g_from_m[i] = (float)(mf[i] / (1.0 - b1));
+    for (size_t i = 0; i < ly.size; i++) g_from_m[i] = (float)(trained.m[i] / (1.0 - BETA1));
     check_gradients(tag, ly, g_from_m.data(), want);
 }
 
 // K training steps in one launch of the fused kernel (steps = K, each step's tokens and scalars in one slot of a
 // [K][T + 1 + 4] int array, as the engine stages them) against K eager steps each followed by adam_update.
 static void test_fused_steps(int C, int H, int L, int T, int V, int K, unsigned blocks, bool shared_workspace) {
-    std::string tag = shape_tag("fused steps", C, H, L, T, V, -1) + " K=" + std::to_string(K) + " blocks=" +
-                      std::to_string(blocks) + (shared_workspace ? " shared" : " global");
     Layout ly(C, H, L, T, V);
-    const double lr = 0.01, b1 = 0.85, b2 = 0.99, eps = 1e-8;
+    FusedLauncher fused(ly, blocks, shared_workspace);
+    std::string tag = shape_tag("fused steps", C, H, L, T, V, -1) + " K=" + std::to_string(K) + fused.tag();
     const int slot = T + 1 + 4, num_steps = 50, first = 7;
     auto params = randv(ly.size, 0.3f);
-    std::vector<int> slots((size_t)K * slot, -1);
+    std::vector<int> slots((size_t)K * slot, -1);  // tokens past a step's n + 1: -1, never read
     for (int k = 0; k < K; k++) {
         int n = 1 + (int)(rng() % T);
         for (int i = 0; i <= n; i++) slots[(size_t)k * slot + i] = rng() % V;
@@ -663,34 +695,13 @@ static void test_fused_steps(int C, int H, int L, int T, int V, int K, unsigned 
     }
     auto scalars_of = [&](int k) { return (const StepScalars*)&slots[(size_t)k * slot + T + 1]; };
 
-    std::vector<float> pe = params, ge(ly.size, 0.0f), me(ly.size, 0.0f), ve(ly.size, 0.0f), le(num_steps, 0.0f);
+    TrainingState eager(params, num_steps), trained(params, num_steps);
     for (int k = 0; k < K; k++) {
         std::vector<int> tok(slots.begin() + (long)k * slot, slots.begin() + (long)k * slot + T + 1);
-        for (int& t : tok) t = t < 0 ? 0 : t;  // unused positions: any valid id (never read)
-        eager_forward_backward(ly, pe.data(), ge.data(), le.data(), tok, scalars_of(k));
-        emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, pe.data(), ge.data(), me.data(),
-                   ve.data(), (int)ly.size, lr, b1, b2, eps, scalars_of(k));
+        eager_training_step(ly, eager, tok, scalars_of(k));
     }
-
-    long long sizes[2] = {-1, -1};
-    emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, C, H, L, T, V);
-    std::vector<int> offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
-    for (int l = 0; l < L; l++) {
-        for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
-    }
-    std::vector<float> workspace(shared_workspace ? 0 : sizes[0], NAN);
-    size_t smem = (sizes[1] + (shared_workspace ? sizes[0] : 0)) * sizeof(float);
-    std::vector<float> pf = params, gf(ly.size, 0.0f), mf(ly.size, 0.0f), vf(ly.size, 0.0f), lf(num_steps, 0.0f);
-    emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, pf.data(), gf.data(), mf.data(),
-                           vf.data(), lf.data(), (const int*)slots.data(), (const int*)offsets.data(),
-                           shared_workspace ? nullptr : workspace.data(), C, H, L, T, V, (int)ly.size, lr, b1, b2, eps,
-                           1, K, slot, scalars_of(0));
-    check(tag + " losses = eager", lf, tod(le));
-    check(tag + " adam_m = eager", mf.data(), tod(me).data(), ly.size, 1e-7, 1e-5);
-    check(tag + " adam_v = eager", vf.data(), tod(ve).data(), ly.size, 1e-9, 1e-5);
-    check(tag + " params = eager", pf.data(), tod(pe).data(), ly.size, 1e-6, 1e-5);
-    std::vector<double> zeros(ly.size, 0.0);
-    check(tag + " grads zeroed", gf.data(), zeros.data(), ly.size, 0.0, 0.0);
+    fused.run(trained, slots.data(), 1, K, slot, scalars_of(0));
+    check_same_training(tag, trained, eager);
 }
 
 int main() {

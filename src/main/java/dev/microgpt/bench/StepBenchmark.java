@@ -4,10 +4,10 @@ import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.cli.GpuFlags;
 import dev.microgpt.gpu.CublasSupport;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
-import dev.microgpt.gpu.GpuMode;
 import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.Documents;
@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -42,20 +43,8 @@ public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--engine", defaultValue = "fast", description = "fast, tape or gpu (default: ${DEFAULT-VALUE}).")
     Engine engine;
 
-    @Option(names = "--gpu-mode", defaultValue = "eager", description = "eager, graph or fused (default: ${DEFAULT-VALUE}).")
-    GpuMode gpuMode;
-
-    @Option(names = "--fused-blocks", defaultValue = "0",
-            description = "Fused mode: the step's grid in blocks; 0 lets the engine choose (default: ${DEFAULT-VALUE}).")
-    int fusedBlocks;
-
-    @Option(names = "--steps-per-launch", defaultValue = "1",
-            description = "Fused mode: training steps per kernel launch (default: ${DEFAULT-VALUE}).")
-    int stepsPerLaunch;
-
-    @Option(names = "--gemm", defaultValue = "hand",
-            description = "GPU linear layers: hand or cublas (default: ${DEFAULT-VALUE}).")
-    GemmBackend gemm;
+    @Mixin
+    GpuFlags gpu;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -84,12 +73,12 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private GpuOptions gpuOptions() {
-        return new GpuOptions(gpuMode, gemm, fusedBlocks, stepsPerLaunch);
+        return gpu.options();
     }
 
     /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
     private String gpuUnavailable() {
-        if (gemm == GemmBackend.cublas && !CublasSupport.status().usable()) {
+        if (gpu.gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
             return CublasSupport.status().reason();
         }
         GpuSupport.Status gpu = GpuSupport.status();
@@ -108,7 +97,7 @@ public final class StepBenchmark implements Callable<Integer> {
                 return 0;
             }
             head += ",\"device\":" + JSON.toJson(GpuSupport.status().device());
-            if (gemm == GemmBackend.cublas) {
+            if (gpu.gemm() == GemmBackend.cublas) {
                 head += ",\"cublas\":" + JSON.toJson(CublasSupport.status().version());
             }
         }

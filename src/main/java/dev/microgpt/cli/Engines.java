@@ -42,7 +42,7 @@ final class Engines {
             case gpu:
                 return requireGpu(options, "--device gpu");
             default: {
-                if (options.gemm == GemmBackend.cublas) {
+                if (options.gpu.gemm() == GemmBackend.cublas) {
                     return requireGpu(options, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
                 }
                 if (cpuEngineAsked) {
@@ -69,7 +69,7 @@ final class Engines {
         if (options.given("--engine")) {
             throw new UsageException("--engine chooses a CPU engine; drop it with " + asked);
         }
-        if (options.gemm == GemmBackend.cublas) {
+        if (options.gpu.gemm() == GemmBackend.cublas) {
             CublasSupport.Status cublas = CublasSupport.status();
             if (!cublas.usable()) {
                 throw new RunFailure("--gemm cublas: " + cublas.reason());
@@ -81,7 +81,7 @@ final class Engines {
                     + (options.given("--gemm") ? " without --gemm" : ""));
         }
         Main.LOG.info("device gpu: {}", gpu.device());
-        if (options.gemm == GemmBackend.cublas) {
+        if (options.gpu.gemm() == GemmBackend.cublas) {
             Main.LOG.info("gemm cublas: {}", CublasSupport.status().version());
         }
         return Main.Device.gpu;

@@ -2,7 +2,6 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
-import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.model.ModelConfig;
 import java.nio.file.Path;
@@ -11,6 +10,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -89,17 +89,8 @@ public final class Main implements Callable<Integer> {
             description = "auto (the GPU when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
-    @Option(names = "--gpu-mode", defaultValue = "eager",
-            description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
-    dev.microgpt.gpu.GpuMode gpuMode;
-
-    @Option(names = "--steps-per-launch", defaultValue = "1",
-            description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to 256; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
-    int stepsPerLaunch;
-
-    @Option(names = "--gemm", defaultValue = "hand",
-            description = "GPU: what multiplies the linear layers without a fused ReLU (qkv, attn_wo, mlp_fc2, lm_head): hand (the project's kernels) or cublas (cuBLAS sgemm; needs libcublas.so.12, and asks for the GPU as --device gpu does, also under --device auto). mlp_fc1 always runs its hand kernel, whose ReLU is fused (default: ${DEFAULT-VALUE}).")
-    GemmBackend gemm;
+    @Mixin
+    GpuFlags gpu;
 
     @Option(names = "--engine", defaultValue = "fast",
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
@@ -187,9 +178,9 @@ public final class Main implements Callable<Integer> {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
-    /** The GPU engine's --gpu-mode, --gemm and --steps-per-launch; refuses (IllegalArgumentException) what it cannot run. */
+    /** The GPU engine's options; refuses (IllegalArgumentException) what it cannot run. */
     GpuOptions gpuOptions() {
-        return new GpuOptions(gpuMode, gemm, 0, stepsPerLaunch);
+        return gpu.options();
     }
 
     boolean given(String option) {
@@ -231,7 +222,7 @@ public final class Main implements Callable<Integer> {
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings
-            gpuOptions(); // validates --gpu-mode with --gemm
+            gpuOptions(); // validates the GPU options together
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

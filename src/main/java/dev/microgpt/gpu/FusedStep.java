@@ -7,8 +7,6 @@ import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
-import java.util.ArrayDeque;
-import java.util.Deque;
 import jcuda.driver.CUdeviceptr;
 
 /**
@@ -28,7 +26,7 @@ final class FusedStep implements AutoCloseable {
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024; // without cuFuncSetAttribute
     private static final int TILE = 32;
 
-    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final NativeResources resources = new NativeResources();
     private final KernelLibrary kernels;
     private final ParameterLayout layout;
     private final DeviceArray workspace;     // [workspace floats] global, or null: the workspace is in shared memory
@@ -77,8 +75,7 @@ final class FusedStep implements AutoCloseable {
     }
 
     private <R extends AutoCloseable> R own(R resource) {
-        resources.push(resource);
-        return resource;
+        return resources.own(resource);
     }
 
     /** wte, wpe, lm_head, then per layer the [3C, C] qkv block, attn_wo, mlp_fc1, mlp_fc2 (kernels/step.cu). */
@@ -137,6 +134,6 @@ final class FusedStep implements AutoCloseable {
 
     @Override
     public void close() {
-        Cuda.closeAll(resources);
+        resources.close();
     }
 }

@@ -8,9 +8,7 @@ import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import jcuda.driver.CUdeviceptr;
 
@@ -31,14 +29,14 @@ import jcuda.driver.CUdeviceptr;
 public final class GpuEngine implements TrainingEngine {
 
     /** Steps submitted between loss collections (the trainer's batch). */
-    static final int LOSS_BATCH = 256;
+    public static final int LOSS_BATCH = 256;
     private static final int SCALARS = 4; // StepScalars: step, positions, num_steps, reserved
 
     private final ParameterLayout layout;
     private final GpuOptions options;
     private final int t;             // rows of every activation buffer (block_size)
     private final int tokenSlot;     // ints per staging slot: T + 1 tokens, then the scalars
-    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final NativeResources resources = new NativeResources();
     private final GpuContext gpu;
     private final KernelLibrary kernels;
     private final FusedStep fused;     // fused: the one-launch step (null in the other modes)
@@ -124,8 +122,7 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     private <R extends AutoCloseable> R own(R resource) {
-        resources.push(resource);
-        return resource;
+        return resources.own(resource);
     }
 
     private DeviceArray array(String name, long length) {
@@ -233,8 +230,7 @@ public final class GpuEngine implements TrainingEngine {
                         + " steps' losses not yet collected; collect them first");
             }
             gpu.synchronize("the steps that wrote the previous loss array");
-            resources.remove(losses);
-            losses.close();
+            resources.release(losses);
         }
         losses = array("losses", Math.max(numSteps, LOSS_BATCH));
         dropGraph();
@@ -593,7 +589,7 @@ public final class GpuEngine implements TrainingEngine {
             failure = e; // a fault of the last steps: still free everything, then report it
         }
         try {
-            Cuda.closeAll(resources);
+            resources.close();
         } catch (RuntimeException e) {
             if (failure == null) {
                 failure = e;

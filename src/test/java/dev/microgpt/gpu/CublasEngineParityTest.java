@@ -1,10 +1,9 @@
 package dev.microgpt.gpu;
 
-import static dev.microgpt.gpu.GpuEngineParityTest.GRADIENT_TOLERANCE;
 import static dev.microgpt.gpu.GpuEngineParityTest.LOSS_TOLERANCE;
+import static dev.microgpt.gpu.GpuEngineParityTest.assertGradientsAgree;
 import static dev.microgpt.gpu.GpuEngineParityTest.floatWeights;
 import static dev.microgpt.gpu.GpuEngineParityTest.losses;
-import static dev.microgpt.gpu.GpuEngineParityTest.relative;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,23 +42,7 @@ class CublasEngineParityTest {
         double[] weights = floatWeights(layout, random);
         try (GpuEngine hand = new GpuEngine(layout, weights);
              GpuEngine blas = new GpuEngine(layout, weights, cublas(GpuMode.eager))) {
-            // a short document, a ragged one, and one that fills the context
-            for (int length : new int[] {3, size / 2 + 3, size + 1}) {
-                int[] doc = RandomDocuments.of(random, length, 27);
-                int positions = Math.min(size, length - 1);
-                double handLoss = hand.forwardBackward(doc, positions);
-                double blasLoss = blas.forwardBackward(doc, positions);
-                assertEquals(handLoss, blasLoss, 1e-5 * handLoss, "loss of a " + length + "-token document");
-                double[] handGrad = new double[layout.size()];
-                double[] blasGrad = new double[layout.size()];
-                hand.readGradients(handGrad);
-                blas.readGradients(blasGrad);
-                for (ParameterLayout.Tensor t : layout.tensors()) {
-                    double rel = relative(blasGrad, handGrad, t);
-                    assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient, " + length + " tokens: relative "
-                            + rel + " > " + GRADIENT_TOLERANCE);
-                }
-            }
+            assertGradientsAgree(hand, blas, size, random);
         }
     }
 

@@ -73,23 +73,30 @@ class GpuEngineParityTest {
         Random random = new Random(size);
         double[] weights = floatWeights(layout, random);
         try (GpuEngine gpu = new GpuEngine(layout, weights, options)) {
-            FastEngine cpu = new FastEngine(layout, weights);
-            // a short document, a ragged one, and one that fills the context
-            for (int length : new int[] {3, size / 2 + 3, size + 1}) {
-                int[] doc = RandomDocuments.of(random, length, 27);
-                int positions = Math.min(size, length - 1);
-                double cpuLoss = cpu.forwardBackward(doc, positions);
-                double gpuLoss = gpu.forwardBackward(doc, positions);
-                assertEquals(cpuLoss, gpuLoss, 1e-5 * cpuLoss, "loss of a " + length + "-token document");
-                double[] cpuGrad = new double[layout.size()];
-                double[] gpuGrad = new double[layout.size()];
-                cpu.readGradients(cpuGrad);
-                gpu.readGradients(gpuGrad);
-                for (ParameterLayout.Tensor t : layout.tensors()) {
-                    double rel = relative(gpuGrad, cpuGrad, t);
-                    assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient, " + length + " tokens: relative "
-                            + rel + " > " + GRADIENT_TOLERANCE);
-                }
+            assertGradientsAgree(new FastEngine(layout, weights), gpu, size, random);
+        }
+    }
+
+    /**
+     * The loss (1e-5 relative) and every gradient tensor ({@link #GRADIENT_TOLERANCE}) of {@code tested} against
+     * {@code reference}, from the same weights, on a short document, a ragged one, and one that fills the context.
+     */
+    static void assertGradientsAgree(TrainingEngine reference, TrainingEngine tested, int size, Random random) {
+        ParameterLayout layout = reference.layout();
+        for (int length : new int[] {3, size / 2 + 3, size + 1}) {
+            int[] doc = RandomDocuments.of(random, length, layout.config().vocabSize());
+            int positions = Math.min(size, length - 1);
+            double expectedLoss = reference.forwardBackward(doc, positions);
+            double loss = tested.forwardBackward(doc, positions);
+            assertEquals(expectedLoss, loss, 1e-5 * expectedLoss, "loss of a " + length + "-token document");
+            double[] expected = new double[layout.size()];
+            double[] actual = new double[layout.size()];
+            reference.readGradients(expected);
+            tested.readGradients(actual);
+            for (ParameterLayout.Tensor t : layout.tensors()) {
+                double rel = relative(actual, expected, t);
+                assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient, " + length + " tokens: relative " + rel
+                        + " > " + GRADIENT_TOLERANCE);
             }
         }
     }

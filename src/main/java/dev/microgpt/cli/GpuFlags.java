@@ -1,0 +1,36 @@
+package dev.microgpt.cli;
+
+import dev.microgpt.gpu.GemmBackend;
+import dev.microgpt.gpu.GpuEngine;
+import dev.microgpt.gpu.GpuMode;
+import dev.microgpt.gpu.GpuOptions;
+import picocli.CommandLine.Option;
+
+/** The GPU engine's options, shared by the trainer and the step benchmark (a picocli mixin). */
+public final class GpuFlags {
+
+    @Option(names = "--gpu-mode", defaultValue = "eager",
+            description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
+    GpuMode mode;
+
+    @Option(names = "--steps-per-launch", defaultValue = "1",
+            description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to " + GpuEngine.LOSS_BATCH + "; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
+    int stepsPerLaunch;
+
+    @Option(names = "--fused-blocks", defaultValue = "0",
+            description = "GPU, --gpu-mode fused: the step's grid in thread blocks, a tuning knob; 0 lets the engine choose (one block where the activations fit in shared memory, else one per output tile of the widest layer) (default: ${DEFAULT-VALUE}).")
+    int fusedBlocks;
+
+    @Option(names = "--gemm", defaultValue = "hand",
+            description = "GPU: what multiplies the linear layers without a fused ReLU (qkv, attn_wo, mlp_fc2, lm_head): hand (the project's kernels) or cublas (cuBLAS sgemm; needs libcublas.so.12, and asks for the GPU as --device gpu does, also under --device auto). mlp_fc1 always runs its hand kernel, whose ReLU is fused (default: ${DEFAULT-VALUE}).")
+    GemmBackend gemm;
+
+    public GemmBackend gemm() {
+        return gemm;
+    }
+
+    /** The options together; refuses (IllegalArgumentException, naming the flags) a combination no mode can run. */
+    public GpuOptions options() {
+        return new GpuOptions(mode, gemm, fusedBlocks, stepsPerLaunch);
+    }
+}
