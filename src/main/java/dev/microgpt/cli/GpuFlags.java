@@ -9,19 +9,19 @@ import picocli.CommandLine.Option;
 /** The GPU engine's options, shared by the trainer and the step benchmark (a picocli mixin). */
 public final class GpuFlags {
 
-    @Option(names = "--gpu-mode", defaultValue = "eager",
+    @Option(names = "--gpu-mode", defaultValue = "eager", paramLabel = "MODE",
             description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
     GpuMode mode;
 
-    @Option(names = "--steps-per-launch", defaultValue = "1",
+    @Option(names = "--steps-per-launch", defaultValue = "1", paramLabel = "K",
             description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to " + GpuEngine.LOSS_BATCH + "; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
     int stepsPerLaunch;
 
-    @Option(names = "--fused-blocks", defaultValue = "0",
+    @Option(names = "--fused-blocks", defaultValue = "0", paramLabel = "N",
             description = "GPU, --gpu-mode fused: the step's grid in thread blocks, a tuning knob; 0 lets the engine choose (one block where the activations fit in shared memory, else one per output tile of the widest layer) (default: ${DEFAULT-VALUE}).")
     int fusedBlocks;
 
-    @Option(names = "--gemm", defaultValue = "hand",
+    @Option(names = "--gemm", defaultValue = "hand", paramLabel = "BACKEND",
             description = "GPU: what multiplies the linear layers without a fused ReLU (qkv, attn_wo, mlp_fc2, lm_head): hand (the project's kernels) or cublas (cuBLAS sgemm; needs libcublas.so.12, and asks for the GPU as --device gpu does, also under --device auto). mlp_fc1 always runs its hand kernel, whose ReLU is fused (default: ${DEFAULT-VALUE}).")
     GemmBackend gemm;
 

@@ -63,10 +63,10 @@ public final class Main implements Callable<Integer> {
             description = "Adam's initial learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
 
-    @Option(names = "--beta1", defaultValue = "0.85", description = "Adam's beta1 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--beta1", paramLabel = "B1", defaultValue = "0.85", description = "Adam's beta1 (default: ${DEFAULT-VALUE}).")
     double beta1;
 
-    @Option(names = "--beta2", defaultValue = "0.99", description = "Adam's beta2 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--beta2", paramLabel = "B2", defaultValue = "0.99", description = "Adam's beta2 (default: ${DEFAULT-VALUE}).")
     double beta2;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
@@ -85,14 +85,14 @@ public final class Main implements Callable<Integer> {
             description = "Every sample continues this text.")
     String prefix;
 
-    @Option(names = "--device", defaultValue = "auto",
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
             description = "auto (the GPU when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
     @Mixin
     GpuFlags gpu;
 
-    @Option(names = "--engine", defaultValue = "fast",
+    @Option(names = "--engine", paramLabel = "ENGINE", defaultValue = "fast",
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
     Engine engine;
 
