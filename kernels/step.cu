@@ -1,5 +1,6 @@
 // The fused training step: forward, loss, backward and Adam of one document in a single kernel launch, so a
-// step costs one launch instead of 6 + 14 L (kernels/README.md, "One training step"). The math is the eager
+// step costs one launch instead of 6 + 14 L (kernels/README.md, "One training step"); or of K documents, one
+// step after another, in one launch (steps = K). The math is the eager
 // kernels' own device functions (rmsnorm.cuh, matmul.cuh, attention.cuh, crossentropy.cuh, adam.cuh), run stage
 // by stage in the eager launch order by a persistent grid:
 //   * a tile stage (the linear layers) hands 32 x 32 output tiles to the blocks in turn;

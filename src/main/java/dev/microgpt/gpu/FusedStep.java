@@ -22,7 +22,7 @@ import jcuda.driver.CUdeviceptr;
 final class FusedStep implements AutoCloseable {
 
     /** Threads per block: the kernel's matmul tiles need exactly this many. */
-    static final int THREADS = 256;
+    private static final int THREADS = 256;
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024; // without cuFuncSetAttribute
     private static final int TILE = 32;
 
