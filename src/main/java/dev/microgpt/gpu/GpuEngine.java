@@ -446,8 +446,8 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     private void enqueueForwardAndBackward(int positions) {
-        for (StepOp op : forwardAndBackward) {
-            op.enqueue(gpu.stream(), positions);
+        for (int i = 0; i < forwardAndBackward.size(); i++) { // indexed: no iterator allocated per step
+            forwardAndBackward.get(i).enqueue(gpu.stream(), positions);
         }
     }
 
