@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The proof on real hardware, in one command on a CUDA machine (see DEVELOPERS.md and bench/README.md):
+# The proof on real hardware, in one command on a CUDA machine (see bench/README.md):
 #   1. what the machine has (GPU, driver, the bundle's Java, libcuda/libcublas, compute-sanitizer);
 #   2. the whole GPU test suite (JUnit tag gpu) from the bundle made by ../shared/tools/gpu-bundle.sh (.gpu/);
 #   3. compute-sanitizer memcheck, racecheck and synccheck over 20-step GPU runs: eager at 64/64, and the fused step
@@ -8,11 +8,12 @@
 #   5. the benchmark harness (bench/run.sh --quick: 16/16 and 64/64): ms/step, launches, GPU busy time of every engine
 #      and mode.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the harness's rows; BenchReport redraws the
-# chart from it on a machine with AWT) and logs.tar.gz (every log, the JUnit XML reports, the harness's outputs).
+# chart from it on a machine with AWT) and logs-STAGES.tar.gz (every log, the JUnit XML reports, the harness's
+# outputs).
 # Usage, from the repository root: bench/gpu-proof.sh [STAGE ...]   (needs .gpu/ and .gpu/shared/data/names.txt)
 #   STAGE: tests, sanitizer, runs, bench (default: all four, in that order; step 1 always runs). At their time limits
-#   the stages take at most 5, 9, 4 and 5 minutes, so on a machine that allows 10 minutes a command, run them as
-#   `tests runs`, then `sanitizer`, then `bench`; each command's summary.md starts with step 1 again.
+#   the stages take at most 5, 9, 4 and 9 minutes, so on a machine that allows 10 minutes a command, run them as
+#   `tests runs`, then `sanitizer`, then `bench`; each command writes summary.md afresh, starting with step 1.
 # Each stage has its own time limit (seconds, below), so that within a 10-minute command a hung stage costs only
 # itself and the summary is always written; a stage that ran out says "exit 124".
 set -uo pipefail
@@ -40,7 +41,7 @@ export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/classes:$root/.gpu/lib/* 
   echo "compute-sanitizer: $(command -v compute-sanitizer || echo missing)"
   .gpu/java dev.microgpt.bench.GpuProbe 2>&1
   echo '```'
-} >> "$summary"
+} > "$summary"
 
 if wants tests; then
   echo "## GPU test suite (tag gpu)" >> "$summary"
@@ -84,7 +85,8 @@ fi
 
 if wants bench; then
   echo "## Benchmark harness (bench/run.sh)" >> "$summary"
-  timeout 300 bench/run.sh --quick --java .gpu/java --engines "cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-fused-b1 gpu-fused-b4 gpu-eager-cublas gpu-graph-cublas" \
+  # the default engines plus two forced fused grids: about 40 rows of a few seconds each
+  timeout 540 bench/run.sh --quick --java .gpu/java --engines "cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-fused-b1 gpu-fused-b4 gpu-eager-cublas gpu-graph-cublas" \
     --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
   echo "exit $?" >> "$summary"
   sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"

@@ -83,8 +83,8 @@ done
 for e in $engines; do
   case "$e" in
     cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-fused|gpu-eager-cublas|gpu-graph-cublas) ;;
-    gpu-fused-*) [[ $e =~ ^gpu-fused(-b[1-9][0-9]*)?(-k[1-9][0-9]*)?$ ]] \
-        || die "--engines: $e: the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK" ;;
+    gpu-fused-*) [[ $e =~ ^gpu-fused(-b[1-9][0-9]*)?(-k([1-9][0-9]*))?$ ]] && [ "${BASH_REMATCH[3]:-1}" -le 256 ] \
+        || die "--engines: $e: the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK, K <= 256" ;;
     *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK, gpu-eager-cublas, gpu-graph-cublas)" ;;
   esac
 done

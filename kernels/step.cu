@@ -43,30 +43,31 @@
 
 struct StepShape {
     int C;  // n_embd
+    int F;  // MLP hidden width (4 n_embd: ModelConfig.mlpHidden, passed in like the eager launches' sizes)
     int H;  // n_head
     int L;  // n_layer
     int T;  // block_size
     int V;  // vocab_size
 };
 
-// One block's activations (F = 4C).
+// One layer's activations.
 struct LayerActivations {
-    float* attn_norm;   // [T, C] rmsnorm of the block input
+    float* attn_norm;   // [T, C] rmsnorm of the layer input
     float* attn_scale;  // [T]
     float* qkv;         // [T, 3C]
     float* probs;       // [H, T, T]
     float* attn_out;    // [T, C]
-    float* mid;         // [T, C] block input + attention projection
+    float* mid;         // [T, C] layer input + attention projection
     float* mlp_norm;    // [T, C]
     float* mlp_scale;   // [T]
     float* hidden;      // [T, F] ReLU output
-    float* out;         // [T, C] block output, the next block's input
+    float* out;         // [T, C] layer output, the next layer's input
 };
 
 struct StepActivations {
     float* emb;          // [T, C] wte[tok] + wpe
     float* emb_scale;    // [T]
-    float* stream0;      // [T, C] rmsnorm(emb), the first block's input
+    float* stream0;      // [T, C] rmsnorm(emb), the first layer's input
     float* logits;       // [T, V], overwritten by dlogits
     float* row_loss;     // [T] loss of each position
     float* d_stream;     // [T, C] gradient of the residual stream
@@ -74,7 +75,7 @@ struct StepActivations {
     float* d_hidden;     // [T, F]
     float* d_attn_out;   // [T, C]
     float* d_qkv;        // [T, 3C]
-    float* layers;       // L blocks of layer_floats floats, LayerActivations each
+    float* layers;       // L runs of layer_floats floats, one LayerActivations each
     long layer_floats;
 };
 
@@ -102,7 +103,7 @@ __device__ __forceinline__ LayerActivations carve_layer(Carver& c, const StepSha
     la.mid = c.take(tc);
     la.mlp_norm = c.take(tc);
     la.mlp_scale = c.take(s.T);
-    la.hidden = c.take(4 * tc);
+    la.hidden = c.take((long)s.T * s.F);
     la.out = c.take(tc);
     return la;
 }
@@ -125,7 +126,7 @@ __device__ __forceinline__ StepActivations carve_step(float* workspace, const St
     a.row_loss = c.take(s.T);
     a.d_stream = c.take(tc);
     a.d_norm = c.take(tc);
-    a.d_hidden = c.take(4 * tc);
+    a.d_hidden = c.take((long)s.T * s.F);
     a.d_attn_out = c.take(tc);
     a.d_qkv = c.take(3 * tc);
     a.layer_floats = layer_floats(s);
@@ -226,8 +227,7 @@ __device__ __forceinline__ void fused_step(float* params, float* grads, float* a
                                            float* scratch, const StepShape& shape, int num_params, double lr,
                                            double beta1, double beta2, double eps, bool update,
                                            const StepScalars* ss) {
-    const int C = shape.C, H = shape.H, L = shape.L, T = shape.T, V = shape.V;
-    const int F = 4 * C;
+    const int C = shape.C, F = shape.F, H = shape.H, L = shape.L, T = shape.T, V = shape.V;
     float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(C / H, T);
     const int n = step_positions(ss, T);
     const float inv_n = 1.0f / (float)n;
@@ -347,7 +347,8 @@ train_step_fused(float* params,                     // [P] updated by Adam
                  const int* tokens,                 // [steps][slot_ints]: each slot starts with its step's T + 1 tokens
                  const int* tensor_offsets,         // [3 + 4 L], see TENSOR_* above
                  float* workspace,                  // [train_step_fused_sizes[0]] global, or NULL: in shared memory
-                 int C, int H, int L, int T, int V,
+                 int C, int F, int H, int L, int T, int V,  // n_embd, MLP hidden width, n_head, n_layer,
+                                                             // block_size, vocab_size
                  int num_params,                    // P
                  double lr, double beta1, double beta2, double eps,
                  int update,                        // 1: Adam updates params and clears grads; 0: the step ends
@@ -356,7 +357,7 @@ train_step_fused(float* params,                     // [P] updated by Adam
                  int slot_ints,                     // ints from one step's tokens (and scalars) to the next's
                  const StepScalars* ss) {           // [steps] at a stride of slot_ints ints
     extern __shared__ float fused_smem[];
-    const StepShape shape{C, H, L, T, V};
+    const StepShape shape{C, F, H, L, T, V};
     float* scratch = fused_smem;
     StepActivations a = carve_step(workspace != nullptr ? workspace : fused_smem + fused_scratch_floats(shape),
                                    shape, nullptr);
@@ -374,8 +375,8 @@ train_step_fused(float* params,                     // [P] updated by Adam
 // Launch: grid 1, block 1 (once, when the engine is built).
 extern "C" __global__ void
 train_step_fused_sizes(long long* sizes,            // [2] output
-                       int C, int H, int L, int T, int V) {
-    const StepShape shape{C, H, L, T, V};
+                       int C, int F, int H, int L, int T, int V) {
+    const StepShape shape{C, F, H, L, T, V};
     long total = 0;
     carve_step(nullptr, shape, &total);
     sizes[0] = total;

@@ -558,6 +558,7 @@ static std::string shape_tag(const char* what, int C, int H, int L, int T, int V
            " T=" + std::to_string(T) + " V=" + std::to_string(V) + (n < 0 ? "" : " n=" + std::to_string(n));
 }
 
+static const double LR = 0.01, BETA1 = 0.85, BETA2 = 0.99, EPS = 1e-8;  // microgpt.py's Adam
 static const int LOSS_SLOTS = 10, STEP = 2;  // a step past the first, so Adam's bias corrections are not trivial
 
 static void test_training_step(int C, int H, int L, int T, int V, int n) {
@@ -577,15 +578,13 @@ static void test_training_step(int C, int H, int L, int T, int V, int n) {
     check_gradients(tag, ly, grads.data(), want);
     // Adam on top clears the gradients.
     emu_launch(adam_update, dim3(CEIL_DIV((int)ly.size, 256)), dim3(256), 0, params.data(), grads.data(), m.data(),
-               v.data(), (int)ly.size, 0.01, 0.85, 0.99, 1e-8, (const StepScalars*)&ss);
+               v.data(), (int)ly.size, LR, BETA1, BETA2, EPS, (const StepScalars*)&ss);
     size_t zero = 0;
     for (float g : grads) zero += g == 0.0f;
     std::vector<double> zw(1, (double)ly.size);
     float zf = (float)zero;
     check(tag + " grads zeroed by adam", &zf, zw.data(), 1);
 }
-
-static const double LR = 0.01, BETA1 = 0.85, BETA2 = 0.99, EPS = 1e-8;
 
 // What a training step changes: weights, gradients, Adam's moments and the losses array.
 struct TrainingState {
@@ -614,7 +613,7 @@ struct FusedLauncher {
 
     FusedLauncher(const Layout& layout, unsigned blocks_, bool shared) : ly(layout), blocks(blocks_), shared_workspace(shared) {
         long long sizes[2] = {-1, -1};
-        emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, ly.C, ly.H, ly.L, ly.T, ly.V);
+        emu_launch(train_step_fused_sizes, dim3(1), dim3(32), 0, sizes, ly.C, ly.F, ly.H, ly.L, ly.T, ly.V);
         offsets = {(int)ly.wte, (int)ly.wpe, (int)ly.lm};
         for (int l = 0; l < ly.L; l++) {
             for (size_t off : {ly.qkv[l], ly.wo[l], ly.fc1[l], ly.fc2[l]}) offsets.push_back((int)off);
@@ -627,7 +626,7 @@ struct FusedLauncher {
         std::fill(workspace.begin(), workspace.end(), NAN);
         emu_launch_cooperative(train_step_fused, blocks, dim3(FUSED_THREADS), smem, s.p.data(), s.g.data(), s.m.data(),
                                s.v.data(), s.losses.data(), tokens, (const int*)offsets.data(),
-                               shared_workspace ? nullptr : workspace.data(), ly.C, ly.H, ly.L, ly.T, ly.V,
+                               shared_workspace ? nullptr : workspace.data(), ly.C, ly.F, ly.H, ly.L, ly.T, ly.V,
                                (int)ly.size, LR, BETA1, BETA2, EPS, update, steps, slot_ints, ss);
     }
 

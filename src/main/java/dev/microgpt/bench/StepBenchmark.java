@@ -44,7 +44,7 @@ public final class StepBenchmark implements Callable<Integer> {
     Engine engine;
 
     @Mixin
-    GpuFlags gpu;
+    GpuFlags gpuFlags;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -65,7 +65,17 @@ public final class StepBenchmark implements Callable<Integer> {
     int repeats;
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new StepBenchmark()).execute(args));
+        CommandLine cli = new CommandLine(new StepBenchmark());
+        // Options no engine can run (e.g. --gemm cublas with --gpu-mode fused): one line, exit 2; anything else keeps
+        // its stack trace for bench/run.sh's log.
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            if (e instanceof IllegalArgumentException) {
+                cmd.getErr().println("error: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        System.exit(cli.execute(args));
     }
 
     private String label() {
@@ -73,12 +83,12 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private GpuOptions gpuOptions() {
-        return gpu.options();
+        return gpuFlags.options();
     }
 
     /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
     private String gpuUnavailable() {
-        if (gpu.gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
+        if (gpuFlags.gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
             return CublasSupport.status().reason();
         }
         GpuSupport.Status gpu = GpuSupport.status();
@@ -97,7 +107,7 @@ public final class StepBenchmark implements Callable<Integer> {
                 return 0;
             }
             head += ",\"device\":" + JSON.toJson(GpuSupport.status().device());
-            if (gpu.gemm() == GemmBackend.cublas) {
+            if (gpuFlags.gemm() == GemmBackend.cublas) {
                 head += ",\"cublas\":" + JSON.toJson(CublasSupport.status().version());
             }
         }

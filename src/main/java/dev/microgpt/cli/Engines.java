@@ -29,20 +29,22 @@ final class Engines {
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
      * naming the reason, and so is --gemm cublas (under --device gpu or auto) without a usable GPU or cuBLAS; --device
      * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine was asked for,
-     * else the CPU, and says which and why. --gemm with --device cpu is a usage error.
+     * else the CPU, and says which and why. A GPU flag ({@link GpuFlags}) with --device cpu is a usage error.
      */
     static Main.Device resolve(Main options, TrainingRun.Shape shape) {
         boolean cpuEngineAsked = options.given("--engine");
         switch (options.device) {
             case cpu:
-                if (options.given("--gemm")) {
-                    throw new UsageException("--gemm applies to the GPU engine; drop it with --device cpu");
+                for (String flag : GpuFlags.NAMES) {
+                    if (options.given(flag)) {
+                        throw new UsageException(flag + " applies to the GPU engine; drop it with --device cpu");
+                    }
                 }
                 return Main.Device.cpu;
             case gpu:
                 return requireGpu(options, "--device gpu");
             default: {
-                if (options.gpu.gemm() == GemmBackend.cublas) {
+                if (options.gpuFlags.gemm() == GemmBackend.cublas) {
                     return requireGpu(options, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
                 }
                 if (cpuEngineAsked) {
@@ -69,7 +71,7 @@ final class Engines {
         if (options.given("--engine")) {
             throw new UsageException("--engine chooses a CPU engine; drop it with " + asked);
         }
-        if (options.gpu.gemm() == GemmBackend.cublas) {
+        if (options.gpuFlags.gemm() == GemmBackend.cublas) {
             CublasSupport.Status cublas = CublasSupport.status();
             if (!cublas.usable()) {
                 throw new RunFailure("--gemm cublas: " + cublas.reason());
@@ -81,7 +83,7 @@ final class Engines {
                     + (options.given("--gemm") ? " without --gemm" : ""));
         }
         Main.LOG.info("device gpu: {}", gpu.device());
-        if (options.gpu.gemm() == GemmBackend.cublas) {
+        if (options.gpuFlags.gemm() == GemmBackend.cublas) {
             Main.LOG.info("gemm cublas: {}", CublasSupport.status().version());
         }
         return Main.Device.gpu;

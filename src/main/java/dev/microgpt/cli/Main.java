@@ -90,7 +90,7 @@ public final class Main implements Callable<Integer> {
     Device device;
 
     @Mixin
-    GpuFlags gpu;
+    GpuFlags gpuFlags;
 
     @Option(names = "--engine", paramLabel = "ENGINE", defaultValue = "fast",
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
@@ -180,7 +180,7 @@ public final class Main implements Callable<Integer> {
 
     /** The GPU engine's options; refuses (IllegalArgumentException) what it cannot run. */
     GpuOptions gpuOptions() {
-        return gpu.options();
+        return gpuFlags.options();
     }
 
     boolean given(String option) {

@@ -50,7 +50,7 @@ final class CublasGemm implements LinearLayers, AutoCloseable {
     private static final Pointer ZERO = Pointer.to(new float[] {0f});
 
     private final cublasHandle handle = new cublasHandle();
-    private final DeviceArray workspace;
+    private final DeviceArray workspace; // [WORKSPACE_BYTES / 4]: cuBLAS's scratch, owned here
 
     /** A handle on the current context, issuing on {@code stream}; a CudaException with the reason without cuBLAS. */
     CublasGemm(CUstream stream) {
@@ -163,13 +163,9 @@ final class CublasGemm implements LinearLayers, AutoCloseable {
     private record RowCopy(CUdeviceptr dst, CUdeviceptr src, int rowFloats) implements StepOp {
 
         @Override
-        public String name() {
-            return "cuMemcpyDtoDAsync(residual)";
-        }
-
-        @Override
         public void enqueue(CUstream stream, int n) {
-            Cuda.check(cuMemcpyDtoDAsync(dst, src, (long) n * rowFloats * DeviceArray.ELEMENT_BYTES, stream), name());
+            Cuda.check(cuMemcpyDtoDAsync(dst, src, (long) n * rowFloats * DeviceArray.ELEMENT_BYTES, stream),
+                    "cuMemcpyDtoDAsync(residual)");
         }
 
         @Override

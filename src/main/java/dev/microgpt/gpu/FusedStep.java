@@ -21,14 +21,18 @@ import jcuda.driver.CUdeviceptr;
  */
 final class FusedStep implements AutoCloseable {
 
-    /** Threads per block: the kernel's matmul tiles need exactly this many. */
-    private static final int THREADS = 256;
-    private static final int DEFAULT_SHARED_LIMIT = 48 * 1024; // without cuFuncSetAttribute
-    private static final int TILE = 32;
+    /**
+     * The engine's device buffers a fused launch reads and writes, fixed for the engine's life: step k of a launch
+     * reads its tokens and scalars {@code slotInts} ints after step k - 1's.
+     */
+    record Buffers(DeviceArray params, DeviceArray grads, DeviceArray adamM, DeviceArray adamV, CUdeviceptr tokens,
+                   CUdeviceptr scalars, int slotInts) {
+    }
 
     private final NativeResources resources = new NativeResources();
     private final KernelLibrary kernels;
     private final ParameterLayout layout;
+    private final Buffers buffers;
     private final DeviceArray workspace;     // [workspace floats] global, or null: the workspace is in shared memory
     private final DeviceArray tensorOffsets; // [3 + 4 L] int, see kernels/step.cu
     private final int blocks;
@@ -37,9 +41,10 @@ final class FusedStep implements AutoCloseable {
     /**
      * @param requestedBlocks the grid's blocks, or 0 to choose as described above
      */
-    FusedStep(GpuContext gpu, KernelLibrary kernels, ParameterLayout layout, int requestedBlocks) {
+    FusedStep(GpuContext gpu, KernelLibrary kernels, ParameterLayout layout, int requestedBlocks, Buffers buffers) {
         this.kernels = kernels;
         this.layout = layout;
+        this.buffers = buffers;
         ModelConfig cfg = layout.config();
         try {
             long[] sizes = kernels.fusedStepSizes(gpu, cfg);
@@ -47,35 +52,29 @@ final class FusedStep implements AutoCloseable {
             long scratchFloats = sizes[1];
             long onChipBytes = (scratchFloats + workspaceFloats) * DeviceArray.ELEMENT_BYTES;
             boolean fitsOnChip = onChipBytes <= gpu.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-            int chosen = requestedBlocks > 0 ? requestedBlocks
-                    : fitsOnChip ? 1 : ceilDiv(cfg.blockSize(), TILE) * ceilDiv(cfg.mlpHidden(), TILE);
+            int widestLayerTiles = KernelLibrary.ceilDiv(cfg.blockSize(), KernelLibrary.TILE)
+                    * KernelLibrary.ceilDiv(cfg.mlpHidden(), KernelLibrary.TILE);
+            int chosen = requestedBlocks > 0 ? requestedBlocks : fitsOnChip ? 1 : widestLayerTiles;
             boolean onChip = fitsOnChip && chosen == 1;
             this.sharedBytes = Math.toIntExact(onChip ? onChipBytes : scratchFloats * DeviceArray.ELEMENT_BYTES);
-            if (sharedBytes > DEFAULT_SHARED_LIMIT) {
-                kernels.allowFusedStepShared(sharedBytes);
-            }
-            int resident = kernels.fusedStepBlocksPerMultiprocessor(THREADS, sharedBytes)
+            int resident = kernels.fusedStepBlocksPerMultiprocessor(sharedBytes)
                     * gpu.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
             if (resident < 1) {
-                throw new CudaException("the fused step cannot run on " + gpu.deviceName() + ": not even one block of "
-                        + THREADS + " threads with " + sharedBytes + " bytes of shared memory fits on a"
-                        + " multiprocessor; use --gpu-mode graph");
+                throw new CudaException("the fused step cannot run on " + gpu.deviceName() + ": not even one block of"
+                        + " it with " + sharedBytes + " bytes of shared memory fits on a multiprocessor; use"
+                        + " --gpu-mode graph");
             }
             this.blocks = requestedBlocks > 0 ? chosen : Math.min(chosen, resident);
             if (blocks > 1) {
                 requireCooperative(gpu, resident);
             }
-            this.workspace = onChip ? null : own(new DeviceArray("fused_workspace", workspaceFloats));
-            this.tensorOffsets = own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
+            this.workspace = onChip ? null : resources.own(new DeviceArray("fused_workspace", workspaceFloats));
+            this.tensorOffsets = resources.own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
             tensorOffsets.upload(offsets(layout));
         } catch (RuntimeException e) {
             close();
             throw e;
         }
-    }
-
-    private <R extends AutoCloseable> R own(R resource) {
-        return resources.own(resource);
     }
 
     /** wte, wpe, lm_head, then per layer the [3C, C] qkv block, attn_wo, mlp_fc1, mlp_fc2 (kernels/step.cu). */
@@ -102,7 +101,7 @@ final class FusedStep implements AutoCloseable {
                     + gpu.deviceName() + " does not support them; use --gpu-mode graph");
         }
         if (blocks > resident) {
-            throw new CudaException("the fused step asked for " + blocks + " blocks, but only " + resident
+            throw new CudaException("--fused-blocks " + blocks + ": at most " + resident + " blocks of the fused step"
                     + " can be resident at once on " + gpu.deviceName() + "; ask for at most that many");
         }
     }
@@ -117,19 +116,15 @@ final class FusedStep implements AutoCloseable {
     }
 
     /**
-     * A launch of {@code steps} consecutive training steps, bound to the run's loss array and Adam's hyper-parameters;
-     * step k reads its tokens and scalars {@code slotInts} ints after step k - 1's. With {@code update} false (and one
-     * step) it stops after the backward, leaving the gradients in grads.
+     * A launch of {@code steps} consecutive training steps writing their losses into {@code losses}, with Adam's
+     * hyper-parameters; with {@code update} false (and one step) it stops after the backward, leaving the gradients
+     * in grads.
      */
-    Launch bind(DeviceArray params, DeviceArray grads, DeviceArray adamM, DeviceArray adamV, DeviceArray losses,
-                CUdeviceptr tokens, CUdeviceptr scalars, AdamConfig adam, boolean update, int steps, int slotInts) {
-        return kernels.fusedStep(blocks, THREADS, sharedBytes, params.at(0), grads.at(0), adamM.at(0), adamV.at(0),
-                losses.at(0), tokens, tensorOffsets.at(0), workspace == null ? null : workspace.at(0),
-                layout.config(), layout.size(), adam, update, steps, slotInts, scalars);
-    }
-
-    private static int ceilDiv(int a, int b) {
-        return (a + b - 1) / b;
+    Launch bind(DeviceArray losses, AdamConfig adam, boolean update, int steps) {
+        return kernels.fusedStep(blocks, sharedBytes, buffers.params().at(0), buffers.grads().at(0),
+                buffers.adamM().at(0), buffers.adamV().at(0), losses.at(0), buffers.tokens(), tensorOffsets.at(0),
+                workspace == null ? null : workspace.at(0), layout.config(), layout.size(), adam, update, steps,
+                buffers.slotInts(), buffers.scalars());
     }
 
     @Override

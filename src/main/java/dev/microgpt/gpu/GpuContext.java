@@ -67,6 +67,14 @@ final class GpuContext implements AutoCloseable {
         Cuda.check(cuStreamSynchronize(stream), "cuStreamSynchronize (after " + after + ")");
     }
 
+    /** As {@link #synchronize}, after training steps [first, first + count); the message is made only on failure. */
+    void synchronizeSteps(int first, int count) {
+        int result = cuStreamSynchronize(stream);
+        if (result != jcuda.driver.CUresult.CUDA_SUCCESS) {
+            Cuda.check(result, "cuStreamSynchronize (after steps " + (first + 1) + ".." + (first + count) + ")");
+        }
+    }
+
     @Override
     public void close() {
         Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");

@@ -16,7 +16,7 @@ import jcuda.driver.CUdeviceptr;
  * Trains on an NVIDIA GPU with the hand-written kernels of {@code kernels/}, in float32, in one of three
  * {@link GpuMode}s: one launch per kernel (6 + 14 n_layer launches a step, with cuBLAS for the linear layers without a
  * fused ReLU if asked, {@link GemmBackend}), the same launches replayed as a CUDA graph, or one fused kernel per step
- * ({@link FusedStep}).
+ * or per K steps ({@link FusedStep}).
  * Parameters, gradients and Adam's moments live on the device in exactly the {@link ParameterLayout}; the initial
  * weights come from the host, so a GPU run starts from the same weights as a CPU run of the same seed.
  *
@@ -51,6 +51,7 @@ public final class GpuEngine implements TrainingEngine {
     private final PinnedInts staging;  // [LOSS_BATCH][T + 1 + 4], slots as stepInput's
     private final jcuda.Pointer[] stagingSlots; // [LOSS_BATCH]: each slot's host address, made once (a step allocates nothing)
     private final PinnedInts lossesHost; // [LOSS_BATCH] float
+    private final jcuda.Pointer lossesHostAddress; // lossesHost's element 0, made once
     private final float[] hostScratch; // [P], for moving state to and from the host
 
     private final List<StepOp> forwardAndBackward = new ArrayList<>();
@@ -59,11 +60,11 @@ public final class GpuEngine implements TrainingEngine {
     private DeviceArray logits;       // [T, V], dlogits in place
     private Launch adamLaunch;
     private AdamConfig adamFor;
-    private Launch[] fusedTraining;   // fused: [k] runs k staged steps with Adam, bound to losses and adamFor; lazily
-    private Launch fusedGradients;    // fused: one step without Adam, for forwardBackward
+    private Launch[] trainingLaunches; // fused: [k] runs k staged steps with Adam, bound to losses and adamFor; lazily
+    private Launch gradientsLaunch;    // fused: one step without Adam, for forwardBackward
     private int crossEntropyIndex;    // where the cross-entropy launch sits in forwardAndBackward
     private int pending;              // steps submitted since the last collection
-    private int launched;             // of those, the ones issued (fused: steps wait to fill a launch)
+    private int launched;             // fused: of those, the ones issued (steps wait to fill a launch)
     private int firstPendingStep;
     private boolean gradientsZero = true;
     private boolean closed;
@@ -100,13 +101,15 @@ public final class GpuEngine implements TrainingEngine {
                 stagingSlots[slot] = staging.at(slot * tokenSlot);
             }
             lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
+            lossesHostAddress = lossesHost.at(0);
             hostScratch = new float[p];
             zero(grads);
             zero(adamM);
             zero(adamV);
             writeParameters(initialParams);
             if (options.mode() == GpuMode.fused) {
-                fused = own(new FusedStep(gpu, kernels, layout, options.fusedBlocks()));
+                fused = own(new FusedStep(gpu, kernels, layout, options.fusedBlocks(),
+                        new FusedStep.Buffers(params, grads, adamM, adamV, tokens, scalars, tokenSlot)));
             } else {
                 fused = null;
                 // hand kernels, or cuBLAS through a handle owned here
@@ -261,17 +264,16 @@ public final class GpuEngine implements TrainingEngine {
     private void bindFused() {
         // Before the first training step there is no Adam yet; the gradients-only launch ignores its arguments.
         AdamConfig adam = adamFor != null ? adamFor : AdamConfig.MICROGPT;
-        fusedTraining = new Launch[options.stepsPerLaunch() + 1];
-        fusedGradients = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adam, false, 1, tokenSlot);
+        trainingLaunches = new Launch[options.stepsPerLaunch() + 1];
+        gradientsLaunch = fused.bind(losses, adam, false, 1);
     }
 
     /** The fused launch of {@code steps} staged steps (built when first needed: the arguments are allocated once). */
-    private Launch fusedTraining(int steps) {
-        if (fusedTraining[steps] == null) {
-            fusedTraining[steps] = fused.bind(params, grads, adamM, adamV, losses, tokens, scalars, adamFor, true,
-                    steps, tokenSlot);
+    private Launch trainingLaunch(int steps) {
+        if (trainingLaunches[steps] == null) {
+            trainingLaunches[steps] = fused.bind(losses, adamFor, true, steps);
         }
-        return fusedTraining[steps];
+        return trainingLaunches[steps];
     }
 
     /** Issues the submitted steps not yet issued as one fused launch, after one copy of their staged slots. */
@@ -279,7 +281,7 @@ public final class GpuEngine implements TrainingEngine {
         int steps = pending - launched;
         if (steps > 0) {
             copyUp(launched, steps);
-            fusedTraining(steps).enqueue(gpu.stream());
+            trainingLaunch(steps).enqueue(gpu.stream());
             launched = pending;
         }
     }
@@ -334,7 +336,7 @@ public final class GpuEngine implements TrainingEngine {
         clearGradientsIfNeeded();
         stageHost(0, doc, positions, step, numSteps);
         copyUp(0, 1);
-        List<StepOp> ops = fused != null ? List.of(fusedTraining(1)) : stepOps();
+        List<StepOp> ops = fused != null ? List.of(trainingLaunch(1)) : stepOps();
         jcuda.driver.CUevent[] events = new jcuda.driver.CUevent[2 * ops.size()];
         try {
             for (int i = 0; i < events.length; i++) {
@@ -438,9 +440,7 @@ public final class GpuEngine implements TrainingEngine {
             case fused -> { } // issued below once a launch's worth of steps is staged, or when losses are collected
         }
         pending++;
-        if (fused == null) {
-            launched = pending;
-        } else if (pending - launched == options.stepsPerLaunch()) {
+        if (fused != null && pending - launched == options.stepsPerLaunch()) {
             launchStaged();
         }
     }
@@ -461,9 +461,10 @@ public final class GpuEngine implements TrainingEngine {
         if (fused != null) {
             launchStaged();
         }
-        Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(firstPendingStep), n * 4L, gpu.stream()),
+        // losses.at makes one small pointer object per batch of up to LOSS_BATCH steps; nothing else here allocates
+        Cuda.check(cuMemcpyDtoHAsync(lossesHostAddress, losses.at(firstPendingStep), n * 4L, gpu.stream()),
                 "cuMemcpyDtoHAsync(losses)");
-        gpu.synchronize("steps " + (firstPendingStep + 1) + ".." + (firstPendingStep + n));
+        gpu.synchronizeSteps(firstPendingStep, n);
         for (int i = 0; i < n; i++) {
             into[i] = lossesHost.floats().get(i);
         }
@@ -480,12 +481,12 @@ public final class GpuEngine implements TrainingEngine {
         stageHost(0, doc, positions, 0, (int) losses.length());
         copyUp(0, 1);
         if (fused != null) {
-            fusedGradients.enqueue(gpu.stream());
+            gradientsLaunch.enqueue(gpu.stream());
         } else {
             enqueueForwardAndBackward(positions);
         }
         gradientsZero = false;
-        Cuda.check(cuMemcpyDtoHAsync(lossesHost.at(0), losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
+        Cuda.check(cuMemcpyDtoHAsync(lossesHostAddress, losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
         gpu.synchronize("forward and backward");
         return lossesHost.floats().get(0);
     }

@@ -6,6 +6,9 @@ public enum GpuMode {
     eager,
     /** The whole step captured once as a CUDA graph and replayed with one launch per step. */
     graph,
-    /** One kernel runs the whole step (kernels/step.cu): one launch per step, no gaps between kernels on the GPU. */
+    /**
+     * One kernel runs the whole step (kernels/step.cu): one launch per step, or per K steps with --steps-per-launch,
+     * and no gaps between kernels on the GPU.
+     */
     fused
 }

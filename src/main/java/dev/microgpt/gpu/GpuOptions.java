@@ -21,9 +21,13 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks, int st
         if (gemm == GemmBackend.cublas && !issuesCublasCalls(mode)) {
             throw new IllegalArgumentException("--gemm cublas applies to eager and graph modes, not --gpu-mode " + mode);
         }
-        if (fusedBlocks < 0 || fusedBlocks > 0 && mode != GpuMode.fused) {
-            throw new IllegalArgumentException("fused blocks must be 0 (automatic) or, with --gpu-mode fused, positive;"
-                    + " got " + fusedBlocks + " with --gpu-mode " + mode);
+        if (fusedBlocks < 0) {
+            throw new IllegalArgumentException("--fused-blocks must be 0 (the engine chooses) or positive, got "
+                    + fusedBlocks);
+        }
+        if (fusedBlocks > 0 && mode != GpuMode.fused) {
+            throw new IllegalArgumentException("--fused-blocks " + fusedBlocks + " needs --gpu-mode fused (the grid of"
+                    + " the fused step); --gpu-mode " + mode + " has no such grid");
         }
         if (stepsPerLaunch < 1 || stepsPerLaunch > GpuEngine.LOSS_BATCH) {
             throw new IllegalArgumentException("--steps-per-launch must be in [1, " + GpuEngine.LOSS_BATCH + "], got "

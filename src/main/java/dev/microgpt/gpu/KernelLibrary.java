@@ -40,9 +40,11 @@ final class KernelLibrary implements AutoCloseable {
 
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;
-    private static final int MATMUL_BLOCK = 256; // the tiled matmuls need exactly this
-    private static final int TILE = 32;
-    private static final int ATTENTION_SHARED_LIMIT = 48 * 1024;
+    private static final int MATMUL_BLOCK = 256; // the tiled matmuls need exactly this, and so the fused step
+    /** Rows and columns of one matmul output tile. */
+    static final int TILE = 32;
+    /** Dynamic shared memory a launch may use without cuFuncSetAttribute. */
+    private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -186,9 +188,8 @@ final class KernelLibrary implements AutoCloseable {
      */
     long[] fusedStepSizes(GpuContext gpu, ModelConfig cfg) {
         try (DeviceArray sizes = new DeviceArray("fused_sizes", 4)) {
-            new Launch("train_step_fused_sizes", function("step", "train_step_fused_sizes"), 1, 1, 1, 1, 0,
-                    new Args().ptr(sizes.at(0)).i(cfg.nEmbd()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize())
-                            .i(cfg.vocabSize()).pointer()).enqueue(gpu.stream());
+            new Launch("train_step_fused_sizes", function(FUSED_FAMILY, "train_step_fused_sizes"), 1, 1, 1, 1, 0,
+                    shape(new Args().ptr(sizes.at(0)), cfg).pointer()).enqueue(gpu.stream());
             gpu.synchronize("train_step_fused_sizes");
             long[] result = new long[2];
             sizes.download(result);
@@ -196,18 +197,26 @@ final class KernelLibrary implements AutoCloseable {
         }
     }
 
-    /** Lets the fused step use {@code bytes} of dynamic shared memory, above the default 48 KiB. */
-    void allowFusedStepShared(int bytes) {
-        Cuda.check(cuFuncSetAttribute(function("step", "train_step_fused"),
-                CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
-                "cuFuncSetAttribute(train_step_fused, max dynamic shared memory " + bytes + " bytes)");
+    /** The model's shape as the fused kernels take it: C, F, H, L, T, V. */
+    private static Args shape(Args args, ModelConfig cfg) {
+        return args.i(cfg.nEmbd()).i(cfg.mlpHidden()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize())
+                .i(cfg.vocabSize());
     }
 
-    /** Blocks of the fused step that one multiprocessor holds at once. */
-    int fusedStepBlocksPerMultiprocessor(int threads, int sharedBytes) {
+    /**
+     * Lets the fused step use {@code bytes} of dynamic shared memory (beyond the default 48 KiB only after
+     * cuFuncSetAttribute), and returns how many of its blocks one multiprocessor then holds at once.
+     */
+    int fusedStepBlocksPerMultiprocessor(int sharedBytes) {
+        CUfunction f = function(FUSED_FAMILY, "train_step_fused");
+        if (sharedBytes > DEFAULT_SHARED_LIMIT) {
+            Cuda.check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                    sharedBytes), "cuFuncSetAttribute(train_step_fused, max dynamic shared memory " + sharedBytes
+                    + " bytes)");
+        }
         int[] blocks = {0};
-        Cuda.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, function("step", "train_step_fused"), threads,
-                sharedBytes), "cuOccupancyMaxActiveBlocksPerMultiprocessor(train_step_fused)");
+        Cuda.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, f, MATMUL_BLOCK, sharedBytes),
+                "cuOccupancyMaxActiveBlocksPerMultiprocessor(train_step_fused)");
         return blocks[0];
     }
 
@@ -216,30 +225,29 @@ final class KernelLibrary implements AutoCloseable {
      * then Adam when {@code update}, else the gradients stay in grads. Step k's tokens and scalars are {@code tokens}
      * and {@code ss} plus k * slotInts ints. workspace null: the activations live in shared memory.
      */
-    Launch fusedStep(int blocks, int threads, int sharedBytes, CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m,
+    Launch fusedStep(int blocks, int sharedBytes, CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m,
                      CUdeviceptr v, CUdeviceptr losses, CUdeviceptr tokens, CUdeviceptr tensorOffsets,
                      CUdeviceptr workspace, ModelConfig cfg, int numParams, AdamConfig adam, boolean update, int steps,
                      int slotInts, CUdeviceptr ss) {
-        Pointer args = new Args().ptr(params).ptr(grads).ptr(m).ptr(v).ptr(losses).ptr(tokens).ptr(tensorOffsets)
-                .ptr(workspace).i(cfg.nEmbd()).i(cfg.nHead()).i(cfg.nLayer()).i(cfg.blockSize()).i(cfg.vocabSize())
-                .i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2()).d(adam.eps()).i(update ? 1 : 0)
-                .i(steps).i(slotInts).ptr(ss).pointer();
-        CUfunction f = function("step", "train_step_fused");
-        return blocks == 1 ? new Launch("train_step_fused", f, 1, 1, 1, threads, sharedBytes, args)
-                : Launch.cooperative("train_step_fused", f, blocks, threads, sharedBytes, args);
+        Pointer args = shape(new Args().ptr(params).ptr(grads).ptr(m).ptr(v).ptr(losses).ptr(tokens).ptr(tensorOffsets)
+                .ptr(workspace), cfg).i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2())
+                .d(adam.eps()).i(update ? 1 : 0).i(steps).i(slotInts).ptr(ss).pointer();
+        CUfunction f = function(FUSED_FAMILY, "train_step_fused");
+        return blocks == 1 ? new Launch("train_step_fused", f, 1, 1, 1, MATMUL_BLOCK, sharedBytes, args)
+                : Launch.cooperative("train_step_fused", f, blocks, MATMUL_BLOCK, sharedBytes, args);
     }
 
     /** warps * (D + 2T + 64) floats, the attention kernels' shared memory (kernels/README.md). */
     private static int attentionShared(int c, int h, int t) {
         int bytes = ROW_WARPS * (c / h + 2 * t + 64) * 4;
-        if (bytes > ATTENTION_SHARED_LIMIT) {
+        if (bytes > DEFAULT_SHARED_LIMIT) {
             throw new CudaException("attention needs " + bytes + " bytes of shared memory per block for block_size " + t
                     + ", over the 48 KiB limit; use a smaller --block-size");
         }
         return bytes;
     }
 
-    private static int ceilDiv(int a, int b) {
+    static int ceilDiv(int a, int b) {
         return (a + b - 1) / b;
     }
 

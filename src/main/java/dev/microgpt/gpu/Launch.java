@@ -35,11 +35,6 @@ record Launch(String kernel, CUfunction function, int gridX, int gridY, int grid
         Cuda.check(result, call);
     }
 
-    @Override
-    public String name() {
-        return kernel;
-    }
-
     /** The kernel reads n from the step scalars on the device. */
     @Override
     public void enqueue(CUstream stream, int positions) {

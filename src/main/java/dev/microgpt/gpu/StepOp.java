@@ -9,9 +9,6 @@ import jcuda.driver.CUstream;
  */
 interface StepOp {
 
-    /** What the call is, for errors and profiles: the kernel's name, "cublasSgemm(lm_head forward)", ... */
-    String name();
-
     /** Issues the call for a step of {@code positions} positions (1..block_size); rows t >= positions are not touched. */
     void enqueue(CUstream stream, int positions);
 

@@ -173,6 +173,8 @@ class CommandLineTest {
     void gemmIsRefusedWithTheCpuAndMustNameABackend() throws Exception {
         assertOneLineError(run("--input", "names.txt", "--device", "cpu", "--gemm", "cublas", "--steps", "3"), 2,
                 "--gemm", "GPU engine", "--device cpu");
+        assertOneLineError(run("--input", "names.txt", "--device", "cpu", "--gpu-mode", "graph", "--steps", "3"), 2,
+                "--gpu-mode applies to the GPU engine", "--device cpu");
         assertOneLineError(run("--input", "names.txt", "--gemm", "nonsense", "--steps", "3"), 2, "--gemm", "nonsense",
                 "hand, cublas");
         // the fused step is one kernel: no cuBLAS call can stand in it

@@ -77,6 +77,23 @@ class GpuEngineParityTest {
         }
     }
 
+    /** Driver calls a step costs in each mode, as kernels/README.md and bench/README.md count them (n_layer 2). */
+    @Test
+    void launchesPerStepAreWhatTheModesPromise() {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(16, 4, 2, 16, 27));
+        double[] weights = floatWeights(layout, new Random(5));
+        // eager: the staging copy, 6 + 14 L launches; graph and fused: a copy and a launch; fused K = 16: 2 / 16
+        double[] expected = {1 + 6 + 14 * 2, 2, 2, 2.0 / 16};
+        GpuOptions[] modes = {new GpuOptions(GpuMode.eager, GemmBackend.hand),
+                new GpuOptions(GpuMode.graph, GemmBackend.hand), new GpuOptions(GpuMode.fused, GemmBackend.hand),
+                new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16)};
+        for (int i = 0; i < modes.length; i++) {
+            try (GpuEngine gpu = new GpuEngine(layout, weights, modes[i])) {
+                assertEquals(expected[i], gpu.launchesPerStep(), 1e-12, modes[i].label());
+            }
+        }
+    }
+
     /**
      * The loss (1e-5 relative) and every gradient tensor ({@link #GRADIENT_TOLERANCE}) of {@code tested} against
      * {@code reference}, from the same weights, on a short document, a ragged one, and one that fills the context.

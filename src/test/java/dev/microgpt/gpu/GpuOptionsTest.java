@@ -27,8 +27,10 @@ class GpuOptionsTest {
         assertTrue(cublasFused.contains("--gemm cublas applies to eager and graph modes"), cublasFused);
         String blocksEager = assertThrows(IllegalArgumentException.class,
                 () -> new GpuOptions(GpuMode.eager, GemmBackend.hand, 2, 1)).getMessage();
-        assertTrue(blocksEager.contains("--gpu-mode fused"), blocksEager);
-        assertThrows(IllegalArgumentException.class, () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, -1, 1));
+        assertTrue(blocksEager.contains("--fused-blocks 2 needs --gpu-mode fused"), blocksEager);
+        String negative = assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, -1, 1)).getMessage();
+        assertTrue(negative.contains("--fused-blocks must be 0"), negative);
         String stepsGraph = assertThrows(IllegalArgumentException.class,
                 () -> new GpuOptions(GpuMode.graph, GemmBackend.hand, 0, 8)).getMessage();
         assertTrue(stepsGraph.contains("--steps-per-launch 8 needs --gpu-mode fused"), stepsGraph);
