@@ -45,13 +45,16 @@ final class DeviceArray implements AutoCloseable {
      * non-blocking stream would not wait for it: hence the context synchronisation.
      */
     void upload(float[] src) {
-        Cuda.check(cuMemcpyHtoD(base, Pointer.to(src), (long) src.length * ELEMENT_BYTES), "cuMemcpyHtoD(" + name + ")");
-        Cuda.check(cuCtxSynchronize(), "cuCtxSynchronize (after cuMemcpyHtoD(" + name + "))");
+        upload(Pointer.to(src), (long) src.length * ELEMENT_BYTES);
     }
 
     /** As {@link #upload(float[])}, for int elements. */
     void upload(int[] src) {
-        Cuda.check(cuMemcpyHtoD(base, Pointer.to(src), (long) src.length * ELEMENT_BYTES), "cuMemcpyHtoD(" + name + ")");
+        upload(Pointer.to(src), (long) src.length * ELEMENT_BYTES);
+    }
+
+    private void upload(Pointer src, long bytes) {
+        Cuda.check(cuMemcpyHtoD(base, src, bytes), "cuMemcpyHtoD(" + name + ")");
         Cuda.check(cuCtxSynchronize(), "cuCtxSynchronize (after cuMemcpyHtoD(" + name + "))");
     }
 
