@@ -3,32 +3,17 @@ package dev.microgpt.bench.jmh;
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.model.ParameterLayout;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The fast engine on a fixed document: {@link FastEngine#forwardBackward} (forward, loss and backward, no Adam), and a
  * whole training step with Adam as the trainer submits it (at 64/64 Adam runs overlapped on a second thread). The
  * document is either one name (7 positions, like a step on names.txt) or long enough to fill the context (size positions).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseSerialGC", "--add-modules", "jdk.incubator.vector"})
-public class FastEngineBenchmark {
+public class FastEngineBenchmark extends HotLoopBenchmark {
 
     @Param({"16", "64"})
     int size;

@@ -1,31 +1,16 @@
 package dev.microgpt.bench.jmh;
 
 import dev.microgpt.ops.Linear;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * {@link Linear#forward} and {@link Linear#backward} over a full context (block_size rows) at the layer shapes of the
  * 16/16 and 64/64 models: the fused q|k|v projection [C -> 3C], the MLP's fc1 [C -> 4C] and fc2 [4C -> C], and
  * lm_head [C -> 27].
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-XX:+UseSerialGC", "--add-modules", "jdk.incubator.vector"})
-public class LinearBenchmark {
+public class LinearBenchmark extends HotLoopBenchmark {
 
     @Param({"16", "64"})
     int size;
