@@ -56,6 +56,11 @@ final class Engines {
                     return Main.Device.cpu;
                 }
                 GpuSupport.Status gpu = GpuSupport.status();
+                if (gpu.usable() && gpu.emulated()) {
+                    Main.LOG.info("device auto: training on the CPU (the only CUDA device is {}, which runs the kernels"
+                            + " on the CPU; --device gpu to use it anyway)", gpu.device());
+                    return Main.Device.cpu;
+                }
                 Main.LOG.info(gpu.usable() ? "device auto: training on the GPU ({})"
                         : "device auto: training on the CPU (no usable GPU: {})", gpu.usable() ? gpu.device() : gpu.reason());
                 return gpu.usable() ? Main.Device.gpu : Main.Device.cpu;

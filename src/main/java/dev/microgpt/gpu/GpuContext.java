@@ -41,6 +41,11 @@ final class GpuContext implements AutoCloseable {
 
     /** The device's name, e.g. "NVIDIA H100 80GB HBM3". */
     String deviceName() {
+        return name(device);
+    }
+
+    /** A device's name, as the driver gives it. */
+    static String name(CUdevice device) {
         byte[] name = new byte[256];
         Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetName(name, name.length, device), "cuDeviceGetName");
         int end = 0;

@@ -102,6 +102,7 @@ public final class GpuEngine implements TrainingEngine {
             }
             lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
             lossesHostAddress = lossesHost.at(0);
+            losses = array("losses", LOSS_BATCH); // grown by ensureLossCapacity for longer runs
             hostScratch = new float[p];
             zero(grads);
             zero(adamM);
@@ -110,6 +111,7 @@ public final class GpuEngine implements TrainingEngine {
             if (options.mode() == GpuMode.fused) {
                 fused = own(new FusedStep(gpu, kernels, layout, options.fusedBlocks(),
                         new FusedStep.Buffers(params, grads, adamM, adamV, tokens, scalars, tokenSlot)));
+                bindFused();
             } else {
                 fused = null;
                 // hand kernels, or cuBLAS through a handle owned here
@@ -117,7 +119,6 @@ public final class GpuEngine implements TrainingEngine {
                         : new HandLinearLayers(kernels, t, scalars));
             }
             stepGraphs = own(new StepGraphs(t, forwardAndBackward.stream().anyMatch(StepOp::dependsOnPositions)));
-            ensureLossCapacity(1);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -212,36 +213,38 @@ public final class GpuEngine implements TrainingEngine {
         }
         forwardAndBackward.addAll(linear.forward(logits.at(0), stream[layers].at(0), weight(layout.lmHead()), null, c,
                 v));
-        int lossIndex = forwardAndBackward.size(); // the cross-entropy launch goes here, bound to the losses array
-        forwardAndBackward.add(null);
+        crossEntropyIndex = forwardAndBackward.size(); // replaced when the losses array grows
+        forwardAndBackward.add(crossEntropy());
         forwardAndBackward.addAll(linear.backward(dStream.at(0), gradient(layout.lmHead()), logits.at(0),
                 stream[layers].at(0), weight(layout.lmHead()), c, v));
         forwardAndBackward.addAll(backward);
         forwardAndBackward.add(kernels.rmsnormEmbeddingBackward(gradient(layout.wte()), gradient(layout.wpe()),
                 dStream.at(0), emb.at(0), embScale.at(0), tok, c, t, ss));
-        this.crossEntropyIndex = lossIndex;
+    }
+
+    /** The loss and dlogits (in place of the logits), each step's loss into losses[step]. */
+    private Launch crossEntropy() {
+        return kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), tokens, layout.config().vocabSize(), t,
+                scalars);
     }
 
     /** The device loss array holds losses[step] for every step of the schedule. */
     private void ensureLossCapacity(int numSteps) {
-        if (losses != null && losses.length() >= numSteps) {
+        if (losses.length() >= numSteps) {
             return;
         }
-        if (losses != null) {
-            if (pending > 0) {
-                throw new IllegalStateException("num_steps grew to " + numSteps + " with " + pending
-                        + " steps' losses not yet collected; collect them first");
-            }
-            gpu.synchronize("the steps that wrote the previous loss array");
-            resources.release(losses);
+        if (pending > 0) {
+            throw new IllegalStateException("num_steps grew to " + numSteps + " with " + pending
+                    + " steps' losses not yet collected; collect them first");
         }
-        losses = array("losses", Math.max(numSteps, LOSS_BATCH));
+        gpu.synchronize("the steps that wrote the previous loss array");
+        resources.release(losses);
+        losses = array("losses", numSteps);
         dropGraph();
         if (fused != null) {
             bindFused();
         } else {
-            forwardAndBackward.set(crossEntropyIndex, kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0),
-                    tokens, layout.config().vocabSize(), t, scalars));
+            forwardAndBackward.set(crossEntropyIndex, crossEntropy());
         }
     }
 

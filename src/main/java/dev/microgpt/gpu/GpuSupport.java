@@ -1,25 +1,34 @@
 package dev.microgpt.gpu;
 
-import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 
-import jcuda.runtime.JCuda;
-import jcuda.runtime.cudaError;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUresult;
+import jcuda.driver.JCudaDriver;
 
 /**
- * Whether the GPU engine can run in this process, decided once and cached. It is asked before any other JCuda
- * class is touched: where the driver is missing, JCuda's driver class fails to link and stays broken for the JVM's
- * life, while the runtime's {@code cudaGetDeviceCount} merely returns an error code.
+ * Whether the GPU engine can run in this process, decided once and cached, through the driver API alone (the engine
+ * uses nothing else). Where the driver library is missing, JCuda's driver class fails to link on first touch and
+ * stays broken for the JVM's life: the probe is the one place that touches it first, and keeps the reason.
  */
 public final class GpuSupport {
 
+    /** The oldest compute capability the kernels' PTX targets (pom.xml, cuda.arch compute_75). */
+    private static final int MIN_CAPABILITY = 75;
+    /** What the emulated device (kernels/emu) calls itself: a device of that name is a CPU, not a GPU. */
+    private static final String EMULATED_MARK = "emulated";
+
     /**
-     * @param usable whether a GpuEngine can be created
-     * @param reason why not (empty when usable)
-     * @param device the GPU's name and driver, when usable
+     * @param usable   whether a GpuEngine can be created
+     * @param reason   why not (empty when usable)
+     * @param device   the device's name, compute capability and driver, when usable
+     * @param emulated whether the device is the emulated one (kernels/emu): it runs the kernels on the CPU, correctly and
+     *                 thousands of times slower, so its timings are no GPU's and --device auto never picks it
      */
-    public record Status(boolean usable, String reason, String device) {
+    public record Status(boolean usable, String reason, String device, boolean emulated) {
         static Status unavailable(String reason) {
-            return new Status(false, reason, "");
+            return new Status(false, reason, "", false);
         }
     }
 
@@ -42,23 +51,42 @@ public final class GpuSupport {
                         + " was not found when it was built; rebuild where nvcc is on PATH)");
             }
         }
-        int[] count = {0};
+        int initialised;
         try {
-            int result = JCuda.cudaGetDeviceCount(count);
-            if (result != cudaError.cudaSuccess) {
-                return Status.unavailable("no usable CUDA driver or device (" + cudaError.stringFor(result) + ")");
-            }
-        } catch (Throwable e) { // UnsatisfiedLinkError and friends: JCuda's natives cannot load on this platform
-            return Status.unavailable("the JCuda native libraries cannot load here (" + e + ")");
+            initialised = JCudaDriver.cuInit(0);
+        } catch (Throwable e) { // UnsatisfiedLinkError: no libcuda.so.1, or JCuda's natives cannot load here
+            return Status.unavailable("no CUDA driver: the driver library could not be loaded ("
+                    + CublasSupport.cause(e) + ")");
         }
-        if (count[0] == 0) {
+        if (initialised == CUresult.CUDA_ERROR_NO_DEVICE) {
             return Status.unavailable("no CUDA device");
         }
-        try (GpuContext context = new GpuContext(); KernelLibrary kernels = new KernelLibrary()) {
+        if (initialised != CUresult.CUDA_SUCCESS) {
+            return Status.unavailable("the CUDA driver could not be initialised (" + CUresult.stringFor(initialised)
+                    + ")");
+        }
+        try {
+            int[] count = {0};
+            Cuda.check(JCudaDriver.cuDeviceGetCount(count), "cuDeviceGetCount");
+            if (count[0] == 0) {
+                return Status.unavailable("no CUDA device");
+            }
             int[] driver = {0};
-            Cuda.check(cuDriverGetVersion(driver), "cuDriverGetVersion");
-            return new Status(true, "", context.deviceName() + ", driver CUDA " + driver[0] / 1000 + "."
-                    + driver[0] % 1000 / 10);
+            Cuda.check(JCudaDriver.cuDriverGetVersion(driver), "cuDriverGetVersion");
+            CUdevice device = new CUdevice();
+            Cuda.check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet(0)");
+            int capability = 10 * attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+                    + attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+            String name = GpuContext.name(device);
+            if (capability < MIN_CAPABILITY) {
+                return Status.unavailable(name + " has compute capability " + capability / 10 + "." + capability % 10
+                        + "; the kernels need " + MIN_CAPABILITY / 10 + "." + MIN_CAPABILITY % 10 + " or newer");
+            }
+            try (GpuContext context = new GpuContext(); KernelLibrary kernels = new KernelLibrary()) {
+                return new Status(true, "", name + " (compute capability " + capability / 10 + "." + capability % 10
+                        + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10,
+                        name.contains(EMULATED_MARK));
+            }
         } catch (CudaException e) {
             String hint = e.getMessage().contains("UNSUPPORTED_PTX_VERSION")
                     ? "; the driver is older than the nvcc that built the kernels (PTX 9.0 from nvcc 13 needs R580+)"
@@ -67,5 +95,11 @@ public final class GpuSupport {
         } catch (Throwable e) {
             return Status.unavailable("the CUDA driver cannot be used (" + e + ")");
         }
+    }
+
+    private static int attribute(CUdevice device, int attribute) {
+        int[] value = {0};
+        Cuda.check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute");
+        return value[0];
     }
 }
