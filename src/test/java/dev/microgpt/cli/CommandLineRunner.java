@@ -25,13 +25,17 @@ final class CommandLineRunner {
     }
 
     static Process start(Path workDir, Path stdout, Path stderr, String... args) throws IOException {
+        return builder(workDir, stdout, stderr, args).start();
+    }
+
+    private static ProcessBuilder builder(Path workDir, Path stdout, Path stderr, String... args) {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", classPath(), Main.class.getName()));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).directory(workDir.toFile())
-                .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).start();
+                .redirectOutput(stdout.toFile()).redirectError(stderr.toFile());
     }
 
     /**
@@ -43,9 +47,30 @@ final class CommandLineRunner {
     }
 
     static Result run(Path workDir, String... args) throws IOException, InterruptedException {
+        return run(workDir, false, args);
+    }
+
+    /**
+     * As {@link #run}, with the emulated CUDA device (the directory the build names in {@code microgpt.emulated.cuda})
+     * taken off the library path: the program sees the machine's own driver, if any.
+     */
+    static Result runWithoutEmulatedDevice(Path workDir, String... args) throws IOException, InterruptedException {
+        return run(workDir, true, args);
+    }
+
+    private static Result run(Path workDir, boolean withoutEmulatedDevice, String... args)
+            throws IOException, InterruptedException {
         Path out = Files.createTempFile(workDir, "stdout", ".txt");
         Path err = Files.createTempFile(workDir, "stderr", ".txt");
-        Process p = start(workDir, out, err, args);
+        ProcessBuilder builder = builder(workDir, out, err, args);
+        String emulated = System.getProperty("microgpt.emulated.cuda");
+        String libraryPath = builder.environment().get("LD_LIBRARY_PATH");
+        if (withoutEmulatedDevice && emulated != null && libraryPath != null) {
+            builder.environment().put("LD_LIBRARY_PATH", Arrays.stream(libraryPath.split(":"))
+                    .filter(entry -> !Path.of(entry).equals(Path.of(emulated)))
+                    .collect(java.util.stream.Collectors.joining(":")));
+        }
+        Process p = builder.start();
         if (!p.waitFor(5, TimeUnit.MINUTES)) {
             p.destroyForcibly();
             throw new AssertionError("command line did not finish: " + List.of(args));

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
 import dev.microgpt.cli.CommandLineRunner.Result;
+import dev.microgpt.testing.BuiltinDataset;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,10 +35,7 @@ class CommandLineTest {
 
     @BeforeEach
     void writeDataset() throws IOException {
-        names = dir.resolve("names.txt");
-        try (InputStream in = getClass().getResourceAsStream("/dev/microgpt/data/builtin-names.txt")) {
-            Files.write(names, in.readAllBytes());
-        }
+        names = BuiltinDataset.writeTo(dir);
     }
 
     private Result run(String... args) throws IOException, InterruptedException {
@@ -158,13 +155,24 @@ class CommandLineTest {
         assertOneLineError(run("--predict", "--checkpoint", "fake.safetensors"), 1, "fake.safetensors");
     }
 
+    /** Run where no GPU is, the emulated device left off the library path. */
+    private Result runWithoutGpu(String... args) throws IOException, InterruptedException {
+        org.junit.jupiter.api.Assumptions.assumeFalse(hasRealGpu(),
+                "a GPU is usable here without the emulated device; GpuCommandLineTest covers --device gpu");
+        return CommandLineRunner.runWithoutEmulatedDevice(dir, args);
+    }
+
+    private static boolean hasRealGpu() {
+        dev.microgpt.gpu.GpuSupport.Status status = dev.microgpt.gpu.GpuSupport.status();
+        return status.usable() && !status.emulated();
+    }
+
     @Test
     void deviceGpuWithoutAUsableGpuSaysWhy() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeFalse(dev.microgpt.gpu.GpuSupport.status().usable(),
-                "a GPU is usable here; GpuCommandLineTest covers --device gpu");
-        assertOneLineError(run("--input", "names.txt", "--device", "gpu", "--steps", "3"), 1, "--device gpu",
+        assertOneLineError(runWithoutGpu("--input", "names.txt", "--device", "gpu", "--steps", "3"), 1, "--device gpu",
                 "no usable GPU", "--device cpu");
-        Result auto = run("--input", "names.txt", "--steps", "3", "--num-samples", "1", "--n-embd", "64", "--block-size", "64");
+        Result auto = runWithoutGpu("--input", "names.txt", "--steps", "3", "--num-samples", "1", "--n-embd", "64",
+                "--block-size", "64");
         assertEquals(0, auto.exitCode(), auto.stderr());
         assertTrue(auto.stderr().contains("device auto: training on the CPU (no usable GPU: "), auto.stderr());
     }
@@ -190,16 +198,19 @@ class CommandLineTest {
                 2, "--steps-per-launch must be in [1, 256]", "got 0");
     }
 
-    /** --gemm cublas asks for the GPU even under --device auto, so without cuBLAS or a GPU it fails, saying which. */
+    /**
+     * --gemm cublas asks for the GPU even under --device auto, so without cuBLAS or a GPU it fails, saying which (cuBLAS
+     * first: without a GPU, libcublas.so.12 is rarely installed).
+     */
     @Test
     void gemmCublasWithoutCublasOrAGpuSaysWhy() throws Exception {
-        dev.microgpt.gpu.CublasSupport.Status cublas = dev.microgpt.gpu.CublasSupport.status();
-        boolean gpu = dev.microgpt.gpu.GpuSupport.status().usable();
-        org.junit.jupiter.api.Assumptions.assumeFalse(cublas.usable() && gpu,
+        org.junit.jupiter.api.Assumptions.assumeFalse(dev.microgpt.gpu.CublasSupport.status().usable() && hasRealGpu(),
                 "cuBLAS and a GPU are usable here; GpuCommandLineTest covers --gemm cublas");
-        String[] mentions = cublas.usable() ? new String[] {"--gemm cublas", "no usable GPU", "without --gemm"}
-                : new String[] {"--gemm cublas", "libcublas.so.12", "run without --gemm cublas"};
-        assertOneLineError(run("--input", "names.txt", "--gemm", "cublas", "--steps", "3"), 1, mentions);
+        Result r = runWithoutGpu("--input", "names.txt", "--gemm", "cublas", "--steps", "3");
+        String[] mentions = r.stderr().contains("libcublas.so.12")
+                ? new String[] {"--gemm cublas", "libcublas.so.12", "run without --gemm cublas"}
+                : new String[] {"--gemm cublas", "no usable GPU", "without --gemm"};
+        assertOneLineError(r, 1, mentions);
     }
 
     @Test

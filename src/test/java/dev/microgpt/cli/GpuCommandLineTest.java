@@ -9,7 +9,7 @@ import dev.microgpt.checkpoint.DType;
 import dev.microgpt.cli.CommandLineRunner.Result;
 import dev.microgpt.testing.RequiresCublas;
 import dev.microgpt.testing.RequiresGpu;
-import dev.microgpt.testing.SharedData;
+import dev.microgpt.testing.BuiltinDataset;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +23,7 @@ class GpuCommandLineTest {
 
     @Test
     void trainsAt64On64AndItsCheckpointResumesOnTheCpu() throws Exception {
-        String names = SharedData.names().toString();
+        String names = BuiltinDataset.writeTo(dir).toString();
         Result gpu = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--n-embd", "64", "--block-size",
                 "64", "--steps", "300", "--stop-after", "200", "--checkpoint", "g.safetensors", "--metrics", "g.csv");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
@@ -38,11 +38,53 @@ class GpuCommandLineTest {
         assertEquals(20, cpu.stdout().lines().filter(l -> l.matches("sample [ 12][0-9]: [a-z]*")).count(), cpu.stdout());
     }
 
+    /**
+     * A GPU run stopped and resumed on the GPU goes on as the run that never stopped (within float32 noise: the eager
+     * embedding backward adds repeated tokens' gradients atomically, in no fixed order on hardware), and --predict
+     * samples from its checkpoint.
+     */
+    @Test
+    void resumesOnTheGpuWhereItStoppedAndPredictsFromItsCheckpoint() throws Exception {
+        String names = BuiltinDataset.writeTo(dir).toString();
+        Result whole = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--steps", "60", "--metrics",
+                "whole.csv", "--quiet");
+        assertEquals(0, whole.exitCode(), whole.stderr());
+        Result first = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--steps", "60", "--stop-after",
+                "30", "--checkpoint", "part.safetensors", "--metrics", "part.csv", "--quiet");
+        assertEquals(0, first.exitCode(), first.stderr());
+        Result rest = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
+                "part.safetensors", "--metrics", "part.csv", "--quiet");
+        assertEquals(0, rest.exitCode(), rest.stderr());
+        java.util.List<String> expected = java.nio.file.Files.readAllLines(dir.resolve("whole.csv"));
+        java.util.List<String> resumed = java.nio.file.Files.readAllLines(dir.resolve("part.csv"));
+        assertEquals(expected.size(), resumed.size(), "metrics rows");
+        for (int row = 1; row < expected.size(); row++) {
+            assertEquals(loss(expected.get(row)), loss(resumed.get(row)), 1e-5, "loss at step " + row);
+        }
+        Result predicted = CommandLineRunner.run(dir, "--predict", "--checkpoint", "part.safetensors", "--num-samples",
+                "5");
+        assertEquals(0, predicted.exitCode(), predicted.stderr());
+        assertEquals(5, predicted.stdout().lines().filter(l -> l.matches("sample +[0-9]+: [a-z]*")).count(),
+                predicted.stdout());
+    }
+
+    /** --device auto never trains on the emulated device: it runs the kernels on the CPU, far slower than the CPU engine. */
+    @Test
+    void deviceAutoLeavesTheEmulatedDeviceAlone() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(dev.microgpt.gpu.GpuSupport.status().emulated(),
+                "the GPU here is not the emulated device");
+        Result r = CommandLineRunner.run(dir, "--input", BuiltinDataset.writeTo(dir).toString(), "--n-embd", "64",
+                "--block-size", "64", "--steps", "3", "--num-samples", "1");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertTrue(r.stderr().contains("device auto: training on the CPU (the only CUDA device is microgpt emulated"),
+                r.stderr());
+    }
+
     /** --gemm cublas takes the GPU by itself, even for a model --device auto would train on the CPU. */
     @Test
     @RequiresCublas
     void trainsWithCublasUnderDeviceAuto() throws Exception {
-        Result r = CommandLineRunner.run(dir, "--input", SharedData.names().toString(), "--gemm", "cublas",
+        Result r = CommandLineRunner.run(dir, "--input", BuiltinDataset.writeTo(dir).toString(), "--gemm", "cublas",
                 "--gpu-mode", "graph", "--steps", "100", "--num-samples", "5");
         assertEquals(0, r.exitCode(), r.stderr());
         assertTrue(r.stderr().contains("device gpu: ") && r.stderr().contains("gemm cublas: cuBLAS "), r.stderr());
@@ -52,7 +94,7 @@ class GpuCommandLineTest {
     /** The default run of microgpt.py, trained by the fused step: the 1000 losses follow the CPU's, and it samples. */
     @Test
     void theDefaultRunTrainsWithTheFusedStep() throws Exception {
-        String names = SharedData.names().toString();
+        String names = BuiltinDataset.writeTo(dir).toString();
         Result fused = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--gpu-mode", "fused",
                 "--metrics", "fused.csv");
         assertEquals(0, fused.exitCode(), fused.stderr());

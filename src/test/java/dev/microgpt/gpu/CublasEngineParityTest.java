@@ -1,7 +1,7 @@
 package dev.microgpt.gpu;
 
-import static dev.microgpt.gpu.GpuEngineParityTest.LOSS_TOLERANCE;
 import static dev.microgpt.gpu.GpuEngineParityTest.assertGradientsAgree;
+import static dev.microgpt.gpu.GpuEngineParityTest.assertLossesFollow;
 import static dev.microgpt.gpu.GpuEngineParityTest.floatWeights;
 import static dev.microgpt.gpu.GpuEngineParityTest.losses;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -9,18 +9,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
-import dev.microgpt.model.Documents;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.testing.RandomDocuments;
+import dev.microgpt.testing.BuiltinDataset;
 import dev.microgpt.testing.RequiresCublas;
-import dev.microgpt.testing.SharedData;
 import dev.microgpt.train.TrainingRun;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The GPU engine with cuBLAS for its linear layers ({@code --gemm cublas}) against the hand kernels and the CPU
@@ -34,10 +33,10 @@ class CublasEngineParityTest {
     }
 
     /** Both engines in float32, differing only in summation order inside the GEMMs. */
-    @ParameterizedTest(name = "n_embd = block_size = {0}")
-    @ValueSource(ints = {16, 64})
-    void wholeStepGradientsMatchTheHandKernels(int size) {
-        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, 1, size, 27));
+    @ParameterizedTest(name = "n_embd = block_size = {0}, n_layer = {1}")
+    @CsvSource({"16, 1", "64, 1", "16, 2"})
+    void wholeStepGradientsMatchTheHandKernels(int size, int layers) {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, layers, size, 27));
         Random random = new Random(size);
         double[] weights = floatWeights(layout, random);
         try (GpuEngine hand = new GpuEngine(layout, weights);
@@ -50,19 +49,14 @@ class CublasEngineParityTest {
     @ParameterizedTest(name = "64/64, {0}")
     @EnumSource(value = GpuMode.class, names = {"eager", "graph"})
     void twoHundredStepsOnNamesFollowTheCpuEngine(GpuMode mode) throws Exception {
-        TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), new TrainingRun.Shape(64, 4, 1, 64), 42);
+        TrainingRun run = TrainingRun.prepare(BuiltinDataset.documents(), new TrainingRun.Shape(64, 4, 1, 64), 42);
         double[] cpuLosses = losses(new FastEngine(run.layout(), run.initialParams()), run, 200);
         double[] gpuLosses;
         try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams(), cublas(mode))) {
             assertEquals("gpu-" + mode + "-cublas", gpu.name());
             gpuLosses = losses(gpu, run, 200);
         }
-        double worst = 0;
-        for (int i = 0; i < 200; i++) {
-            worst = Math.max(worst, Math.abs(cpuLosses[i] - gpuLosses[i]));
-        }
-        System.out.printf("64/64 %s cuBLAS: largest |loss difference| GPU vs CPU over 200 steps %.3e%n", mode, worst);
-        assertTrue(worst <= LOSS_TOLERANCE, "largest loss difference " + worst);
+        assertLossesFollow(cpuLosses, gpuLosses, 64, "64/64 " + mode + " cuBLAS");
     }
 
     /**

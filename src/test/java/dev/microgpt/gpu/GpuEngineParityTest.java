@@ -7,11 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TrainingEngine;
-import dev.microgpt.model.Documents;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.testing.BuiltinDataset;
 import dev.microgpt.testing.RequiresGpu;
-import dev.microgpt.testing.SharedData;
 import dev.microgpt.train.Sampler;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
@@ -41,8 +40,48 @@ class GpuEngineParityTest {
     static final double GRADIENT_TOLERANCE = 1e-4;
     /** Absolute, on weights of magnitude ~0.1 after one Adam update of size ~lr = 0.01 from the same gradients. */
     private static final double ADAM_TOLERANCE = 1e-6;
-    /** Absolute, per step over 200 steps: float32 drift of the weights shows in the loss at the 1e-4 level. */
+    /** Absolute, per step while the runs go in lockstep: float32 drift of the weights shows at the 1e-4 level. */
     static final double LOSS_TOLERANCE = 2e-3;
+    /**
+     * Absolute, on the mean loss of the last 50 of 200 steps, where the runs no longer go in lockstep: float64 runs
+     * whose initial weights differ by 1e-7 (relative) differ there by up to 7e-3 at 64/64 (three seeds, makemore and
+     * built-in names, 2026-11-27).
+     */
+    static final double MEAN_LOSS_TOLERANCE = 0.02;
+    private static final int MEAN_OVER = 50;
+
+    /**
+     * Steps over which a float32 run's losses follow the float64 run's one by one. Training at 64/64 is chaotic: nudging
+     * the float64 engine's initial weights by 1e-7 (relative) moves its losses by at most 1.2e-4 over the first 50
+     * steps, but by up to 0.14 by step 100 (three seeds, makemore and built-in names, 2026-11-27); at 16/16 and 32/32
+     * the same nudge stays under 2e-7 for 200 steps. A wrong gradient shows in the first steps.
+     */
+    static int lockstepSteps(int size) {
+        return size <= 32 ? 200 : 50;
+    }
+
+    /**
+     * A GPU run's losses follow the CPU run's: one by one within {@link #LOSS_TOLERANCE} over {@link #lockstepSteps},
+     * and in their mean over the last steps within {@link #MEAN_LOSS_TOLERANCE}.
+     */
+    static void assertLossesFollow(double[] cpu, double[] gpu, int size, String what) {
+        int lockstep = Math.min(lockstepSteps(size), cpu.length);
+        double worst = 0;
+        for (int i = 0; i < lockstep; i++) {
+            worst = Math.max(worst, Math.abs(cpu[i] - gpu[i]));
+        }
+        double cpuMean = 0;
+        double gpuMean = 0;
+        for (int i = cpu.length - MEAN_OVER; i < cpu.length; i++) {
+            cpuMean += cpu[i] / MEAN_OVER;
+            gpuMean += gpu[i] / MEAN_OVER;
+        }
+        System.out.printf("%s: largest |loss difference| GPU vs CPU over the first %d steps %.3e, mean of the last %d"
+                + " %.3e%n", what, lockstep, worst, MEAN_OVER, Math.abs(cpuMean - gpuMean));
+        assertTrue(worst <= LOSS_TOLERANCE, what + ": largest loss difference over the first " + lockstep + " steps "
+                + worst);
+        assertEquals(cpuMean, gpuMean, MEAN_LOSS_TOLERANCE, what + ": mean loss of the last " + MEAN_OVER + " steps");
+    }
 
     /** Weights ~N(0, 0.08), rounded to float so that both engines start from exactly the same values. */
     static double[] floatWeights(ParameterLayout layout, Random random) {
@@ -53,23 +92,28 @@ class GpuEngineParityTest {
         return w;
     }
 
+    /** The sizes every mode is checked at: 32/32 is the fused step's one block with over 48 KiB of shared memory. */
+    static final List<Integer> SIZES = List.of(16, 32, 64);
+
     /**
-     * Eager (graph mode runs the same launches), and the fused step on the grid the engine picks (16/16: one block,
-     * activations in shared memory; 64/64: a cooperative grid) and on grids it would not pick, so that both barriers
-     * and both workspaces are checked at both sizes.
+     * Eager (graph mode runs the same launches), and the fused step on the grid the engine picks (16/16 and 32/32: one
+     * block, activations in shared memory; 64/64: a cooperative grid) and on grids it would not pick, so that both
+     * barriers and both workspaces are checked at every size; then the same with two layers.
      */
-    static Stream<Arguments> sizesAndStepKinds() {
-        return Stream.of(16, 64).flatMap(size -> Stream.of(
-                Arguments.of(size, new GpuOptions(GpuMode.eager, GemmBackend.hand)),
-                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand)),
-                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 1, 1)),
-                Arguments.of(size, new GpuOptions(GpuMode.fused, GemmBackend.hand, 3, 1))));
+    static Stream<Arguments> shapesAndStepKinds() {
+        Stream<int[]> shapes = Stream.concat(SIZES.stream().map(size -> new int[] {size, 1}),
+                Stream.of(new int[] {16, 2}, new int[] {64, 2}));
+        return shapes.flatMap(shape -> Stream.of(
+                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.eager, GemmBackend.hand)),
+                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand)),
+                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand, 1, 1)),
+                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand, 3, 1))));
     }
 
-    @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
-    @MethodSource("sizesAndStepKinds")
-    void wholeStepGradientsMatchTheFastEngine(int size, GpuOptions options) {
-        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, 1, size, 27));
+    @ParameterizedTest(name = "n_embd = block_size = {0}, n_layer = {1}, {2}")
+    @MethodSource("shapesAndStepKinds")
+    void wholeStepGradientsMatchTheFastEngine(int size, int layers, GpuOptions options) {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, layers, size, 27));
         Random random = new Random(size);
         double[] weights = floatWeights(layout, random);
         try (GpuEngine gpu = new GpuEngine(layout, weights, options)) {
@@ -162,13 +206,13 @@ class GpuEngineParityTest {
         Stream<GpuOptions> options = Stream.concat(
                 Stream.of(GpuMode.values()).map(mode -> new GpuOptions(mode, GemmBackend.hand)),
                 Stream.of(new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16)));
-        return options.flatMap(o -> Stream.of(Arguments.of(16, o), Arguments.of(64, o)));
+        return options.flatMap(o -> SIZES.stream().map(size -> Arguments.of(size, o)));
     }
 
     @ParameterizedTest(name = "n_embd = block_size = {0}, {1}")
     @MethodSource("sizesAndModes")
     void twoHundredStepsOnNamesFollowTheCpuEngineAndSampleNames(int size, GpuOptions mode) throws Exception {
-        TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), new TrainingRun.Shape(size, 4, 1, size), 42);
+        TrainingRun run = TrainingRun.prepare(BuiltinDataset.documents(), new TrainingRun.Shape(size, 4, 1, size), 42);
         double[] cpuLosses = losses(new FastEngine(run.layout(), run.initialParams()), run, 200);
         double[] gpuLosses;
         double[] trained = new double[run.layout().size()];
@@ -176,12 +220,7 @@ class GpuEngineParityTest {
             gpuLosses = losses(gpu, run, 200);
             gpu.readParameters(trained);
         }
-        double worst = 0;
-        for (int i = 0; i < 200; i++) {
-            worst = Math.max(worst, Math.abs(cpuLosses[i] - gpuLosses[i]));
-        }
-        System.out.printf("%d/%d %s: largest |loss difference| GPU vs CPU over 200 steps %.3e%n", size, size, mode, worst);
-        assertTrue(worst <= LOSS_TOLERANCE, "largest loss difference " + worst);
+        assertLossesFollow(cpuLosses, gpuLosses, size, size + "/" + size + " " + mode.label());
 
         Sampler sampler = new Sampler(run.layout(), trained, run.tokenizer());
         List<String> samples = new ArrayList<>();
@@ -198,16 +237,21 @@ class GpuEngineParityTest {
         return losses;
     }
 
+    /**
+     * Thousands of steps on hardware; on the emulated device, which counts every allocation exactly and runs a step a
+     * thousand times slower, a few loss batches (every path of a batch: full, and a shorter last one).
+     */
     @ParameterizedTest
     @EnumSource(GpuMode.class)
-    void deviceMemoryStaysFlatOverTenThousandSteps(GpuMode mode) throws Exception {
-        TrainingRun run = TrainingRun.prepare(Documents.read(SharedData.names()), TrainingRun.Shape.MICROGPT, 42);
+    void deviceMemoryStaysFlatOverManySteps(GpuMode mode) throws Exception {
+        int steps = GpuSupport.status().emulated() ? 3 * GpuEngine.LOSS_BATCH + 100 : 10_000;
+        TrainingRun run = TrainingRun.prepare(BuiltinDataset.documents(), TrainingRun.Shape.MICROGPT, 42);
         try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams(), mode)) {
-            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, 10_000, 0), (s, l, lr, t) -> { });
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, steps, 0), (s, l, lr, t) -> { });
             long before = freeDeviceMemory();
-            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, 10_000, 10_000, 0), (s, l, lr, t) -> { });
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, steps, steps, 0), (s, l, lr, t) -> { });
             long after = freeDeviceMemory();
-            assertEquals(before, after, "free device memory after 100 and after 10,000 steps");
+            assertEquals(before, after, "free device memory after 100 and after " + steps + " steps");
         }
     }
 
