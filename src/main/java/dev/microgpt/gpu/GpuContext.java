@@ -80,9 +80,16 @@ final class GpuContext implements AutoCloseable {
         }
     }
 
+    /**
+     * Destroys the stream and releases the context, even when the first fails: after a kernel fault every call fails
+     * with it, and only the context's last release gives the process a working device again.
+     */
     @Override
     public void close() {
-        Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");
-        Cuda.check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+        try {
+            Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");
+        } finally {
+            Cuda.check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+        }
     }
 }

@@ -85,7 +85,7 @@ final class KernelLibrary implements AutoCloseable {
         }
     }
 
-    private CUfunction function(String family, String kernel) {
+    CUfunction function(String family, String kernel) {
         return functions.computeIfAbsent(kernel, k -> {
             CUfunction f = new CUfunction();
             Cuda.check(cuModuleGetFunction(f, module(family), k), "cuModuleGetFunction(" + k + ")");

@@ -40,6 +40,14 @@ final class DeviceHarness implements AutoCloseable {
         return kernels;
     }
 
+    GpuContext context() {
+        return context;
+    }
+
+    jcuda.driver.CUstream stream() {
+        return context.stream();
+    }
+
     /** A float array holding {@code values} rounded to float. */
     DeviceArray floats(String name, double[] values) {
         float[] host = new float[values.length];

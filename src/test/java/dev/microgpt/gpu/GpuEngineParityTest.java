@@ -140,11 +140,12 @@ class GpuEngineParityTest {
 
     /**
      * The loss (1e-5 relative) and every gradient tensor ({@link #GRADIENT_TOLERANCE}) of {@code tested} against
-     * {@code reference}, from the same weights, on a short document, a ragged one, and one that fills the context.
+     * {@code reference}, from the same weights, on a document that fills the context (first: its last row is where an
+     * access past the end of a buffer shows), a short one and a ragged one.
      */
     static void assertGradientsAgree(TrainingEngine reference, TrainingEngine tested, int size, Random random) {
         ParameterLayout layout = reference.layout();
-        for (int length : new int[] {3, size / 2 + 3, size + 1}) {
+        for (int length : new int[] {size + 1, 3, size / 2 + 3}) {
             int[] doc = RandomDocuments.of(random, length, layout.config().vocabSize());
             int positions = Math.min(size, length - 1);
             double expectedLoss = reference.forwardBackward(doc, positions);

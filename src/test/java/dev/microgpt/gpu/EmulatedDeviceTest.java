@@ -1,0 +1,233 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
+import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.testing.RequiresGpu;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstreamCaptureMode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The emulated CUDA device (kernels/emu) refuses what a real driver or compute-sanitizer's memcheck and synccheck would,
+ * naming the call and the kernel: each test commits one such mistake through JCuda, as the engine makes its calls, and
+ * checks the refusal's code and words (cuGetErrorString gives the emulator's line back, so CudaException carries it).
+ * On hardware these mistakes crash, hang or corrupt instead of failing cleanly, so the tests run on the emulated device
+ * only. A kernel fault breaks the context for good, as on a GPU: each test releases its own.
+ */
+@RequiresGpu
+class EmulatedDeviceTest {
+
+    private static final int SIZE = 16; // n_embd = block_size of the buffers below
+    private static final int ROW_FLOATS = SIZE;
+
+    private DeviceHarness device;
+
+    @BeforeAll
+    static void onTheEmulatedDevice() {
+        assumeTrue(GpuSupport.status().emulated(), "these check the emulated device; the GPU here is "
+                + GpuSupport.status().device());
+    }
+
+    @BeforeEach
+    void openDevice() {
+        device = new DeviceHarness();
+    }
+
+    @AfterEach
+    void closeDevice() {
+        try {
+            device.close();
+        } catch (CudaException e) {
+            // after a kernel fault every call fails with it; the context is still released (GpuContext.close)
+        }
+    }
+
+    @Test
+    void namesItselfAsEmulated() {
+        assertTrue(GpuSupport.status().device().startsWith("microgpt emulated CUDA device (CPU)"),
+                GpuSupport.status().device());
+    }
+
+    @Test
+    void aThreadWithoutACurrentContextIsRefused() throws InterruptedException {
+        AtomicInteger result = new AtomicInteger();
+        Thread thread = new Thread(() -> result.set(cuMemAlloc(new CUdeviceptr(), 64)));
+        thread.start();
+        thread.join();
+        assertRefused(result.get(), CUresult.CUDA_ERROR_INVALID_CONTEXT, "no context is current on this thread");
+    }
+
+    @Test
+    void aKernelWritingPastTheEndOfItsAllocationFaultsNamingTheKernel() {
+        // y four rows short, 768 bytes: a multiple of the driver's 256-byte rounding, so it ends where the inaccessible
+        // page after it begins, and the first row too many faults there
+        Launch launch = rmsnormForward(device.poisoned("y", (SIZE - 4) * ROW_FLOATS), SIZE);
+        CudaException e = assertThrows(CudaException.class, () -> device.run(launch));
+        assertMentions(e, "CUDA_ERROR_ILLEGAL_ADDRESS", "kernel rmsnorm_forward, thread", "an access to memory it may"
+                + " not touch", "0 bytes past the end of allocation");
+    }
+
+    @Test
+    void aKernelWritingIntoTheRoundingAfterItsAllocationIsCaughtAfterTheLaunch() {
+        // one float short: the write lands in the bytes the 256-byte rounding adds, which hold a canary
+        Launch launch = rmsnormForward(device.poisoned("y", SIZE * ROW_FLOATS - 1), SIZE);
+        CudaException e = assertThrows(CudaException.class, () -> device.run(launch));
+        assertMentions(e, "CUDA_ERROR_ILLEGAL_ADDRESS", "kernel rmsnorm_forward wrote", "0 bytes past the end");
+    }
+
+    @Test
+    void aPointerArgumentOutsideEveryAllocationIsRefused() {
+        DeviceArray freed = device.poisoned("y", SIZE * ROW_FLOATS);
+        CUdeviceptr stale = freed.at(0);
+        freed.close();
+        Launch launch = rmsnormForward(stale, SIZE);
+        CudaException e = assertThrows(CudaException.class, () -> device.run(launch));
+        assertMentions(e, "cuLaunchKernel(rmsnorm_forward)", "CUDA_ERROR_INVALID_VALUE", "pointer argument 0",
+                "freed");
+    }
+
+    @Test
+    void anAsynchronousCopyFromPageableMemoryIsRefused() {
+        DeviceArray dst = device.poisoned("dst", 4);
+        int result = cuMemcpyHtoDAsync(dst.at(0), Pointer.to(new int[4]), 16, device.stream());
+        assertRefused(result, CUresult.CUDA_ERROR_INVALID_VALUE, "cuMemcpyHtoDAsync", "not pinned memory");
+    }
+
+    @Test
+    void anUnsafeCallDuringACaptureIsRefusedAndInvalidatesTheCapture() {
+        Cuda.check(cuStreamBeginCapture(device.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "cuStreamBeginCapture");
+        assertRefused(cuMemAlloc(new CUdeviceptr(), 64), CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                "cuMemAlloc during a stream capture");
+        assertRefused(cuStreamSynchronize(device.stream()), CUresult.CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
+                "cuStreamSynchronize of a stream that is capturing");
+        assertRefused(cuStreamEndCapture(device.stream(), new CUgraph()), CUresult.CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
+                "invalidated");
+    }
+
+    @Test
+    void moreThreadsThanTheKernelIsBuiltForAreRefused() {
+        Launch tiles = device.kernels().linearForward(device.poisoned("y", 32 * 32).at(0),
+                device.poisoned("x", 32 * 32).at(0), device.poisoned("w", 32 * 32).at(0), null, 32, 32, false, 32,
+                device.stepScalars(0, 32, 1).at(0));
+        Launch doubled = new Launch(tiles.kernel(), tiles.function(), tiles.gridX(), tiles.gridY(), 1, 2 * tiles.block(),
+                0, tiles.arguments());
+        CudaException e = assertThrows(CudaException.class, () -> device.run(doubled));
+        assertMentions(e, "cuLaunchKernel(linear_forward)", "512 threads per block", ".maxntid 256");
+    }
+
+    @Test
+    void dynamicSharedMemoryOver48KiBNeedsTheAttributeAndAtMost227KiB() {
+        Launch attention = attentionForward();
+        Launch large = new Launch(attention.kernel(), attention.function(), attention.gridX(), attention.gridY(), 1,
+                attention.block(), 64 * 1024, attention.arguments());
+        CudaException e = assertThrows(CudaException.class, () -> device.run(large));
+        assertMentions(e, "cuLaunchKernel(attention_forward)", "65536 bytes of dynamic shared memory",
+                "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES");
+        int attribute = CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
+        Cuda.check(cuFuncSetAttribute(attention.function(), attribute, 64 * 1024), "cuFuncSetAttribute(64 KiB)");
+        device.run(large);
+        assertRefused(cuFuncSetAttribute(attention.function(), attribute, 228 * 1024), CUresult.CUDA_ERROR_INVALID_VALUE,
+                "cuFuncSetAttribute(attention_forward", "exceeds the 232448");
+    }
+
+    @Test
+    void aCooperativeGridLargerThanTheResidentBlocksIsRefused() {
+        CUfunction fused = device.kernels().function("step", "train_step_fused");
+        int[] perMultiprocessor = {0};
+        Cuda.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(perMultiprocessor, fused, 256, 0), "occupancy");
+        assertEquals(1, perMultiprocessor[0], "train_step_fused needs about 200 registers a thread: one block an SM");
+        FusedStep step = fusedStep(2);
+        Launch cooperative = step.bind(device.poisoned("losses", 1), AdamConfig.MICROGPT, false, 1);
+        Launch tooLarge = Launch.cooperative(cooperative.kernel(), fused, 133, cooperative.block(),
+                cooperative.sharedBytes(), cooperative.arguments());
+        CudaException e = assertThrows(CudaException.class, () -> device.run(tooLarge));
+        assertMentions(e, "CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE", "133 blocks", "only 132 can be resident");
+        step.close();
+    }
+
+    @Test
+    void aGridSyncOutsideACooperativeLaunchFailsTheLaunch() {
+        FusedStep step = fusedStep(2);
+        Launch cooperative = step.bind(device.poisoned("losses", 1), AdamConfig.MICROGPT, false, 1);
+        Launch plain = new Launch(cooperative.kernel(), cooperative.function(), 2, 1, 1, cooperative.block(),
+                cooperative.sharedBytes(), cooperative.arguments());
+        CudaException e = assertThrows(CudaException.class, () -> device.run(plain));
+        assertMentions(e, "CUDA_ERROR_LAUNCH_FAILED", "kernel train_step_fused", "grid sync", "not cooperative");
+        assertThrows(CudaException.class, step::close, "after a fault, freeing fails with it too");
+    }
+
+    /** rmsnorm_forward of n = SIZE rows of random x into y, scale into a fresh array. */
+    private Launch rmsnormForward(DeviceArray y, int n) {
+        return rmsnormForward(y.at(0), n);
+    }
+
+    private Launch rmsnormForward(CUdeviceptr y, int n) {
+        double[] x = new double[SIZE * ROW_FLOATS];
+        Random random = new Random(1);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = random.nextGaussian();
+        }
+        return device.kernels().rmsnormForward(y, device.poisoned("scale", SIZE).at(0), device.floats("x", x).at(0),
+                ROW_FLOATS, SIZE, device.stepScalars(0, n, 1).at(0));
+    }
+
+    private Launch attentionForward() {
+        int c = SIZE;
+        return device.kernels().attentionForward(device.poisoned("out", SIZE * c).at(0),
+                device.poisoned("probs", 4 * SIZE * SIZE).at(0), device.floats("qkv", new double[SIZE * 3 * c]).at(0),
+                c, 4, SIZE, device.stepScalars(0, SIZE, 1).at(0));
+    }
+
+    /** The fused step of a 16/16 model on a grid of {@code blocks}, its activations in global memory. */
+    private FusedStep fusedStep(int blocks) {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(SIZE, 4, 1, SIZE, 27));
+        int[] input = new int[SIZE + 1 + 4]; // tokens (all BOS), then StepScalars {step, positions, num_steps, 0}
+        input[SIZE + 1 + 1] = SIZE;
+        input[SIZE + 1 + 2] = 1;
+        for (int t = 0; t <= SIZE; t++) {
+            input[t] = 26;
+        }
+        DeviceArray stepInput = device.ints("step_input", input);
+        int p = layout.size();
+        return new FusedStep(device.context(), device.kernels(), layout, blocks, new FusedStep.Buffers(
+                device.floats("params", new double[p]), device.floats("grads", new double[p]),
+                device.floats("adam_m", new double[p]), device.floats("adam_v", new double[p]), stepInput.at(0),
+                stepInput.at(SIZE + 1), SIZE + 1 + 4));
+    }
+
+    private static void assertRefused(int result, int expected, String... mentions) {
+        assertEquals(CUresult.stringFor(expected), CUresult.stringFor(result));
+        CudaException e = assertThrows(CudaException.class, () -> Cuda.check(result, "the call"));
+        assertMentions(e, mentions);
+    }
+
+    private static void assertMentions(Throwable e, String... mentions) {
+        for (String m : mentions) {
+            assertTrue(e.getMessage().contains(m), "the message should mention '" + m + "': " + e.getMessage());
+        }
+    }
+}
