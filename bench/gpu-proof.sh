@@ -40,8 +40,15 @@ export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/classes:$root/.gpu/lib/* 
   echo "libcuda: $(ldconfig -p | grep -c 'libcuda.so.1') entries; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12') entries"
   echo "compute-sanitizer: $(command -v compute-sanitizer || echo missing)"
   .gpu/java dev.microgpt.bench.GpuProbe 2>&1
+  echo "probe exit $?"
   echo '```'
 } > "$summary"
+# The emulated device (kernels/emu) runs everything here, and nothing it measures is a GPU result (GpuProbe.EMULATED).
+if grep -q '^probe exit 3$' "$summary"; then
+  echo "gpu-proof.sh: the CUDA device is the emulated one (kernels/emu): its results are no GPU proof; run this on a GPU" \
+    | tee -a "$summary" >&2
+  exit 3
+fi
 
 if wants tests; then
   echo "## GPU test suite (tag gpu)" >> "$summary"

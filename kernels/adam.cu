@@ -1,5 +1,6 @@
 // Adam over every parameter in one launch, then the gradients are cleared for the next step (the math:
 // adam.cuh, shared with the fused step in step.cu). CPU twin: dev.microgpt.engine.Adam.
+// Test: dev.microgpt.gpu.KernelParityTest#adamUpdate (on the emulated device in CI, kernels/emu).
 // step and num_steps come from StepScalars (device memory), so the launch's arguments never change between
 // steps. The hyper-parameters come as double, as the CPU twin uses them.
 //

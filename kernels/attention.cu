@@ -1,6 +1,7 @@
 // Causal multi-head self-attention over a whole document, all heads and positions in one launch, and its
 // backward in one launch (the math: attention.cuh, shared with the fused step in step.cu).
 // CPU twin: dev.microgpt.ops.Attention (and ops.Softmax).
+// Test: dev.microgpt.gpu.KernelParityTest#attentionForward and #attentionBackward (on the emulated device in CI).
 //
 // Launch (both kernels): block 128 threads (4 warps; any multiple of 32 up to 1024 works), one warp per
 // (position, head):

@@ -1,5 +1,6 @@
 // Softmax cross-entropy over the logits of every position, loss and gradient in one launch (the row math:
 // crossentropy.cuh, shared with the fused step in step.cu). CPU twin: dev.microgpt.ops.CrossEntropy.
+// Test: dev.microgpt.gpu.KernelParityTest#crossEntropy (on the emulated device in CI, kernels/emu).
 //
 //   losses[step] = (1 / n) * sum_{t < n} -log p[t][tokens[t + 1]]       (one float per training step)
 //   dlogits[t, j] = (p[t, j] - (j == tokens[t + 1])) / n                 t < n

@@ -1,5 +1,6 @@
 // Linear layer (bias-free), forward and backward: y = x W^T with W [out, in] as stored in ParameterLayout.
 // CPU twin: dev.microgpt.ops.Linear (and FastEngine's relu / addRows around it).
+// Test: dev.microgpt.gpu.KernelParityTest#linearForward and #linearBackward (on the emulated device in CI).
 //
 //   forward   y[t, o] = relu?( sum_i x[t, i] W[o, i] ) + residual[t, o]?        t < n
 //   backward  dx[t, i] = sum_o dy'[t, o] W[o, i]                (overwritten)    t < n

@@ -1,5 +1,7 @@
 // RMSNorm kernels, one warp per row (the math: rmsnorm.cuh, shared with the fused step in step.cu).
 // CPU twin: dev.microgpt.ops.RmsNorm (the fused variants: plus dev.microgpt.ops.Embedding).
+// Test: dev.microgpt.gpu.KernelParityTest#rmsnormForward, #rmsnormBackward, #embeddingRmsnormForward and
+// #rmsnormEmbeddingBackward (on the emulated device in CI, kernels/emu).
 //
 // Kernels:
 //   rmsnorm_forward             y = rmsnorm(x), saving s per row

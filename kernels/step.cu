@@ -9,6 +9,8 @@
 //     cooperative_groups sync, which needs a cooperative launch (cuLaunchCooperativeKernel) with every block
 //     resident at once.
 // CPU twin: the whole-step engines (dev.microgpt.engine.FastEngine.forwardBackward, then engine.Adam).
+// Test: dev.microgpt.gpu.GpuEngineParityTest (the fused modes: gradients on 1, 3 and the chosen number of blocks,
+// both workspaces; K steps a launch over 200 steps), on the emulated device in CI (kernels/emu).
 //
 // Activations live in one workspace carved by carve_step below: global memory (workspace != NULL), or the
 // block's dynamic shared memory when the grid is one block and it fits (workspace == NULL). Every device function

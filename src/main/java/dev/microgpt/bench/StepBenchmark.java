@@ -86,12 +86,19 @@ public final class StepBenchmark implements Callable<Integer> {
         return gpuFlags.options();
     }
 
-    /** Why the GPU engine with these options cannot run here, or null: cuBLAS first, as the trainer asks. */
+    /**
+     * Why the GPU engine with these options cannot be measured here, or null: cuBLAS first, as the trainer asks. The
+     * emulated device runs, but what it takes is no GPU's time, so it gives no row.
+     */
     private String gpuUnavailable() {
         if (gpuFlags.gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
             return CublasSupport.status().reason();
         }
         GpuSupport.Status gpu = GpuSupport.status();
+        if (gpu.emulated()) {
+            return "the CUDA device here is " + gpu.device() + ", which runs the kernels on the CPU: its timings are not the"
+                    + " timings of a GPU";
+        }
         return gpu.usable() ? null : gpu.reason();
     }
 

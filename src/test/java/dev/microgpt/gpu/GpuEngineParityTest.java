@@ -98,26 +98,28 @@ class GpuEngineParityTest {
     /**
      * Eager (graph mode runs the same launches), and the fused step on the grid the engine picks (16/16 and 32/32: one
      * block, activations in shared memory; 64/64: a cooperative grid) and on grids it would not pick, so that both
-     * barriers and both workspaces are checked at every size; then the same with two layers.
+     * barriers and both workspaces are checked at every size; then two layers, and shapes whose tiles T, C and 4C cut
+     * ragged, with attention heads of D = 12 and 32.
      */
     static Stream<Arguments> shapesAndStepKinds() {
-        Stream<int[]> shapes = Stream.concat(SIZES.stream().map(size -> new int[] {size, 1}),
-                Stream.of(new int[] {16, 2}, new int[] {64, 2}));
+        Stream<ModelConfig> shapes = Stream.concat(SIZES.stream().map(size -> new ModelConfig(size, 4, 1, size, 27)),
+                Stream.of(new ModelConfig(16, 4, 2, 16, 27), new ModelConfig(64, 4, 2, 64, 27),
+                        new ModelConfig(24, 2, 2, 20, 27), new ModelConfig(64, 2, 1, 40, 27)));
         return shapes.flatMap(shape -> Stream.of(
-                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.eager, GemmBackend.hand)),
-                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand)),
-                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand, 1, 1)),
-                Arguments.of(shape[0], shape[1], new GpuOptions(GpuMode.fused, GemmBackend.hand, 3, 1))));
+                Arguments.of(shape, new GpuOptions(GpuMode.eager, GemmBackend.hand)),
+                Arguments.of(shape, new GpuOptions(GpuMode.fused, GemmBackend.hand)),
+                Arguments.of(shape, new GpuOptions(GpuMode.fused, GemmBackend.hand, 1, 1)),
+                Arguments.of(shape, new GpuOptions(GpuMode.fused, GemmBackend.hand, 3, 1))));
     }
 
-    @ParameterizedTest(name = "n_embd = block_size = {0}, n_layer = {1}, {2}")
+    @ParameterizedTest(name = "{0}, {1}")
     @MethodSource("shapesAndStepKinds")
-    void wholeStepGradientsMatchTheFastEngine(int size, int layers, GpuOptions options) {
-        ParameterLayout layout = new ParameterLayout(new ModelConfig(size, 4, layers, size, 27));
-        Random random = new Random(size);
+    void wholeStepGradientsMatchTheFastEngine(ModelConfig shape, GpuOptions options) {
+        ParameterLayout layout = new ParameterLayout(shape);
+        Random random = new Random(shape.blockSize());
         double[] weights = floatWeights(layout, random);
         try (GpuEngine gpu = new GpuEngine(layout, weights, options)) {
-            assertGradientsAgree(new FastEngine(layout, weights), gpu, size, random);
+            assertGradientsAgree(new FastEngine(layout, weights), gpu, shape.blockSize(), random);
         }
     }
 
