@@ -121,12 +121,13 @@ inline grid_group this_grid() {
 // kernel-registrations). The host function's parameter types are checked against the PTX .entry at module load.
 namespace emu {
 
-enum class ParamKind : char { pointer = 'p', i32 = 'i', i64 = 'l', f32 = 'f', f64 = 'd' };
+// A kernel parameter's type: a pointer to memory the kernel may write, or only read (const), or a number.
+enum class ParamKind : char { pointer = 'p', const_pointer = 'c', i32 = 'i', i64 = 'l', f32 = 'f', f64 = 'd' };
 
 template <class T>
 constexpr ParamKind param_kind() {
     if constexpr (std::is_pointer_v<T>) {
-        return ParamKind::pointer;
+        return std::is_const_v<std::remove_pointer_t<T>> ? ParamKind::const_pointer : ParamKind::pointer;
     } else if constexpr (std::is_same_v<T, double>) {
         return ParamKind::f64;
     } else if constexpr (std::is_same_v<T, float>) {

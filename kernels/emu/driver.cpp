@@ -51,9 +51,9 @@ constexpr int kNewestTarget = 90;  // sm_90
 // Reports
 // ---------------------------------------------------------------------------------------------------------------
 
-std::mutex g_report_mutex;
-std::map<CUresult, std::string> g_details;
-std::map<CUresult, std::string> g_error_strings;
+// Never destroyed (as every table here): a host thread may still call in while the process exits.
+std::mutex& g_report_mutex = *new std::mutex;
+std::map<CUresult, std::string>& g_details = *new std::map<CUresult, std::string>;  // the latest report of each code
 
 const char* standard_error_string(CUresult code) {
     switch (code) {
@@ -136,8 +136,8 @@ const KernelResources kResources[] = {
 };
 
 std::map<std::string, KernelInfo>& registered_kernels() {
-    static std::map<std::string, KernelInfo> kernels;
-    return kernels;
+    static auto* kernels = new std::map<std::string, KernelInfo>;
+    return *kernels;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -212,6 +212,7 @@ struct LaunchRecord {
     std::vector<unsigned char> arg_bytes;
     std::vector<size_t> arg_offsets;
     std::vector<unsigned> allocations;  // the allocations its pointer arguments point into
+    std::vector<unsigned> written;      // of those, the ones a non-const pointer argument may write
 };
 
 // Work of a library (cuBLAS) queued on a stream.
@@ -221,6 +222,7 @@ struct LibraryCall {
     void* data;
     void (*release)(void* data);
     std::vector<unsigned> allocations;
+    std::vector<unsigned> written;
 
     ~LibraryCall() {
         if (release != nullptr) {
@@ -254,25 +256,30 @@ struct GraphExec {
     std::vector<Op> nodes;
 };
 
-std::mutex g_api;
+std::mutex& g_api = *new std::mutex;
 bool g_initialized = false;
 unsigned g_generation = 0;
 int g_primary_refs = 0;
 Context* g_primary = nullptr;
 thread_local Context* t_current = nullptr;
 uint64_t g_sequence = 0;
-std::set<Context*> g_contexts;
-std::set<Stream*> g_streams;  // live streams of every context, the legacy ones included
-std::set<Module*> g_modules;
-std::set<Function*> g_functions;
-std::set<Event*> g_events;
-std::set<Graph*> g_graphs;
-std::set<GraphExec*> g_execs;
+std::set<Context*>& g_contexts = *new std::set<Context*>;
+std::set<Stream*>& g_streams = *new std::set<Stream*>;  // live streams of every context, the legacy ones included
+std::set<Module*>& g_modules = *new std::set<Module*>;
+std::set<Function*>& g_functions = *new std::set<Function*>;
+std::set<Event*>& g_events = *new std::set<Event*>;
+std::set<Graph*>& g_graphs = *new std::set<Graph*>;
+std::set<GraphExec*>& g_execs = *new std::set<GraphExec*>;
 const std::chrono::steady_clock::time_point g_epoch = std::chrono::steady_clock::now();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Checks shared by the calls
 // ---------------------------------------------------------------------------------------------------------------
+
+// An output argument the caller passed as NULL.
+CUresult null_output(const char* call) {
+    return report(CUDA_ERROR_INVALID_VALUE, "%s: an output argument is NULL", call);
+}
 
 CUresult require_initialized(const char* call) {
     return g_initialized ? CUDA_SUCCESS : report(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", call);
@@ -298,7 +305,11 @@ CUresult require_context(const char* call) {
 CUresult resolve_stream(void* handle, const char* call, Stream** out) {
     Context* c = t_current;
     uintptr_t value = reinterpret_cast<uintptr_t>(handle);
-    if (value <= 2) {  // 0: the NULL stream, CU_STREAM_LEGACY (1), CU_STREAM_PER_THREAD (2, treated as legacy)
+    if (value == 2) {
+        return report(CUDA_ERROR_NOT_SUPPORTED, "%s: the per-thread default stream (CU_STREAM_PER_THREAD) is not "
+                      "emulated", call);
+    }
+    if (value <= 1) {  // 0: the NULL stream, CU_STREAM_LEGACY (1)
         *out = c->legacy;
         return CUDA_SUCCESS;
     }
@@ -312,6 +323,14 @@ CUresult resolve_stream(void* handle, const char* call, Stream** out) {
     }
     *out = s;
     return CUDA_SUCCESS;
+}
+
+// The preamble of every call on a stream: a usable current context, and handle one of its streams.
+CUresult stream_of(void* handle, const char* call, Stream** out) {
+    if (CUresult r = require_context(call)) {
+        return r;
+    }
+    return resolve_stream(handle, call, out);
 }
 
 bool capture_binds_this_thread(const Stream& s) {
@@ -371,6 +390,18 @@ double now_millis() {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - g_epoch).count();
 }
 
+// A queued copy's ranges when it runs: a free since it was queued (or captured) leaves it pointing at nothing, or at
+// memory the host has reused.
+CUresult require_still_there(const Op& op) {
+    for (auto [address, what] : {std::pair{op.dst, "destination"}, std::pair{op.src, "source"}}) {
+        if (find_device(address, op.bytes) == nullptr && find_pinned(address, op.bytes) == nullptr) {
+            return report(CUDA_ERROR_ILLEGAL_ADDRESS, "%s: its %s [%#lx, +%zu) was freed after the copy was queued or "
+                          "captured", op.call, what, static_cast<unsigned long>(address), op.bytes);
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
 // On the device thread.
 CUresult run_op(const Op& op) {
     switch (op.kind) {
@@ -388,6 +419,9 @@ CUresult run_op(const Op& op) {
             return check_canaries(l.allocations, what.c_str());
         }
         case Op::Kind::copy:
+            if (CUresult r = require_still_there(op)) {
+                return r;
+            }
             return run_guarded(op.call, [&op] {
                 std::memmove(reinterpret_cast<void*>(op.dst), reinterpret_cast<const void*>(op.src), op.bytes);
                 return CUDA_SUCCESS;
@@ -445,18 +479,54 @@ void take_pending(Stream* s, std::vector<Op>& into) {
     s->pending.clear();
 }
 
-// Waits for the work stream s depends on: its own, and for the legacy stream or a blocking stream, the legacy stream's
-// and every blocking stream's (they synchronise with each other).
+// Waits for the work stream s's work depends on: its own, and, for the legacy stream or a blocking stream, what the
+// legacy stream orders it after. Work on the legacy stream waits for the work queued before it on every blocking
+// stream of its context, and a blocking stream's work waits for the legacy work queued before it; two blocking streams
+// are ordered only through the legacy stream. So the ops to run are a closure, grown until it stops: each stream's
+// ops up to a sequence number.
 CUresult flush(Stream* s) {
-    std::vector<Op> ops;
-    if (blocking(*s)) {
-        for (Stream* other : g_streams) {
-            if (other->context == s->context && blocking(*other)) {
-                take_pending(other, ops);
+    std::map<Stream*, uint64_t> upto;  // per stream of the context: run its ops with sequence <= this
+    auto last_before = [](const Stream* stream, uint64_t limit) {
+        uint64_t last = 0;
+        for (const Op& op : stream->pending) {
+            if (op.sequence < limit) {
+                last = std::max(last, op.sequence);
             }
         }
-    } else {
-        take_pending(s, ops);
+        return last;
+    };
+    upto[s] = last_before(s, UINT64_MAX);
+    if (blocking(*s)) {
+        Stream* legacy = s->context->legacy;
+        for (bool grew = true; grew;) {
+            grew = false;
+            for (auto [stream, limit] : std::map<Stream*, uint64_t>(upto)) {
+                if (!stream->legacy) {  // a blocking stream's ops wait for the legacy ops queued before them
+                    uint64_t l = last_before(legacy, limit);
+                    if (l > upto[legacy]) {
+                        upto[legacy] = l;
+                        grew = true;
+                    }
+                }
+            }
+            for (Stream* other : g_streams) {  // legacy ops wait for every blocking stream's ops queued before them
+                if (other->context == s->context && !other->legacy && blocking(*other) && upto.count(legacy) != 0) {
+                    uint64_t l = last_before(other, upto[legacy]);
+                    if (l > upto[other]) {
+                        upto[other] = l;
+                        grew = true;
+                    }
+                }
+            }
+        }
+    }
+    std::vector<Op> ops;
+    for (auto [stream, limit] : upto) {
+        auto& pending = stream->pending;
+        auto cut = std::stable_partition(pending.begin(), pending.end(),
+                                         [limit = limit](const Op& op) { return op.sequence <= limit; });
+        std::move(pending.begin(), cut, std::back_inserter(ops));
+        pending.erase(pending.begin(), cut);
     }
     return execute(s->context, ops);
 }
@@ -472,26 +542,43 @@ CUresult flush_all(Context* context) {
 }
 
 // A synchronous copy or memset (the legacy stream) must not touch memory that work queued on a non-blocking stream
-// uses: nothing orders the two, so on a GPU they race.
-CUresult refuse_unordered(Context* context, const Allocation* allocation, const char* call) {
+// uses, unless both only read it: nothing orders the two, so on a GPU they race.
+CUresult refuse_unordered(Context* context, const Allocation* allocation, bool writes, const char* call) {
     if (allocation == nullptr) {
         return CUDA_SUCCESS;
     }
+    auto holds = [allocation](const std::vector<unsigned>& ids) {
+        return std::find(ids.begin(), ids.end(), allocation->id) != ids.end();
+    };
     for (Stream* s : g_streams) {
         if (s->context != context || blocking(*s)) {
             continue;
         }
         for (const Op& op : s->pending) {
-            const std::vector<unsigned>* used = op.launch ? &op.launch->allocations
-                    : op.library ? &op.library->allocations : nullptr;
-            bool uses = used != nullptr && std::find(used->begin(), used->end(), allocation->id) != used->end();
-            uses = uses || find_device(op.dst, 1) == allocation || find_device(op.src, 1) == allocation;
-            if (uses) {
-                return report(CUDA_ERROR_ILLEGAL_STATE, "%s touches allocation #%u (%zu bytes at %#lx), which work "
-                              "queued on non-blocking stream %p still uses: nothing orders the two (synchronize that "
-                              "stream first)", call, allocation->id, allocation->size,
-                              static_cast<unsigned long>(allocation->base), static_cast<void*>(s));
+            bool op_writes = (op.launch && holds(op.launch->written)) || (op.library && holds(op.library->written)) ||
+                             find_device(op.dst, 1) == allocation;
+            bool op_reads = (op.launch && holds(op.launch->allocations)) ||
+                            (op.library && holds(op.library->allocations)) || find_device(op.src, 1) == allocation;
+            if (op_writes || (writes && op_reads)) {
+                return report(CUDA_ERROR_ILLEGAL_STATE, "%s %s allocation #%u (%zu bytes at %#lx), which work queued "
+                              "on non-blocking stream %p still %s: nothing orders the two (synchronize that stream "
+                              "first)", call, writes ? "writes" : "reads", allocation->id, allocation->size,
+                              static_cast<unsigned long>(allocation->base), static_cast<void*>(s),
+                              op_writes ? "writes" : "reads");
             }
+        }
+    }
+    return CUDA_SUCCESS;
+}
+
+// Work on the legacy stream while a blocking stream of its context captures would make the legacy stream wait on the
+// capture: refused, and the capture invalidated.
+CUresult refuse_legacy_during_capture(Context* context, const char* call) {
+    for (Stream* other : g_streams) {
+        if (other->capturing && blocking(*other) && !other->legacy && other->context == context) {
+            other->capture_error = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+            return report(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "%s on the legacy stream while blocking stream %p is "
+                          "capturing", call, static_cast<void*>(other));
         }
     }
     return CUDA_SUCCESS;
@@ -503,13 +590,14 @@ CUresult enqueue(Stream* s, Op op) {
         return CUDA_SUCCESS;
     }
     if (s->legacy) {
-        for (Stream* other : g_streams) {
-            if (other->capturing && blocking(*other) && other->context == s->context) {
-                other->capture_error = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
-                return report(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "%s on the legacy stream while blocking stream %p "
-                              "is capturing", op.call, static_cast<void*>(other));
-            }
+        if (CUresult r = refuse_legacy_during_capture(s->context, op.call)) {
+            return r;
         }
+    }
+    if (op.event != nullptr) {  // the event now stands for this point of this stream (a graph replay included)
+        op.event->recorded = true;
+        op.event->completed = false;
+        op.event->stream = s;
     }
     op.sequence = ++g_sequence;
     s->pending.push_back(std::move(op));
@@ -550,6 +638,7 @@ size_t ptx_type_size(const std::string& type) {
 bool kinds_agree(const std::string& ptx_type, char host_kind) {
     switch (static_cast<ParamKind>(host_kind)) {
         case ParamKind::pointer:
+        case ParamKind::const_pointer:
         case ParamKind::i64: return ptx_type == ".u64" || ptx_type == ".s64" || ptx_type == ".b64";
         case ParamKind::i32: return ptx_type == ".u32" || ptx_type == ".s32" || ptx_type == ".b32";
         case ParamKind::f32: return ptx_type == ".f32";
@@ -664,8 +753,14 @@ CUresult parse_ptx(const char* text, Module* module, const char* call) {
     return CUDA_SUCCESS;
 }
 
-// Blocks of the function one multiprocessor holds at once, by Hopper's limits: threads, blocks, registers (allocated
-// per warp in units of 256), shared memory (each block's rounded up to 128 bytes, plus the driver's 1 KiB).
+// Registers a warp of the kernel takes: its threads' registers, in units of 256.
+int registers_per_warp(const KernelInfo& k) {
+    return (k.registers * 32 + kRegisterAllocationUnit - 1) / kRegisterAllocationUnit * kRegisterAllocationUnit;
+}
+
+// Blocks of the function one multiprocessor holds at once, by Hopper's limits as CUDA's occupancy calculator applies
+// them: threads, blocks, registers (each of the 4 sub-partitions holds 16384 and whole warps), shared memory (each
+// block's rounded up to 128 bytes, plus the driver's 1 KiB).
 int blocks_per_multiprocessor(const Function& f, int block_threads, size_t dynamic_shared) {
     const KernelInfo& k = *f.entry->kernel;
     if (block_threads <= 0 || block_threads > f.entry->max_threads ||
@@ -675,9 +770,8 @@ int blocks_per_multiprocessor(const Function& f, int block_threads, size_t dynam
     int warps = (block_threads + 31) / 32;
     int blocks = std::min(kMaxBlocksPerMultiprocessor, kMaxThreadsPerMultiprocessor / 32 / warps);
     if (k.registers > 0) {
-        int per_warp = (k.registers * 32 + kRegisterAllocationUnit - 1) / kRegisterAllocationUnit *
-                       kRegisterAllocationUnit;
-        blocks = std::min(blocks, kRegistersPerMultiprocessor / (per_warp * warps));
+        int warps_by_registers = kRegistersPerMultiprocessor / kSubPartitions / registers_per_warp(k) * kSubPartitions;
+        blocks = std::min(blocks, warps_by_registers / warps);
     }
     size_t shared = k.static_shared + dynamic_shared + kReservedSharedPerBlock;
     shared = (shared + kSharedAllocationUnit - 1) / kSharedAllocationUnit * kSharedAllocationUnit;
@@ -733,8 +827,10 @@ CUresult launch(const char* call, Function* f, unsigned gx, unsigned gy, unsigne
         return report(CUDA_ERROR_INVALID_VALUE, "%s(%s): %llu threads per block, not the kernel's .reqntid %d", call,
                       name, threads, e.required_threads);
     }
-    if (e.kernel->registers > 0 && threads * e.kernel->registers > static_cast<unsigned long long>(
-            kRegistersPerMultiprocessor)) {
+    // The launch check allocates whole groups of 4 warps, one per sub-partition.
+    unsigned long long warp_groups = (threads + 32 * kSubPartitions - 1) / (32 * kSubPartitions);
+    if (e.kernel->registers > 0 && warp_groups * kSubPartitions * registers_per_warp(*e.kernel) >
+                                           static_cast<unsigned long long>(kRegistersPerMultiprocessor)) {
         return report(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "%s(%s): %llu threads of %d registers each need more than "
                       "the %d registers of a multiprocessor", call, name, threads, e.kernel->registers,
                       kRegistersPerMultiprocessor);
@@ -775,7 +871,8 @@ CUresult launch(const char* call, Function* f, unsigned gx, unsigned gy, unsigne
         record->arg_bytes.resize(offset + e.param_sizes[i]);
         std::memcpy(record->arg_bytes.data() + offset, params[i], e.param_sizes[i]);
         record->arg_offsets.push_back(offset);
-        if (static_cast<ParamKind>(e.kernel->param_kinds[i]) == ParamKind::pointer) {
+        auto kind = static_cast<ParamKind>(e.kernel->param_kinds[i]);
+        if (kind == ParamKind::pointer || kind == ParamKind::const_pointer) {
             uintptr_t p;
             std::memcpy(&p, params[i], sizeof p);
             if (p == 0) {
@@ -788,6 +885,9 @@ CUresult launch(const char* call, Function* f, unsigned gx, unsigned gy, unsigne
                                                                           : pointer_text(p).c_str());
             }
             record->allocations.push_back(a->id);
+            if (kind == ParamKind::pointer) {
+                record->written.push_back(a->id);
+            }
         }
     }
     Op op;
@@ -809,7 +909,7 @@ CUresult copy_sync(const char* call, uintptr_t dst, uintptr_t src, size_t bytes,
         if (CUresult r = require_device_range(dst, bytes, call, "destination")) {
             return r;
         }
-        if (CUresult r = refuse_unordered(t_current, find_device(dst, 1), call)) {
+        if (CUresult r = refuse_unordered(t_current, find_device(dst, 1), true, call)) {
             return r;
         }
     }
@@ -817,9 +917,12 @@ CUresult copy_sync(const char* call, uintptr_t dst, uintptr_t src, size_t bytes,
         if (CUresult r = require_device_range(src, bytes, call, "source")) {
             return r;
         }
-        if (CUresult r = refuse_unordered(t_current, find_device(src, 1), call)) {
+        if (CUresult r = refuse_unordered(t_current, find_device(src, 1), false, call)) {
             return r;
         }
+    }
+    if (CUresult r = refuse_legacy_during_capture(t_current, call)) {
+        return r;
     }
     if (CUresult r = flush(t_current->legacy)) {
         return r;
@@ -831,11 +934,8 @@ CUresult copy_sync(const char* call, uintptr_t dst, uintptr_t src, size_t bytes,
 CUresult copy_async(const char* call, uintptr_t dst, uintptr_t src, size_t bytes, bool dst_device, bool src_device,
                     void* stream_handle) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context(call)) {
-        return r;
-    }
     Stream* s;
-    if (CUresult r = resolve_stream(stream_handle, call, &s)) {
+    if (CUresult r = stream_of(stream_handle, call, &s)) {
         return r;
     }
     for (auto [address, device, what] : {std::tuple{dst, dst_device, "destination"},
@@ -887,7 +987,7 @@ CUresult memset_device(const char* call, uintptr_t dst, uint32_t value, size_t c
         }
         return enqueue(s, std::move(op));
     }
-    if (CUresult r = refuse_unordered(t_current, find_device(dst, 1), call)) {
+    if (CUresult r = refuse_unordered(t_current, find_device(dst, 1), true, call)) {
         return r;
     }
     if (CUresult r = enqueue(t_current->legacy, std::move(op))) {
@@ -917,11 +1017,6 @@ CUresult report(CUresult code, const char* format, ...) {
     return code;
 }
 
-const char* latest_detail(CUresult code) {
-    std::lock_guard<std::mutex> lock(g_report_mutex);
-    auto it = g_details.find(code);
-    return it == g_details.end() ? nullptr : it->second.c_str();
-}
 
 KernelRegistration::KernelRegistration(const char* name, KernelInvoker invoke, const char* param_kinds) {
     KernelInfo& k = registered_kernels()[name];
@@ -947,6 +1042,9 @@ const KernelInfo* find_kernel(const std::string& name) {
 // The driver API
 // ---------------------------------------------------------------------------------------------------------------
 
+// The driver's words for code, followed by the emulator's latest report of that code: every refusal and fault is
+// reported as it is returned, so the report is the one the caller just received. The text stays valid on this thread
+// until its next call.
 EMU_API CUresult cuGetErrorString(CUresult code, const char** text) {
     if (text == nullptr) {
         return CUDA_ERROR_INVALID_VALUE;
@@ -956,14 +1054,11 @@ EMU_API CUresult cuGetErrorString(CUresult code, const char** text) {
         *text = nullptr;
         return CUDA_ERROR_INVALID_VALUE;
     }
-    const char* detail = latest_detail(code);
-    if (detail == nullptr) {
-        *text = standard;
-        return CUDA_SUCCESS;
-    }
+    thread_local std::string composed;
     std::lock_guard<std::mutex> lock(g_report_mutex);
-    std::string& composed = g_error_strings[code];
-    composed = std::string(standard) + " (emulated CUDA device: " + detail + ")";
+    auto detail = g_details.find(code);
+    composed = detail == g_details.end() ? standard
+                                         : std::string(standard) + " (emulated CUDA device: " + detail->second + ")";
     *text = composed.c_str();
     return CUDA_SUCCESS;
 }
@@ -987,7 +1082,7 @@ EMU_API CUresult cuInit(unsigned flags) {
 
 EMU_API CUresult cuDriverGetVersion(int* version) {
     if (version == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDriverGetVersion");
     }
     *version = kDriverVersion;
     return CUDA_SUCCESS;
@@ -999,7 +1094,7 @@ EMU_API CUresult cuDeviceGetCount(int* count) {
         return r;
     }
     if (count == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDeviceGetCount");
     }
     *count = 1;
     return CUDA_SUCCESS;
@@ -1011,7 +1106,7 @@ EMU_API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
         return r;
     }
     if (device == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDeviceGet");
     }
     if (ordinal != 0) {
         return report(CUDA_ERROR_INVALID_DEVICE, "cuDeviceGet(%d): there is one device, ordinal 0", ordinal);
@@ -1033,7 +1128,7 @@ EMU_API CUresult cuDeviceGetName(char* name, int length, CUdevice device) {
         return r;
     }
     if (name == nullptr || length <= 0) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDeviceGetName");
     }
     std::snprintf(name, static_cast<size_t>(length), "%s", kDeviceName);
     return CUDA_SUCCESS;
@@ -1044,6 +1139,9 @@ EMU_API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice device) {
     if (CUresult r = require_device(device, "cuDeviceTotalMem")) {
         return r;
     }
+    if (bytes == nullptr) {
+        return null_output("cuDeviceTotalMem");
+    }
     *bytes = kTotalMemory;
     return CUDA_SUCCESS;
 }
@@ -1052,6 +1150,9 @@ EMU_API CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice devi
     std::lock_guard<std::mutex> lock(g_api);
     if (CUresult r = require_device(device, "cuDeviceComputeCapability")) {
         return r;
+    }
+    if (major == nullptr || minor == nullptr) {
+        return null_output("cuDeviceComputeCapability");
     }
     *major = 9;
     *minor = 0;
@@ -1064,7 +1165,7 @@ EMU_API CUresult cuDeviceGetAttribute(int* value, int attribute, CUdevice device
         return r;
     }
     if (value == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDeviceGetAttribute");
     }
     switch (attribute) {  // an H100 SXM5's, by CUdevice_attribute number
         case 1: *value = kMaxThreadsPerBlock; break;             // MAX_THREADS_PER_BLOCK
@@ -1108,7 +1209,7 @@ EMU_API CUresult cuDevicePrimaryCtxRetain(Context** context, CUdevice device) {
         return r;
     }
     if (context == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuDevicePrimaryCtxRetain");
     }
     if (g_primary_refs == 0) {
         g_primary = new Context{++g_generation};
@@ -1142,6 +1243,9 @@ EMU_API CUresult cuDevicePrimaryCtxGetState(CUdevice device, unsigned* flags, in
     if (CUresult r = require_device(device, "cuDevicePrimaryCtxGetState")) {
         return r;
     }
+    if (flags == nullptr || active == nullptr) {
+        return null_output("cuDevicePrimaryCtxGetState");
+    }
     *flags = 0;
     *active = g_primary_refs > 0;
     return CUDA_SUCCESS;
@@ -1168,6 +1272,9 @@ EMU_API CUresult cuCtxGetCurrent(Context** context) {
     if (CUresult r = require_initialized("cuCtxGetCurrent")) {
         return r;
     }
+    if (context == nullptr) {
+        return null_output("cuCtxGetCurrent");
+    }
     *context = t_current;
     return CUDA_SUCCESS;
 }
@@ -1176,6 +1283,9 @@ EMU_API CUresult cuCtxGetDevice(CUdevice* device) {
     std::lock_guard<std::mutex> lock(g_api);
     if (CUresult r = require_context("cuCtxGetDevice")) {
         return r;
+    }
+    if (device == nullptr) {
+        return null_output("cuCtxGetDevice");
     }
     *device = 0;
     return CUDA_SUCCESS;
@@ -1269,6 +1379,9 @@ EMU_API CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
     if (CUresult r = require_context("cuMemGetInfo")) {
         return r;
     }
+    if (free_bytes == nullptr || total_bytes == nullptr) {
+        return null_output("cuMemGetInfo");
+    }
     *total_bytes = kTotalMemory;
     *free_bytes = kTotalMemory - device_memory_used();
     return CUDA_SUCCESS;
@@ -1333,11 +1446,8 @@ EMU_API CUresult cuStreamCreate(Stream** stream, unsigned flags) {
 
 EMU_API CUresult cuStreamDestroy_v2(void* handle) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamDestroy")) {
-        return r;
-    }
     Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamDestroy", &s)) {
+    if (CUresult r = stream_of(handle, "cuStreamDestroy", &s)) {
         return r;
     }
     if (s->legacy) {
@@ -1354,11 +1464,8 @@ EMU_API CUresult cuStreamDestroy_v2(void* handle) {
 
 EMU_API CUresult cuStreamSynchronize(void* handle) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamSynchronize")) {
-        return r;
-    }
     Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamSynchronize", &s)) {
+    if (CUresult r = stream_of(handle, "cuStreamSynchronize", &s)) {
         return r;
     }
     if (s->capturing) {
@@ -1374,11 +1481,8 @@ EMU_API CUresult cuStreamSynchronize(void* handle) {
 
 EMU_API CUresult cuStreamQuery(void* handle) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamQuery")) {
-        return r;
-    }
     Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamQuery", &s)) {
+    if (CUresult r = stream_of(handle, "cuStreamQuery", &s)) {
         return r;
     }
     if (CUresult r = refuse_during_capture("cuStreamQuery")) {
@@ -1389,11 +1493,8 @@ EMU_API CUresult cuStreamQuery(void* handle) {
 
 EMU_API CUresult cuStreamBeginCapture_v2(void* handle, int mode) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamBeginCapture")) {
-        return r;
-    }
     Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamBeginCapture", &s)) {
+    if (CUresult r = stream_of(handle, "cuStreamBeginCapture", &s)) {
         return r;
     }
     if (s->legacy) {
@@ -1416,12 +1517,12 @@ EMU_API CUresult cuStreamBeginCapture_v2(void* handle, int mode) {
 
 EMU_API CUresult cuStreamEndCapture(void* handle, Graph** graph) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamEndCapture")) {
+    Stream* s;
+    if (CUresult r = stream_of(handle, "cuStreamEndCapture", &s)) {
         return r;
     }
-    Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamEndCapture", &s)) {
-        return r;
+    if (graph == nullptr) {
+        return null_output("cuStreamEndCapture");
     }
     if (!s->capturing) {
         return report(CUDA_ERROR_ILLEGAL_STATE, "cuStreamEndCapture: the stream is not capturing");
@@ -1451,12 +1552,12 @@ EMU_API CUresult cuStreamEndCapture(void* handle, Graph** graph) {
 
 EMU_API CUresult cuStreamIsCapturing(void* handle, int* status) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context("cuStreamIsCapturing")) {
+    Stream* s;
+    if (CUresult r = stream_of(handle, "cuStreamIsCapturing", &s)) {
         return r;
     }
-    Stream* s;
-    if (CUresult r = resolve_stream(handle, "cuStreamIsCapturing", &s)) {
-        return r;
+    if (status == nullptr) {
+        return null_output("cuStreamIsCapturing");
     }
     *status = !s->capturing ? 0 : s->capture_error == CUDA_SUCCESS ? 1 : 2;
     return CUDA_SUCCESS;
@@ -1532,7 +1633,7 @@ EMU_API CUresult cuModuleLoadData(Module** module, const void* image) {
         return r;
     }
     if (module == nullptr || image == nullptr) {
-        return CUDA_ERROR_INVALID_VALUE;
+        return null_output("cuModuleLoadData");
     }
     auto* m = new Module{t_current};
     if (CUresult r = parse_ptx(static_cast<const char*>(image), m, "cuModuleLoadData")) {
@@ -1628,6 +1729,9 @@ EMU_API CUresult cuFuncGetAttribute(int* value, int attribute, Function* f) {
     if (CUresult r = require_function(f, "cuFuncGetAttribute")) {
         return r;
     }
+    if (value == nullptr) {
+        return null_output("cuFuncGetAttribute");
+    }
     const KernelInfo& k = *f->entry->kernel;
     switch (attribute) {
         case 0: *value = f->entry->max_threads; break;                 // MAX_THREADS_PER_BLOCK
@@ -1651,6 +1755,9 @@ EMU_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, Functi
     }
     if (CUresult r = require_function(f, "cuOccupancyMaxActiveBlocksPerMultiprocessor")) {
         return r;
+    }
+    if (blocks == nullptr) {
+        return null_output("cuOccupancyMaxActiveBlocksPerMultiprocessor");
     }
     *blocks = blocks_per_multiprocessor(*f, block_threads, dynamic_shared);
     return CUDA_SUCCESS;
@@ -1759,6 +1866,9 @@ EMU_API CUresult cuEventElapsedTime(float* millis, Event* start, Event* end) {
     if (!start->completed || !end->completed) {
         return report(CUDA_ERROR_NOT_READY, "cuEventElapsedTime: an event has not completed (synchronize on it first)");
     }
+    if (millis == nullptr) {
+        return null_output("cuEventElapsedTime");
+    }
     *millis = static_cast<float>(end->millis - start->millis);
     return CUDA_SUCCESS;
 }
@@ -1789,10 +1899,11 @@ EMU_EXPORT CUresult microgpt_emu_require_device_range(CUdeviceptr address, size_
     return require_device_range(address, bytes, call, what);
 }
 
-// Queues run(data) on stream as one operation named call, touching the given device addresses; data is released with
-// release(data) once no queue or graph holds the operation.
+// Queues run(data) on stream as one operation named call, touching the given device addresses (and writing the
+// allocation of written); data is released with release(data) once no queue or graph holds the operation.
 EMU_EXPORT CUresult microgpt_emu_enqueue(void* stream, const char* call, CUresult (*run)(void*), void* data,
-                                         void (*release)(void*), const CUdeviceptr* addresses, int count) {
+                                         void (*release)(void*), const CUdeviceptr* addresses, int count,
+                                         CUdeviceptr written) {
     std::lock_guard<std::mutex> lock(g_api);
     auto library = std::make_shared<LibraryCall>();
     library->name = call;
@@ -1811,6 +1922,9 @@ EMU_EXPORT CUresult microgpt_emu_enqueue(void* stream, const char* call, CUresul
             library->allocations.push_back(a->id);
         }
     }
+    if (const Allocation* a = find_device(written, 1)) {
+        library->written.push_back(a->id);
+    }
     Op op;
     op.kind = Op::Kind::library;
     op.library = std::move(library);
@@ -1818,12 +1932,15 @@ EMU_EXPORT CUresult microgpt_emu_enqueue(void* stream, const char* call, CUresul
     return enqueue(s, std::move(op));
 }
 
+// Whether address is in a live device allocation.
+EMU_EXPORT int microgpt_emu_is_device_memory(CUdeviceptr address) {
+    std::lock_guard<std::mutex> lock(g_api);
+    return find_device(address, 1) != nullptr;
+}
+
 // A stream handle names a live stream of the current context (or the NULL stream).
 EMU_EXPORT CUresult microgpt_emu_require_stream(void* stream, const char* call) {
     std::lock_guard<std::mutex> lock(g_api);
-    if (CUresult r = require_context(call)) {
-        return r;
-    }
     Stream* s;
-    return resolve_stream(stream, call, &s);
+    return stream_of(stream, call, &s);
 }

@@ -56,6 +56,7 @@ inline constexpr int kMaxThreadsPerMultiprocessor = 2048;
 inline constexpr int kMaxBlocksPerMultiprocessor = 32;
 inline constexpr int kRegistersPerMultiprocessor = 65536;
 inline constexpr int kRegisterAllocationUnit = 256;    // registers per warp are allocated in units of this
+inline constexpr int kSubPartitions = 4;               // of a multiprocessor, each with a quarter of its registers
 inline constexpr int kDefaultSharedPerBlock = 48 * 1024;
 inline constexpr int kMaxSharedPerBlockOptin = 232448;  // 227 KiB
 inline constexpr int kSharedPerMultiprocessor = 233472; // 228 KiB
@@ -67,8 +68,6 @@ inline constexpr unsigned long long kTotalMemory = 80ULL << 30;
 
 // Prints the line, remembers it as the latest detail for its code (cuGetErrorString) and returns code.
 CUresult report(CUresult code, const char* format, ...) __attribute__((format(printf, 2, 3)));
-// The detail of the latest report of code, or nullptr.
-const char* latest_detail(CUresult code);
 
 // ---- Kernels compiled into the library (device.h's EMU_KERNEL), by PTX entry name.
 struct KernelInfo {

@@ -2,8 +2,9 @@
 // its own after an inaccessible page, laid out so that its end (rounded up to the 256 bytes the driver aligns to) is
 // the end of its last page: a kernel that reads or writes past the end, or anywhere no allocation is, faults. What its
 // pages hold besides the allocation (under 256 bytes after its end, under a page before its start) is a canary that
-// the driver checks after each launch. Addresses are never reused, so a freed allocation stays inaccessible and an
-// access to it is reported as such. Fresh memory reads as NaN (0xFF bytes), never as a convenient zero.
+// the driver checks after each launch: writes there are caught after the fact, reads there go unseen (they read NaN).
+// Addresses are never reused, so a freed allocation stays inaccessible and an access to it is reported as such. Fresh
+// memory reads as NaN (0xFF bytes), never as a convenient zero.
 //
 // Pinned host memory is page-locked in name only: plain pages, tracked so that asynchronous copies can insist on it.
 #include <sys/mman.h>
@@ -21,7 +22,13 @@ namespace {
 
 constexpr size_t kPage = 4096;
 constexpr size_t kAlignment = 256;
-constexpr unsigned char kFill = 0xFF;  // fresh memory and canaries: NaN as float
+constexpr unsigned char kFill = 0xFF;  // fresh memory: NaN as float, -1 as int
+// The canary: 0x7FBADBAD in every aligned word, a NaN as float and no value a kernel writes by accident as int.
+constexpr uint32_t kCanary = 0x7FBADBADu;
+
+unsigned char canary_byte(uintptr_t address) {
+    return static_cast<unsigned char>(kCanary >> (8 * (address % 4)));
+}
 constexpr size_t kRangeBytes = size_t(1) << 38;  // 256 GiB of addresses
 
 struct DeviceRecord {
@@ -35,9 +42,10 @@ uintptr_t g_range_begin = 0;
 uintptr_t g_range_next = 0;
 uintptr_t g_range_end = 0;
 unsigned g_next_id = 1;
-std::map<uintptr_t, DeviceRecord> g_device;            // every allocation ever made, by base
-std::unordered_map<unsigned, DeviceRecord*> g_live;     // the live ones, by id
-std::map<uintptr_t, Allocation> g_pinned;              // live pinned allocations, by base
+// Never destroyed: a host thread may still call in while the process exits.
+std::map<uintptr_t, DeviceRecord>& g_device = *new std::map<uintptr_t, DeviceRecord>;        // every allocation ever
+std::unordered_map<unsigned, DeviceRecord*>& g_live = *new std::unordered_map<unsigned, DeviceRecord*>;  // live, by id
+std::map<uintptr_t, Allocation>& g_pinned = *new std::map<uintptr_t, Allocation>;            // live pinned, by base
 unsigned long long g_used = 0;
 
 size_t round_up(size_t value, size_t unit) {
@@ -76,13 +84,29 @@ const DeviceRecord* record_near(uintptr_t address) {
     return nullptr;
 }
 
-bool filled(const unsigned char* from, const unsigned char* to) {
-    for (const unsigned char* p = from; p < to; p++) {
-        if (*p != kFill) {
-            return false;
+void lay_canary(unsigned char* from, unsigned char* to) {
+    for (unsigned char* p = from; p < to; p++) {
+        *p = canary_byte(reinterpret_cast<uintptr_t>(p));
+    }
+}
+
+// The first byte of [from, to) that is not the canary, or to.
+const unsigned char* first_written(const unsigned char* from, const unsigned char* to) {
+    const unsigned char* p = from;
+    while (p < to && *p == canary_byte(reinterpret_cast<uintptr_t>(p))) {
+        p++;
+    }
+    return p;
+}
+
+// The last byte of [from, to) that is not the canary, or nullptr.
+const unsigned char* last_written(const unsigned char* from, const unsigned char* to) {
+    for (const unsigned char* p = to; p-- > from;) {
+        if (*p != canary_byte(reinterpret_cast<uintptr_t>(p))) {
+            return p;
         }
     }
-    return true;
+    return nullptr;
 }
 
 }  // namespace
@@ -119,15 +143,20 @@ CUresult allocate_device(size_t bytes, uintptr_t* address) {
     size_t padded = round_up(bytes, kAlignment);
     size_t pages = round_up(padded, kPage);
     if (g_used + pages > kTotalMemory || g_range_next + kPage + pages > g_range_end) {
-        return CUDA_ERROR_OUT_OF_MEMORY;
+        return report(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc of %zu bytes: out of the device's %llu bytes", bytes,
+                      kTotalMemory);
     }
     uintptr_t pages_begin = g_range_next + kPage;  // the page before stays inaccessible
     if (mprotect(reinterpret_cast<void*>(pages_begin), pages, PROT_READ | PROT_WRITE) != 0) {
-        return CUDA_ERROR_OUT_OF_MEMORY;
+        return report(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAlloc of %zu bytes: the host cannot back it", bytes);
     }
-    std::memset(reinterpret_cast<void*>(pages_begin), kFill, pages);
     g_range_next = pages_begin + pages;
     uintptr_t base = pages_begin + pages - padded;
+    auto* head = reinterpret_cast<unsigned char*>(pages_begin);
+    auto* begin = reinterpret_cast<unsigned char*>(base);
+    lay_canary(head, begin);
+    std::memset(begin, kFill, bytes);
+    lay_canary(begin + bytes, reinterpret_cast<unsigned char*>(pages_begin + pages));
     DeviceRecord& r = g_device[base];
     r = DeviceRecord{Allocation{base, bytes, g_next_id++, false}, pages_begin, pages_begin + pages, false};
     g_live[r.allocation.id] = &r;
@@ -156,7 +185,7 @@ CUresult free_device(uintptr_t address) {
 CUresult allocate_pinned(size_t bytes, void** address) {
     void* pages = mmap(nullptr, round_up(bytes, kPage), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (pages == MAP_FAILED) {
-        return CUDA_ERROR_OUT_OF_MEMORY;
+        return report(CUDA_ERROR_OUT_OF_MEMORY, "cuMemAllocHost of %zu bytes: the host cannot back it", bytes);
     }
     auto base = reinterpret_cast<uintptr_t>(pages);
     g_pinned[base] = Allocation{base, bytes, g_next_id++, true};
@@ -234,21 +263,14 @@ CUresult check_canaries(const std::vector<unsigned>& allocation_ids, const char*
         auto* begin = reinterpret_cast<const unsigned char*>(a.base);
         auto* end = begin + a.size;
         auto* tail = reinterpret_cast<const unsigned char*>(r.pages_end);
-        if (!filled(end, tail)) {
-            const unsigned char* p = end;
-            while (*p == kFill) {
-                p++;
-            }
+        const unsigned char* past = first_written(end, tail);
+        if (past != tail) {
             return report(CUDA_ERROR_ILLEGAL_ADDRESS, "%s wrote %s", what,
-                          describe_address(reinterpret_cast<uintptr_t>(p)).c_str());
+                          describe_address(reinterpret_cast<uintptr_t>(past)).c_str());
         }
-        if (!filled(head, begin)) {
-            const unsigned char* p = begin;
-            while (p[-1] == kFill) {
-                p--;
-            }
+        if (const unsigned char* before = last_written(head, begin)) {
             return report(CUDA_ERROR_ILLEGAL_ADDRESS, "%s wrote %s", what,
-                          describe_address(reinterpret_cast<uintptr_t>(p - 1)).c_str());
+                          describe_address(reinterpret_cast<uintptr_t>(before)).c_str());
         }
     }
     return CUDA_SUCCESS;

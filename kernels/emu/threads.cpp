@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -85,8 +86,11 @@ constexpr unsigned char kSharedPoison = 0xFF;  // shared memory reads as NaN unt
 // Stacks and shared memory, reused from launch to launch
 // ---------------------------------------------------------------------------------------------------------------
 
-// Fiber stacks, handed out last-freed first: a thread that ends without waiting leaves its stack to the next one.
-// A canary at the bottom of each stack catches an overflow when the stack comes back.
+// Fiber stacks, handed out last-freed first: a thread that ends without waiting leaves its stack to the next one. No
+// kernel function may have a frame over 16 KiB (the Makefile builds them with -Werror=stack-usage), so 64 KiB is deep
+// enough by far; should one still overflow, a canary at the bottom of each stack catches it when the stack comes back,
+// and the lowest stack of each chunk ends at an inaccessible page (a page per stack would cost two memory mappings a
+// fiber, and a cooperative grid can have tens of thousands).
 class StackPool {
 public:
     char* take() {
@@ -116,14 +120,16 @@ public:
 
 private:
     void grow() {
-        void* chunk = mmap(nullptr, kStackBytes * kStacksPerChunk, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (chunk == MAP_FAILED) {
+        void* region = mmap(nullptr, kPage + kStackBytes * kStacksPerChunk, PROT_NONE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (region == MAP_FAILED) {
             std::fprintf(stderr, "emulated CUDA device: out of address space for fiber stacks\n");
             std::abort();
         }
+        char* chunk = static_cast<char*>(region) + kPage;
+        mprotect(chunk, kStackBytes * kStacksPerChunk, PROT_READ | PROT_WRITE);
         for (size_t i = kStacksPerChunk; i-- > 0;) {
-            free_.push_back(static_cast<char*>(chunk) + i * kStackBytes);
+            free_.push_back(chunk + i * kStackBytes);
         }
     }
 
@@ -187,7 +193,8 @@ struct BlockRun {
     };
     Declaration statics[16];
     int static_count;
-    size_t static_used;
+    size_t static_used;       // bytes of the static area taken, from its end down
+    bool thread0_returned;    // a grid sync waits for every block's thread 0
 };
 
 struct WarpRun {
@@ -228,6 +235,7 @@ struct Launch {
     std::deque<uint32_t> ready;
     uint32_t next_start = 0;
     uint32_t running = 0;
+    bool in_fiber = false;  // a fiber runs (else the scheduler: a fault there is the emulator's own)
     void* scheduler_sp = nullptr;
     CUresult failure = CUDA_SUCCESS;
 };
@@ -244,6 +252,7 @@ void* volatile g_fault_address = nullptr;
 volatile int g_fault_code = 0;
 pthread_t g_device_thread;
 struct sigaction g_previous[NSIG];
+constexpr size_t kSignalStackBytes = 64 * 1024;  // where the fault handler runs, whatever state the fiber's stack is in
 
 Fiber& running_fiber() {
     return g_launch.fibers[g_launch.running];
@@ -352,6 +361,15 @@ CUresult finish_fiber(uint32_t index) {
     b.live--;
     w.live--;
     g_launch.grid.live--;
+    if (index == b.first_fiber) {
+        b.thread0_returned = true;
+        if (g_launch.grid.arrived > 0) {
+            return report(CUDA_ERROR_LAUNCH_FAILED,
+                          "kernel %s: thread 0 of block (%u,%u,%u) returned while other threads wait in a grid sync at "
+                          "%s:%d, which needs every block's thread 0 (a GPU hangs)", g_launch.kernel->name.c_str(),
+                          b.index.x, b.index.y, b.index.z, base_name(g_launch.grid.site.file), g_launch.grid.site.line);
+        }
+    }
     if (w.arrived > 0) {
         Fiber& waiting = g_launch.fibers[w.first_fiber];
         return report(CUDA_ERROR_LAUNCH_FAILED,
@@ -415,7 +433,9 @@ CUresult run_fibers() {
         }
         L.running = index;
         current = &L.fibers[index].coords;
+        L.in_fiber = true;
         emu_switch_context(&L.scheduler_sp, L.fibers[index].sp);
+        L.in_fiber = false;
         if (L.fibers[index].state == FiberState::done) {
             CUresult r = finish_fiber(index);
             if (r != CUDA_SUCCESS && L.failure == CUDA_SUCCESS) {
@@ -442,7 +462,7 @@ void abandon_fibers() {
 }
 
 // Sets up the fibers, warps and shared memory of blocks [first, first + count) of the grid, in linear block order.
-void prepare_blocks(uint32_t first, uint32_t count) {
+void prepare_blocks(uint64_t first, uint32_t count) {
     Launch& L = g_launch;
     const dim3 grid = L.shape.grid;
     const dim3 block = L.shape.block;
@@ -455,9 +475,10 @@ void prepare_blocks(uint32_t first, uint32_t count) {
     L.blocks.resize(count);
     L.warps.resize(size_t(count) * warps_per_block);
     for (uint32_t b = 0; b < count; b++) {
-        uint32_t linear = first + b;
+        uint64_t linear = first + b;
         BlockRun& run = L.blocks[b];
-        run.index = uint3{linear % grid.x, (linear / grid.x) % grid.y, linear / (grid.x * grid.y)};
+        run.index = uint3{static_cast<unsigned>(linear % grid.x), static_cast<unsigned>(linear / grid.x % grid.y),
+                          static_cast<unsigned>(linear / (uint64_t(grid.x) * grid.y))};
         run.first_fiber = b * threads;
         run.threads = threads;
         run.live = static_cast<int>(threads);
@@ -466,9 +487,8 @@ void prepare_blocks(uint32_t first, uint32_t count) {
         run.dynamic = run.shared->dynamic_end - ((L.shape.dynamic_shared + 15) & ~15u);
         std::memset(run.dynamic, kSharedPoison, L.shape.dynamic_shared);
         run.static_count = 0;
-        // Declarations are laid out so that the kernel's last one ends at the guard page.
-        size_t statics = (static_cast<size_t>(L.kernel->static_shared) + 15) & ~size_t(15);
-        run.static_used = statics <= SharedMemory::kStaticBytes ? SharedMemory::kStaticBytes - statics : 0;
+        run.static_used = 0;
+        run.thread0_returned = false;
         for (uint32_t w = 0; w < warps_per_block; w++) {
             WarpRun& warp = L.warps[b * warps_per_block + w];
             warp.first_fiber = run.first_fiber + w * 32;
@@ -498,7 +518,7 @@ const char* signal_name(int signal) {
     switch (signal) {
         case SIGSEGV: return "an access to memory it may not touch";
         case SIGBUS: return "a misaligned or unbacked memory access";
-        case SIGFPE: return "an integer division by zero";
+        case SIGFPE: return "an integer division by zero (or INT_MIN / -1), which a GPU would not trap";
         case SIGILL: return "an illegal instruction";
         default: return "a fault";
     }
@@ -532,6 +552,22 @@ std::string describe_kernel_address(uintptr_t address) {
     return describe_address(address);
 }
 
+// Runs on the device thread's alternate signal stack when the fault is the device's (a fiber's stack may be the
+// faulting memory); on whatever stack the previous handler expects otherwise.
+// What the last fault was: the signal, and for a memory fault where it was. A non-canonical address faults with no
+// address at all (si_code SI_KERNEL).
+std::string fault_description() {
+    std::string what = signal_name(g_fault_signal);
+    if (g_fault_signal != SIGSEGV && g_fault_signal != SIGBUS) {
+        return what;
+    }
+    if (g_fault_code == SI_KERNEL) {
+        return what + " at a non-canonical address (a pointer far outside any memory)";
+    }
+    uintptr_t address = reinterpret_cast<uintptr_t>(g_fault_address);
+    return what + " at " + (g_launch.in_fiber ? describe_kernel_address(address) : describe_address(address));
+}
+
 void on_fault(int signal, siginfo_t* info, void* context) {
     if (g_guarded && pthread_equal(pthread_self(), g_device_thread)) {
         g_guarded = 0;
@@ -551,14 +587,17 @@ void on_fault(int signal, siginfo_t* info, void* context) {
     }
 }
 
-// Takes the fault signals over, keeping the previous handler's flags and mask for the signals it passes on.
+// Takes the fault signals over, keeping the previous handler's mask and flags for the signals it passes on. The previous
+// action is saved before the new one is installed: a thread of the host that faults in between finds it there.
+// SA_ONSTACK runs the handler on the device thread's alternate stack (threads without one are unaffected).
 void install_fault_handler() {
     for (int signal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) {
         struct sigaction action {};
         sigaction(signal, nullptr, &action);
-        action.sa_flags = (action.sa_flags & (SA_ONSTACK | SA_RESTART | SA_NODEFER)) | SA_SIGINFO;
+        g_previous[signal] = action;
+        action.sa_flags = (action.sa_flags & (SA_RESTART | SA_NODEFER)) | SA_SIGINFO | SA_ONSTACK;
         action.sa_sigaction = on_fault;
-        sigaction(signal, &action, &g_previous[signal]);
+        sigaction(signal, &action, nullptr);
     }
 }
 
@@ -578,6 +617,11 @@ struct DeviceQueue {
 DeviceQueue& g_device = *new DeviceQueue;
 
 void* device_thread_main(void*) {
+    stack_t alternate{};
+    alternate.ss_sp = std::malloc(kSignalStackBytes);
+    alternate.ss_size = kSignalStackBytes;
+    sigaltstack(&alternate, nullptr);
+    _mm_setcsr(kMxcsrDefault);  // device work runs in the default floating-point environment, whoever started it
     std::unique_lock<std::mutex> lock(g_device.mutex);
     for (;;) {
         g_device.wake.wait(lock, [] { return g_device.task != nullptr; });
@@ -696,11 +740,15 @@ void grid_sync(Site site) {
     }
     Fiber& f = running_fiber();
     GridRun& g = g_launch.grid;
+    for (const BlockRun& b : g_launch.blocks) {
+        if (b.thread0_returned) {
+            fail_in_kernel(CUDA_ERROR_LAUNCH_FAILED, "grid sync at %s:%d after thread 0 of block (%u,%u,%u) returned: "
+                           "the sync needs every block's thread 0 (a GPU hangs)", base_name(site.file), site.line,
+                           b.index.x, b.index.y, b.index.z);
+        }
+    }
     if (g.arrived == 0) {
         g.site = site;
-    } else if (!same_site(g.site, site)) {
-        fail_in_kernel(CUDA_ERROR_LAUNCH_FAILED, "divergent grid sync: reached the one at %s:%d while %d threads wait at "
-                       "%s:%d", base_name(site.file), site.line, g.arrived, base_name(g.site.file), g.site.line);
     }
     f.state = FiberState::waiting;
     f.wait = Wait::grid;
@@ -720,15 +768,16 @@ void* static_smem(const SharedTag* tag, size_t bytes, size_t align) {
             return b.statics[i].at;
         }
     }
-    size_t offset = (b.static_used + align - 1) / align * align;
-    if (b.static_count == 16 || offset + bytes > SharedMemory::kStaticBytes) {
+    // The first declaration ends at the inaccessible page after the area, each next one below the one before.
+    size_t used = (b.static_used + bytes + align - 1) / align * align;
+    if (b.static_count == 16 || used > SharedMemory::kStaticBytes) {
         fail_in_kernel(CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES, "its __shared__ declarations exceed %zu bytes",
                        SharedMemory::kStaticBytes);
     }
-    char* at = b.shared->static_end - SharedMemory::kStaticBytes + offset;
+    char* at = b.shared->static_end - used;
     std::memset(at, kSharedPoison, bytes);
     b.statics[b.static_count++] = BlockRun::Declaration{tag, at};
-    b.static_used = offset + bytes;
+    b.static_used = used;
     return at;
 }
 
@@ -744,23 +793,23 @@ CUresult execute_launch(const KernelInfo& kernel, const LaunchShape& shape, void
     L.failure = CUDA_SUCCESS;
     grid_dim = shape.grid;
     block_dim = shape.block;
-    const uint32_t blocks = shape.grid.x * shape.grid.y * shape.grid.z;
+    const uint64_t blocks = uint64_t(shape.grid.x) * shape.grid.y * shape.grid.z;
     if (sigsetjmp(g_fault_jump, 1) != 0) {
-        uintptr_t address = reinterpret_cast<uintptr_t>(g_fault_address);
-        std::string what = g_fault_signal == SIGSEGV || g_fault_signal == SIGBUS
-                ? std::string(signal_name(g_fault_signal)) + " at " + describe_kernel_address(address)
-                : std::string(signal_name(g_fault_signal));
-        CUresult code = report(fault_code(g_fault_signal), "%s: %s", where().c_str(), what.c_str());
+        std::string what = fault_description();
+        CUresult code = L.in_fiber ? report(fault_code(g_fault_signal), "%s: %s", where().c_str(), what.c_str())
+                                   : report(CUDA_ERROR_LAUNCH_FAILED, "kernel %s: the emulator itself faulted (a bug "
+                                            "of kernels/emu, not of the kernel): %s", kernel.name.c_str(), what.c_str());
+        L.in_fiber = false;
         abandon_fibers();
         return code;
     }
     g_guarded = 1;
     CUresult result = CUDA_SUCCESS;
     if (shape.cooperative) {
-        prepare_blocks(0, blocks);
+        prepare_blocks(0, static_cast<uint32_t>(blocks));
         result = run_fibers();
     } else {
-        for (uint32_t b = 0; b < blocks && result == CUDA_SUCCESS; b++) {
+        for (uint64_t b = 0; b < blocks && result == CUDA_SUCCESS; b++) {
             prepare_blocks(b, 1);
             result = run_fibers();
         }
@@ -775,9 +824,7 @@ CUresult execute_launch(const KernelInfo& kernel, const LaunchShape& shape, void
 
 CUresult run_guarded(const char* what, const std::function<CUresult()>& fn) {
     if (sigsetjmp(g_fault_jump, 1) != 0) {
-        uintptr_t address = reinterpret_cast<uintptr_t>(g_fault_address);
-        return report(fault_code(g_fault_signal), "%s: %s at %s", what, signal_name(g_fault_signal),
-                      describe_address(address).c_str());
+        return report(fault_code(g_fault_signal), "%s: %s", what, fault_description().c_str());
     }
     g_guarded = 1;
     CUresult result = fn();

@@ -180,19 +180,94 @@ class EmulatedDeviceTest {
         assertThrows(CudaException.class, step::close, "after a fault, freeing fails with it too");
     }
 
+    @Test
+    void aSynchronousCopyRacesWithQueuedWorkOnlyWhereOneOfThemWrites() {
+        DeviceArray x = device.floats("x", randomRows());
+        DeviceArray y = device.poisoned("y", SIZE * ROW_FLOATS);
+        Launch launch = device.kernels().rmsnormForward(y.at(0), device.poisoned("scale", SIZE).at(0), x.at(0),
+                ROW_FLOATS, SIZE, device.stepScalars(0, SIZE, 1).at(0));
+        Cuda.check(jcuda.driver.JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
+        launch.enqueue(device.stream()); // queued on the non-blocking stream, not waited for
+        float[] host = new float[SIZE * ROW_FLOATS];
+        int readsY = jcuda.driver.JCudaDriver.cuMemcpyDtoH(Pointer.to(host), y.at(0), 4L * host.length);
+        assertRefused(readsY, CUresult.CUDA_ERROR_ILLEGAL_STATE, "cuMemcpyDtoH reads allocation", "still writes",
+                "synchronize that stream first");
+        // the kernel only reads x (a const parameter): reading it too is no race
+        Cuda.check(jcuda.driver.JCudaDriver.cuMemcpyDtoH(Pointer.to(host), x.at(0), 4L * host.length), "cuMemcpyDtoH");
+    }
+
+    @Test
+    void twoBlockingStreamsAreOrderedOnlyThroughTheLegacyStream() {
+        jcuda.driver.CUstream first = new jcuda.driver.CUstream();
+        jcuda.driver.CUstream second = new jcuda.driver.CUstream();
+        Cuda.check(jcuda.driver.JCudaDriver.cuStreamCreate(first, 0), "cuStreamCreate");
+        Cuda.check(jcuda.driver.JCudaDriver.cuStreamCreate(second, 0), "cuStreamCreate");
+        DeviceArray word = device.poisoned("word", 1);
+        try (PinnedInts result = new PinnedInts("result", 1)) {
+            result.ints().put(0, 0);
+            Cuda.check(jcuda.driver.JCudaDriver.cuMemsetD32Async(word.at(0), 42, 1, first), "cuMemsetD32Async");
+            Cuda.check(cuMemcpyDtoHAsyncChecked(result, word, first), "cuMemcpyDtoHAsync");
+            Cuda.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(second), "cuStreamSynchronize(second)");
+            assertEquals(0, result.ints().get(0), "waiting for the second stream waits for none of the first's work");
+            Cuda.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(first), "cuStreamSynchronize(first)");
+            assertEquals(42, result.ints().get(0));
+        } finally {
+            jcuda.driver.JCudaDriver.cuStreamDestroy(first);
+            jcuda.driver.JCudaDriver.cuStreamDestroy(second);
+        }
+    }
+
+    @Test
+    void anEventCapturedInAGraphStandsForTheReplayOnAnotherStream() {
+        jcuda.driver.CUstream other = new jcuda.driver.CUstream();
+        Cuda.check(jcuda.driver.JCudaDriver.cuStreamCreate(other, jcuda.driver.CUstream_flags.CU_STREAM_NON_BLOCKING),
+                "cuStreamCreate");
+        jcuda.driver.CUevent done = new jcuda.driver.CUevent();
+        Cuda.check(jcuda.driver.JCudaDriver.cuEventCreate(done, 0), "cuEventCreate");
+        DeviceArray word = device.poisoned("word", 1);
+        CUgraph graph = new CUgraph();
+        jcuda.driver.CUgraphExec exec = new jcuda.driver.CUgraphExec();
+        try (PinnedInts result = new PinnedInts("result", 1)) {
+            result.ints().put(0, 0);
+            Cuda.check(cuStreamBeginCapture(device.stream(), CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                    "cuStreamBeginCapture");
+            Cuda.check(jcuda.driver.JCudaDriver.cuMemsetD32Async(word.at(0), 7, 1, device.stream()), "memset");
+            Cuda.check(cuMemcpyDtoHAsyncChecked(result, word, device.stream()), "cuMemcpyDtoHAsync");
+            Cuda.check(jcuda.driver.JCudaDriver.cuEventRecord(done, device.stream()), "cuEventRecord");
+            Cuda.check(cuStreamEndCapture(device.stream(), graph), "cuStreamEndCapture");
+            Cuda.check(jcuda.driver.JCudaDriver.cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+            Cuda.check(jcuda.driver.JCudaDriver.cuGraphLaunch(exec, other), "cuGraphLaunch");
+            Cuda.check(jcuda.driver.JCudaDriver.cuEventSynchronize(done), "cuEventSynchronize");
+            assertEquals(7, result.ints().get(0), "the replay ran up to the event before the wait for it returned");
+        } finally {
+            jcuda.driver.JCudaDriver.cuGraphExecDestroy(exec);
+            jcuda.driver.JCudaDriver.cuGraphDestroy(graph);
+            jcuda.driver.JCudaDriver.cuEventDestroy(done);
+            jcuda.driver.JCudaDriver.cuStreamDestroy(other);
+        }
+    }
+
+    private static int cuMemcpyDtoHAsyncChecked(PinnedInts into, DeviceArray from, jcuda.driver.CUstream stream) {
+        return jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync(into.at(0), from.at(0), 4, stream);
+    }
+
     /** rmsnorm_forward of n = SIZE rows of random x into y, scale into a fresh array. */
     private Launch rmsnormForward(DeviceArray y, int n) {
         return rmsnormForward(y.at(0), n);
     }
 
     private Launch rmsnormForward(CUdeviceptr y, int n) {
+        return device.kernels().rmsnormForward(y, device.poisoned("scale", SIZE).at(0),
+                device.floats("x", randomRows()).at(0), ROW_FLOATS, SIZE, device.stepScalars(0, n, 1).at(0));
+    }
+
+    private static double[] randomRows() {
         double[] x = new double[SIZE * ROW_FLOATS];
         Random random = new Random(1);
         for (int i = 0; i < x.length; i++) {
             x[i] = random.nextGaussian();
         }
-        return device.kernels().rmsnormForward(y, device.poisoned("scale", SIZE).at(0), device.floats("x", x).at(0),
-                ROW_FLOATS, SIZE, device.stepScalars(0, n, 1).at(0));
+        return x;
     }
 
     private Launch attentionForward() {
