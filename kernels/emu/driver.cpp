@@ -15,6 +15,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -604,8 +605,8 @@ CUresult enqueue(Stream* s, Op op) {
     return CUDA_SUCCESS;
 }
 
-void destroy_context(Context* c) {
-    flush_all(c);
+// Everything made on the context goes: memory, streams (work still queued on them is dropped), modules, events.
+void clear_context(Context* c) {
     release_all_memory();
     for (auto it = g_streams.begin(); it != g_streams.end();) {
         if ((*it)->context == c) {
@@ -616,10 +617,21 @@ void destroy_context(Context* c) {
         }
     }
     for (Module* m : g_modules) {
-        if (m->context == c) {
+        if (m->context == c && !m->unloaded) {
             m->unloaded = true;
+            for (auto& [name, f] : m->functions) {
+                g_functions.erase(f);
+            }
         }
     }
+    for (auto it = g_events.begin(); it != g_events.end();) {
+        it = (*it)->context == c ? g_events.erase(it) : std::next(it);
+    }
+}
+
+void destroy_context(Context* c) {
+    flush_all(c);
+    clear_context(c);
     c->destroyed = true;
 }
 
@@ -1234,6 +1246,22 @@ EMU_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice device) {
     if (--g_primary_refs == 0) {
         destroy_context(g_primary);  // every allocation, module and stream of it goes with it, as on a GPU
         g_primary = nullptr;
+    }
+    return CUDA_SUCCESS;
+}
+
+// Destroys everything made on the primary context and clears a fault's error; the context stays retained, and its
+// handle valid, with a fresh legacy stream.
+EMU_API CUresult cuDevicePrimaryCtxReset_v2(CUdevice device) {
+    std::lock_guard<std::mutex> lock(g_api);
+    if (CUresult r = require_device(device, "cuDevicePrimaryCtxReset")) {
+        return r;
+    }
+    if (g_primary != nullptr) {
+        clear_context(g_primary);
+        g_primary->sticky = CUDA_SUCCESS;
+        g_primary->legacy = new Stream{g_primary, 0, true};
+        g_streams.insert(g_primary->legacy);
     }
     return CUDA_SUCCESS;
 }

@@ -1,47 +1,40 @@
 package dev.microgpt.gpu;
 
-import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
-import static jcuda.driver.JCudaDriver.cuDeviceGet;
-import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
-import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
-import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
-import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 
-/** Device 0's primary context, made current on this thread, and one non-blocking stream for all of a run's work. */
+/**
+ * One user's share of the GPU: the process's {@link PrimaryContext}, made current on the constructing thread, and a
+ * non-blocking stream of its own for all of a run's work. Closing it destroys the stream; the context stays.
+ */
 final class GpuContext implements AutoCloseable {
 
-    private final CUdevice device = new CUdevice();
-    private final CUcontext context = new CUcontext();
+    private final PrimaryContext primary;
     private final CUstream stream = new CUstream();
 
     GpuContext() {
-        Cuda.check(cuInit(0), "cuInit");
-        Cuda.check(cuDeviceGet(device, 0), "cuDeviceGet(0)");
-        Cuda.check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-        try {
-            makeCurrent();
-            Cuda.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-        } catch (RuntimeException e) {
-            cuDevicePrimaryCtxRelease(device);
-            throw e;
-        }
+        primary = PrimaryContext.current();
+        Cuda.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
     }
 
     /** CUDA contexts are current per thread; every entry point of the engine calls this first. */
     void makeCurrent() {
-        Cuda.check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        primary.makeCurrent();
+    }
+
+    /** The kernels, loaded into the context once for the process. */
+    KernelLibrary kernels() {
+        return primary.kernels();
     }
 
     /** The device's name, e.g. "NVIDIA H100 80GB HBM3". */
     String deviceName() {
-        return name(device);
+        return name(primary.device());
     }
 
     /** A device's name, as the driver gives it. */
@@ -58,7 +51,7 @@ final class GpuContext implements AutoCloseable {
     /** A CU_DEVICE_ATTRIBUTE_* of the device. */
     int attribute(int attribute) {
         int[] value = {0};
-        Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetAttribute(value, attribute, device),
+        Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetAttribute(value, attribute, primary.device()),
                 "cuDeviceGetAttribute(" + jcuda.driver.CUdevice_attribute.stringFor(attribute) + ")");
         return value[0];
     }
@@ -80,16 +73,8 @@ final class GpuContext implements AutoCloseable {
         }
     }
 
-    /**
-     * Destroys the stream and releases the context, even when the first fails: after a kernel fault every call fails
-     * with it, and only the context's last release gives the process a working device again.
-     */
     @Override
     public void close() {
-        try {
-            Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");
-        } finally {
-            Cuda.check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
-        }
+        Cuda.check(cuStreamDestroy(stream), "cuStreamDestroy");
     }
 }

@@ -86,7 +86,7 @@ public final class GpuEngine implements TrainingEngine {
         this.tokenSlot = t + 1 + SCALARS;
         this.gpu = own(new GpuContext());
         try {
-            this.kernels = own(new KernelLibrary());
+            this.kernels = gpu.kernels();
             int p = layout.size();
             params = array("params", p);
             grads = array("grads", p);

@@ -82,11 +82,9 @@ public final class GpuSupport {
                 return Status.unavailable(name + " has compute capability " + capability / 10 + "." + capability % 10
                         + "; the kernels need " + MIN_CAPABILITY / 10 + "." + MIN_CAPABILITY % 10 + " or newer");
             }
-            try (GpuContext context = new GpuContext(); KernelLibrary kernels = new KernelLibrary()) {
-                return new Status(true, "", name + " (compute capability " + capability / 10 + "." + capability % 10
-                        + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10,
-                        name.contains(EMULATED_MARK));
-            }
+            PrimaryContext.current().kernels(); // the modules load here, or the reason they cannot is found here
+            return new Status(true, "", name + " (compute capability " + capability / 10 + "." + capability % 10
+                    + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10, name.contains(EMULATED_MARK));
         } catch (CudaException e) {
             String hint = e.getMessage().contains("UNSUPPORTED_PTX_VERSION")
                     ? "; the driver is older than the nvcc that built the kernels (PTX 9.0 from nvcc 13 needs R580+)"

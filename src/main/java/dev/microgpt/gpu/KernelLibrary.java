@@ -25,9 +25,10 @@ import jcuda.driver.CUmodule;
 /**
  * The kernels of {@code kernels/*.cu}, loaded from the PTX the build put on the classpath, with one typed builder
  * per entry point. Shapes and launch configurations follow kernels/README.md: T = block_size rows in every
- * activation buffer, n read on the device from the step scalars {@code ss}.
+ * activation buffer, n read on the device from the step scalars {@code ss}. One library per process, loaded into the
+ * {@link PrimaryContext} and kept there.
  */
-final class KernelLibrary implements AutoCloseable {
+final class KernelLibrary {
 
     /** The kernel families, one PTX module each. */
     static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam",
@@ -49,7 +50,10 @@ final class KernelLibrary implements AutoCloseable {
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
 
-    /** Loads every family's module but the fused step's, so that a module the driver cannot load fails here. */
+    /**
+     * Loads every family's module but the fused step's, so that a module the driver cannot load fails here; the
+     * current context must be the primary one ({@link PrimaryContext#kernels}).
+     */
     KernelLibrary() {
         try {
             for (String family : FAMILIES) {
@@ -58,12 +62,14 @@ final class KernelLibrary implements AutoCloseable {
                 }
             }
         } catch (RuntimeException e) {
-            close();
+            for (CUmodule module : modules.values()) {
+                cuModuleUnload(module);
+            }
             throw e;
         }
     }
 
-    private CUmodule module(String family) {
+    private synchronized CUmodule module(String family) {
         return modules.computeIfAbsent(family, f -> {
             CUmodule module = new CUmodule();
             Cuda.check(cuModuleLoadData(module, ptx(f)), "cuModuleLoadData(" + f + ".ptx)");
@@ -85,7 +91,7 @@ final class KernelLibrary implements AutoCloseable {
         }
     }
 
-    CUfunction function(String family, String kernel) {
+    synchronized CUfunction function(String family, String kernel) {
         return functions.computeIfAbsent(kernel, k -> {
             CUfunction f = new CUfunction();
             Cuda.check(cuModuleGetFunction(f, module(family), k), "cuModuleGetFunction(" + k + ")");
@@ -249,14 +255,6 @@ final class KernelLibrary implements AutoCloseable {
 
     static int ceilDiv(int a, int b) {
         return (a + b - 1) / b;
-    }
-
-    @Override
-    public void close() {
-        for (CUmodule module : modules.values()) {
-            Cuda.check(cuModuleUnload(module), "cuModuleUnload");
-        }
-        modules.clear();
     }
 
     /** A kernel's argument list, in order; a null device pointer passes NULL. */

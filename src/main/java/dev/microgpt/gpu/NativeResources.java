@@ -4,8 +4,8 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 
 /**
- * Native resources owned together (device memory, pinned memory, modules, graphs, handles) and released in the reverse
- * order of their creation, so that memory goes before the context that owns it.
+ * Native resources owned together (device memory, pinned memory, graphs, handles, the stream) and released in the
+ * reverse order of their creation, so that nothing outlives what it was made with.
  */
 final class NativeResources implements AutoCloseable {
 

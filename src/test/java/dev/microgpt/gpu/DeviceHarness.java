@@ -28,12 +28,7 @@ final class DeviceHarness implements AutoCloseable {
 
     DeviceHarness() {
         context = new GpuContext();
-        try {
-            kernels = new KernelLibrary();
-        } catch (RuntimeException e) {
-            context.close();
-            throw e;
-        }
+        kernels = context.kernels();
     }
 
     KernelLibrary kernels() {
@@ -103,7 +98,7 @@ final class DeviceHarness implements AutoCloseable {
         return array;
     }
 
-    /** Frees the arrays (newest first), unloads the kernels and releases the context; the first failure is thrown. */
+    /** Frees the arrays (newest first) and destroys the stream; the first failure is thrown. */
     @Override
     public void close() {
         RuntimeException failure = null;
@@ -111,7 +106,6 @@ final class DeviceHarness implements AutoCloseable {
             DeviceArray array = arrays.pop();
             failure = attempt(array::close, failure);
         }
-        failure = attempt(kernels::close, failure);
         failure = attempt(context::close, failure);
         if (failure != null) {
             throw failure;

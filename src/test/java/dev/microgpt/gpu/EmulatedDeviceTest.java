@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * naming the call and the kernel: each test commits one such mistake through JCuda, as the engine makes its calls, and
  * checks the refusal's code and words (cuGetErrorString gives the emulator's line back, so CudaException carries it).
  * On hardware these mistakes crash, hang or corrupt instead of failing cleanly, so the tests run on the emulated device
- * only. A kernel fault breaks the context for good, as on a GPU: each test releases its own.
+ * only. A kernel fault breaks the context for good, as on a GPU: each test resets it.
  */
 @RequiresGpu
 class EmulatedDeviceTest {
@@ -61,8 +61,9 @@ class EmulatedDeviceTest {
         try {
             device.close();
         } catch (CudaException e) {
-            // after a kernel fault every call fails with it; the context is still released (GpuContext.close)
+            // after a kernel fault every call fails with it
         }
+        PrimaryContext.resetAfterFault();
     }
 
     @Test
