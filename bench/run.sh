@@ -7,8 +7,11 @@
 # engine: cpu-fast, gpu-eager, gpu-graph, gpu-fused (the whole step in one kernel), and eager and graph with cuBLAS for
 # the linear layers (gpu-eager-cublas, gpu-graph-cublas). Each row is the median ms/step of real training steps (Adam
 # included) over repeats after a warm-up; GPU rows add launches/step, GPU busy ms/step from CUDA events and the
-# launch-overhead share, (wall - busy) / wall; fused rows also say their grid. Without a usable GPU the GPU rows say
-# why ("unavailable"), as the cuBLAS rows do where libcublas.so.12 cannot load; the CPU rows still run.
+# launch-overhead share, (wall - busy) / wall; fused rows also say their grid. Java reads the engine names
+# (dev.microgpt.bench.BenchEngine, every name checked before anything runs) and writes every JSON row
+# (StepBenchmark --bench-engine NAME --row-file FILE): this script only loops over engines and sizes. Without a
+# usable GPU the GPU rows say why ("unavailable"), as the cuBLAS rows do where libcublas.so.12 cannot load; the CPU
+# rows still run.
 # Step counts are calibrated per row: a short trial run estimates ms/step, then the warm-up and each repeat get
 # enough steps to last about --warmup-seconds and --repeat-seconds (the counts are in the report).
 #
@@ -22,9 +25,9 @@
 #   --input FILE            the names dataset (default ../shared/data/names.txt, else .gpu/shared/data/names.txt)
 #   --sizes "N ..."         sizes, n_embd = block_size, multiples of 4 (default "16 32 64 128"; --quick "16 64")
 #   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas,
-#                           and the fused variants gpu-fused-bN (a grid of N blocks instead of the engine's choice),
-#                           gpu-fused-kK (K steps a launch) and gpu-fused-bN-kK (default: all but cpu-tape and the
-#                           variants, plus gpu-fused-k16)
+#                           and the fused variants gpu-fused-bN (a grid of N >= 1 blocks instead of the engine's
+#                           choice), gpu-fused-kK (K = 2 to 256 steps a launch) and gpu-fused-bN-kK (default: all but
+#                           cpu-tape and the variants, plus gpu-fused-k16)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -80,14 +83,9 @@ sizes=$(printf '%s\n' $sizes | sort -n | uniq | xargs)
 for s in $sizes; do
   { is_count "$s" && [ $((s % 4)) = 0 ]; } || die "--sizes: $s is not a positive multiple of 4 (n_head is 4)"
 done
-for e in $engines; do
-  case "$e" in
-    cpu-fast|cpu-tape|gpu-eager|gpu-graph|gpu-fused|gpu-eager-cublas|gpu-graph-cublas) ;;
-    gpu-fused-*) [[ $e =~ ^gpu-fused(-b[1-9][0-9]*)?(-k([1-9][0-9]*))?$ ]] && [ "${BASH_REMATCH[3]:-1}" -le 256 ] \
-        || die "--engines: $e: the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK, K <= 256" ;;
-    *) die "--engines: unknown engine $e (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK, gpu-eager-cublas, gpu-graph-cublas)" ;;
-  esac
-done
+# shellcheck disable=SC2086 # split into words on purpose
+engines=$(printf '%s\n' $engines | xargs)
+[ -n "$engines" ] || die "--engines is empty"
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
 is_seconds "$repeat_s" || die "--repeat-seconds must be a positive number, got $repeat_s"
 is_seconds "$warmup_s" || die "--warmup-seconds must be a positive number, got $warmup_s"
@@ -96,6 +94,8 @@ if [ -n "$fixed_warmup$fixed_steps" ]; then
     die "--warmup-steps W (0 or more) and --steps S (1 or more) go together"
   fi
 fi
+tmp=$(mktemp -d) || die "mktemp failed" 1
+trap 'rm -rf "$tmp"' EXIT
 
 # How classes run: the GPU bundle's launcher (or another given command), else the jar, built when missing or stale.
 jvm_flags="-XX:+UseSerialGC --add-modules jdk.incubator.vector -Djava.awt.headless=true"
@@ -124,6 +124,16 @@ else
   classes="$jar"
 fi
 
+# The engine names, read by Java (dev.microgpt.bench.BenchEngine, the grammar StepBenchmark and the report share):
+# each one's StepBenchmark options for the log, or one line saying what is wrong with a name, before anything runs.
+# shellcheck disable=SC2086 # the names are words
+run_java dev.microgpt.bench.BenchEngine $engines > "$tmp/engines" 2> "$tmp/engines.err"
+case $? in
+  0) ;;
+  2) die "--engines: $(tail -1 "$tmp/engines.err")" ;;
+  *) die "could not check --engines: $(tail -1 "$tmp/engines.err")" 1 ;;
+esac
+
 if [ -z "$input" ]; then
   for candidate in "$root/../shared/data/names.txt" "$root/.gpu/shared/data/names.txt"; do
     if [ -f "$candidate" ]; then input=$candidate; break; fi
@@ -137,11 +147,13 @@ mkdir -p "$out" || die "cannot create $out" 1
 out="$(cd "$out" && pwd)"
 rows="$out/rows.jsonl"; log="$out/run.log"; long="$out/long-docs.txt"
 rm -f "$rows" "$log" "$out/results.md" "$out/results.json" "$out/ms_per_step.png"
-tmp=$(mktemp -d) || die "mktemp failed" 1
-trap 'rm -rf "$tmp"' EXIT
 : > "$rows"
 started=$(date +%s)
-echo "bench/run.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), classes from $classes" > "$log"
+{
+  echo "bench/run.sh: $(date -u +%Y-%m-%dT%H:%M:%SZ), classes from $classes"
+  echo "engines (StepBenchmark --bench-engine NAME stands for these options):"
+  sed 's/^/  /' "$tmp/engines"
+} > "$log"
 
 # Long documents: consecutive names joined without a separator (the vocabulary, and so the model, stays the
 # dataset's), each at least as long as the largest context measured, so every step trains on block_size positions.
@@ -150,43 +162,42 @@ min_chars=$(( max_size > 64 ? max_size : 64 ))
 run_java dev.microgpt.bench.LongDocuments --input "$input" --min-chars "$min_chars" --output "$long" 2>>"$log" \
   || die "could not make the long documents from $input (see $log)" 1
 
-# One JSON value for a string: quotes and backslashes escaped, control characters dropped, at most 300 characters.
-json_string() { printf '%s' "$1" | tr -d '\000-\037' | cut -c1-300 | sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$/"/'; }
-field() { sed -n "s/.*\"$1\":\([-0-9.eE+]*\).*/\1/p"; }
-with_fields() { printf '%s\n' "$1" | sed "s/^{/{$2,/"; }  # $2: "key":value pairs without / & or newlines
 failed=0
 
-# step_benchmark ENGINE FILE SIZE WARMUP STEPS REPEATS: StepBenchmark's JSON line into $bench_line and, when it
-# failed, the line of its stderr that best says why into $last_error; its stderr (after the command) goes to the log.
+# step_benchmark ENGINE DATASET_KEY FILE SIZE WARMUP STEPS REPEATS: one StepBenchmark run, its JSON row into
+# $tmp/row and what it printed of it into $status (measured, unavailable), $median and $min (ms/step); when it failed,
+# the line of its stderr that best says why into $last_error. Its stderr (after the command) goes to the log.
 step_benchmark() {
-  local args rc
-  case "$1" in
-    cpu-fast) args=(--engine fast) ;;
-    cpu-tape) args=(--engine tape) ;;
-    gpu-eager) args=(--engine gpu --gpu-mode eager) ;;
-    gpu-graph) args=(--engine gpu --gpu-mode graph) ;;
-    gpu-fused) args=(--engine gpu --gpu-mode fused) ;;
-    gpu-fused-*) # gpu-fused[-bN][-kK]
-      args=(--engine gpu --gpu-mode fused)
-      [[ $1 =~ -b([0-9]+) ]] && args+=(--fused-blocks "${BASH_REMATCH[1]}")
-      [[ $1 =~ -k([0-9]+) ]] && args+=(--steps-per-launch "${BASH_REMATCH[1]}") ;;
-    gpu-eager-cublas) args=(--engine gpu --gpu-mode eager --gemm cublas) ;;
-    gpu-graph-cublas) args=(--engine gpu --gpu-mode graph --gemm cublas) ;;
-  esac
-  args+=(--input "$2" --n-embd "$3" --block-size "$3" --warmup-steps "$4" --steps "$5" --repeats "$6")
+  local args rc summary
+  args=(--bench-engine "$1" --dataset "$2" --input "$3" --n-embd "$4" --block-size "$4" --warmup-steps "$5" --steps "$6"
+    --repeats "$7")
   echo "== StepBenchmark ${args[*]}" >> "$log"
-  run_java dev.microgpt.bench.StepBenchmark "${args[@]}" > "$tmp/stdout" 2> "$tmp/stderr"
+  rm -f "$tmp/row"
+  run_java dev.microgpt.bench.StepBenchmark "${args[@]}" --row-file "$tmp/row" > "$tmp/stdout" 2> "$tmp/stderr"
   rc=$?
   cat "$tmp/stderr" >> "$log"
-  bench_line=$(grep '^{' "$tmp/stdout" | tail -1)
+  summary=$(grep -E '^(measured|unavailable)( |$)' "$tmp/stdout" | tail -1)
+  read -r status median min <<< "$summary"
   last_error="exit $rc: $( (grep -m1 -E 'Exception|Error|error' "$tmp/stderr" || tail -1 "$tmp/stderr") | head -1)"
-  [ "$rc" = 0 ] && [ -n "$bench_line" ]
+  [ "$rc" = 0 ] && [ -s "$tmp/row" ] && [ -n "$status" ]
+}
+
+# failed_row ENGINE DATASET_KEY FILE SIZE REASON: the row of a run that failed, made by StepBenchmark, into rows.jsonl.
+failed_row() {
+  failed=1
+  echo "  $1 · $2 · $4/$4: FAILED ($5)" >&2
+  rm -f "$tmp/row"
+  if run_java dev.microgpt.bench.StepBenchmark --bench-engine "$1" --dataset "$2" --input "$3" --n-embd "$4" \
+      --block-size "$4" --failed "$5" --row-file "$tmp/row" > /dev/null 2>> "$log" && [ -s "$tmp/row" ]; then
+    cat "$tmp/row" >> "$rows"
+  else
+    echo "bench/run.sh: could not write the failed row of $1 · $2 · $4/$4 (see $log)" >&2
+  fi
 }
 
 # measure ENGINE DATASET_KEY FILE SIZE: one row into rows.jsonl.
 measure() {
-  local engine=$1 key=$2 file=$3 size=$4 line warmup steps est trial trial_steps
-  local head="\"engine\":\"$engine\",\"dataset\":\"$key\",\"n_embd\":$size,\"block_size\":$size"
+  local engine=$1 key=$2 file=$3 size=$4 warmup steps est trial trial_steps status median min
   if [ -n "$fixed_steps" ]; then
     warmup=$fixed_warmup; steps=$fixed_steps
   else
@@ -195,18 +206,16 @@ measure() {
     # of the last trial, still partly cold, estimates a step on the high side: the real runs err on the short side.
     trial_steps=100
     for trial in 1 2; do
-      if ! step_benchmark "$engine" "$file" "$size" 0 "$trial_steps" 3; then
-        echo "{$head,\"error\":$(json_string "trial run: $last_error")}" >> "$rows"; failed=1
-        echo "  $engine · $key · $size/$size: FAILED ($last_error)" >&2
+      if ! step_benchmark "$engine" "$key" "$file" "$size" 0 "$trial_steps" 3; then
+        failed_row "$engine" "$key" "$file" "$size" "trial run: $last_error"
         return
       fi
-      line=$bench_line
-      if [[ $line == *'"unavailable"'* ]]; then
-        with_fields "$line" "\"dataset\":\"$key\"" >> "$rows"
+      if [ "$status" = unavailable ]; then
+        cat "$tmp/row" >> "$rows"
         echo "  $engine · $key · $size/$size: unavailable" >&2
         return
       fi
-      est=$(field min_ms_per_step <<< "$line")
+      est=$min
       [ "$trial" = 1 ] || break
       trial_steps=$(awk -v e="${est:-1}" -v n="$trial_steps" 'BEGIN {
         if (!(e > 0) || 3 * n * e >= 500) print 0; else { s = int(333 / e); print (s > 1000000 ? 1000000 : s) } }')
@@ -217,17 +226,15 @@ measure() {
       w = int(w * 1000 / e + 0.5); r = int(r * 1000 / e + 0.5)
       print (w < 50 ? 50 : w > 5000000 ? 5000000 : w), (r < 20 ? 20 : r > 1000000 ? 1000000 : r) }')
   fi
-  if ! step_benchmark "$engine" "$file" "$size" "$warmup" "$steps" "$repeats"; then
-    echo "{$head,\"error\":$(json_string "$last_error")}" >> "$rows"; failed=1
-    echo "  $engine · $key · $size/$size: FAILED ($last_error)" >&2
+  if ! step_benchmark "$engine" "$key" "$file" "$size" "$warmup" "$steps" "$repeats"; then
+    failed_row "$engine" "$key" "$file" "$size" "$last_error"
     return
   fi
-  line=$bench_line
-  with_fields "$line" "\"dataset\":\"$key\",\"warmup_steps\":$warmup,\"steps_per_repeat\":$steps" >> "$rows"
-  if [[ $line == *'"unavailable"'* ]]; then
+  cat "$tmp/row" >> "$rows"
+  if [ "$status" = unavailable ]; then
     echo "  $engine · $key · $size/$size: unavailable" >&2
   else
-    echo "  $engine · $key · $size/$size: $(field median_ms_per_step <<< "$line") ms/step (warm-up $warmup, $repeats x $steps steps)" >&2
+    echo "  $engine · $key · $size/$size: $median ms/step (warm-up $warmup, $repeats x $steps steps)" >&2
   fi
 }
 

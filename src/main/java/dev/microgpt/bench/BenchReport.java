@@ -27,8 +27,6 @@ import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -56,18 +54,13 @@ public final class BenchReport implements Callable<Integer> {
     static final String JSON = "results.json";
     static final String CHART = "ms_per_step.png";
     static final String BASELINE = "cpu-fast";
-    /** The engines bench/run.sh knows, in report order; the fused variants ({@link #FUSED_VARIANT}) follow gpu-fused. */
-    static final List<String> ENGINES = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
-            "gpu-eager-cublas", "gpu-graph-cublas");
-    /** gpu-fused-bN (a grid of N blocks), gpu-fused-kK (K steps a launch) and gpu-fused-bN-kK. */
-    private static final Pattern FUSED_VARIANT = Pattern.compile("gpu-fused(?:-b([1-9][0-9]{0,8}))?(?:-k([1-9][0-9]{0,8}))?");
     /**
-     * Engines in report order (tables and chart legend): {@link #ENGINES}, with the fused variants after gpu-fused by
-     * blocks, then steps a launch; engines it does not know after all of those, tied (a stable sort keeps them as
-     * they came).
+     * Engines in report order (tables and chart legend), by the names' one grammar ({@link BenchEngine#NAME_ORDER}):
+     * cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, the fused variants by blocks then steps a launch,
+     * gpu-eager-cublas, gpu-graph-cublas; names outside the grammar after all of those, tied (a stable sort keeps them
+     * as they came).
      */
-    static final Comparator<String> ENGINE_ORDER = Comparator.comparingInt(BenchReport::engineRank)
-            .thenComparingInt(e -> fusedVariant(e, 1)).thenComparingInt(e -> fusedVariant(e, 2));
+    static final Comparator<String> ENGINE_ORDER = BenchEngine.NAME_ORDER;
 
     @Option(names = "--rows", required = true,
             description = "JSON lines, one benchmark row each; or a results.json written before, whose metadata is kept.")
@@ -210,21 +203,6 @@ public final class BenchReport implements Callable<Integer> {
         System.err.printf("bench-report: %d rows -> %s, %s%s%n", rows.size(), outDir.resolve(MARKDOWN), JSON,
                 chart == null ? " (no chart)" : ", " + CHART);
         return 0;
-    }
-
-    /** Where an engine goes in {@link #ENGINE_ORDER}: the fused variants right after gpu-fused, unknown ones last. */
-    private static int engineRank(String engine) {
-        int known = ENGINES.indexOf(engine);
-        if (known >= 0) {
-            return 2 * known;
-        }
-        return FUSED_VARIANT.matcher(engine).matches() ? 2 * ENGINES.indexOf("gpu-fused") + 1 : 2 * ENGINES.size();
-    }
-
-    /** Of a fused variant, N (group 1) or K (group 2) where given, else 0. */
-    private static int fusedVariant(String engine, int group) {
-        Matcher m = FUSED_VARIANT.matcher(engine);
-        return m.matches() && m.group(group) != null ? Integer.parseInt(m.group(group)) : 0;
     }
 
     /** The rows' engines, each once, in {@link #ENGINE_ORDER}. */

@@ -13,21 +13,34 @@ import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.Documents;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, Adam included)
  * after a warm-up, timed in several repeats. Prints one JSON line: the median and minimum ms/step, and for the GPU the
  * driver calls per step, the GPU busy time per step (the sum of its operations' times from CUDA events) and the
  * launch-overhead share (wall minus busy, over wall). Where no GPU is usable, or cuBLAS is asked for and cannot load,
- * a GPU row says why, as {@code "unavailable"}, and the exit code is still 0, so a harness can record it.
+ * a GPU row says why, as {@code "unavailable"}, and the exit code is still 0, so a harness can record it. A measured
+ * row also gives its step counts ({@code warmup_steps}, {@code steps_per_repeat}).
+ *
+ * <p>For a harness (bench/run.sh): {@code --bench-engine NAME} names the engine and its GPU options in one word
+ * ({@link BenchEngine}), {@code --dataset KEY} goes into the row, {@code --row-file FILE} writes the row there and prints
+ * on stdout only what the harness needs of it, and {@code --failed REASON} runs nothing but writes the row of a run
+ * of these options that ended without one.
  */
 @Command(name = "step-benchmark", mixinStandardHelpOptions = true,
         description = "Median ms/step of an engine at steady state, as one JSON line.")
@@ -35,7 +48,9 @@ public final class StepBenchmark implements Callable<Integer> {
 
     enum Engine { fast, tape, gpu }
 
-    private static final com.google.gson.Gson JSON = new com.google.gson.Gson();
+    private static final com.google.gson.Gson JSON = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
+    /** A failed row's reason, at most this many characters (its first line of stderr can be long). */
+    static final int MAX_REASON = 300;
 
     @Option(names = "--input", required = true, description = "Dataset, one document per line.")
     Path input;
@@ -45,6 +60,31 @@ public final class StepBenchmark implements Callable<Integer> {
 
     @Mixin
     GpuFlags gpuFlags;
+
+    @Option(names = "--bench-engine", paramLabel = "NAME",
+            description = "The engine by its benchmark name, instead of --engine and the GPU options: cpu-fast, cpu-tape,"
+                    + " gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN, gpu-fused-kK, gpu-fused-bN-kK (N >= 1 blocks, K = 2"
+                    + " to " + GpuEngine.LOSS_BATCH + " steps a launch), gpu-eager-cublas, gpu-graph-cublas.")
+    String benchEngine;
+
+    @Option(names = "--dataset", paramLabel = "KEY", description = "A dataset key the row carries (bench/run.sh: names, long).")
+    String dataset;
+
+    @Option(names = "--row-file", paramLabel = "FILE",
+            description = "Write the JSON row to FILE instead of stdout, and print on stdout what a harness needs of it:"
+                    + " 'measured MEDIAN_MS MIN_MS', 'unavailable' or 'failed'.")
+    Path rowFile;
+
+    @Option(names = "--failed", paramLabel = "REASON",
+            description = "Run nothing: give the row of a run of these options that failed, saying REASON (a harness's"
+                    + " record of a run that ended without a row).")
+    String failed;
+
+    @Spec
+    CommandSpec spec;
+
+    /** The engine measured, once resolved from the options ({@link #benchEngine()}). */
+    private BenchEngine resolved;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -65,9 +105,15 @@ public final class StepBenchmark implements Callable<Integer> {
     int repeats;
 
     public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    /**
+     * The command line main runs: options no engine can run (e.g. --gemm cublas with --gpu-mode fused, a bad
+     * --bench-engine name) give one line, exit 2; anything else keeps its stack trace for bench/run.sh's log.
+     */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new StepBenchmark());
-        // Options no engine can run (e.g. --gemm cublas with --gpu-mode fused): one line, exit 2; anything else keeps
-        // its stack trace for bench/run.sh's log.
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof IllegalArgumentException) {
                 cmd.getErr().println("error: " + e.getMessage());
@@ -75,15 +121,45 @@ public final class StepBenchmark implements Callable<Integer> {
             }
             throw e;
         });
-        System.exit(cli.execute(args));
+        return cli;
+    }
+
+    /**
+     * The engine measured: --bench-engine's, or --engine's with the GPU options; IllegalArgumentException, one line, for
+     * a bad name, GPU options no mode can run, or --bench-engine given with the options it stands for.
+     */
+    BenchEngine benchEngine() {
+        if (resolved == null) {
+            if (benchEngine == null) {
+                resolved = BenchEngine.of(engine, engine == Engine.gpu ? gpuFlags.options() : null);
+            } else {
+                List<String> alsoGiven = spec == null ? List.of() : spec.commandLine().getParseResult().matchedOptions()
+                        .stream().filter(o -> o.longestName().equals("--engine") || isGpuFlag(o))
+                        .map(OptionSpec::longestName).distinct().toList();
+                if (!alsoGiven.isEmpty()) {
+                    throw new IllegalArgumentException("--bench-engine " + benchEngine + " names the engine and its GPU"
+                            + " options; drop " + String.join(", ", alsoGiven));
+                }
+                resolved = BenchEngine.parse(benchEngine);
+            }
+        }
+        return resolved;
+    }
+
+    private boolean isGpuFlag(OptionSpec option) {
+        return spec.mixins().values().stream().anyMatch(m -> m.options().contains(option));
     }
 
     private String label() {
-        return engine == Engine.gpu ? "gpu-" + gpuOptions().label() : "cpu-" + engine;
+        return benchEngine().name();
     }
 
     private GpuOptions gpuOptions() {
-        return gpuFlags.options();
+        return benchEngine().gpu();
+    }
+
+    private GemmBackend gemm() {
+        return gpuOptions() == null ? GemmBackend.hand : gpuOptions().gemm();
     }
 
     /**
@@ -91,7 +167,7 @@ public final class StepBenchmark implements Callable<Integer> {
      * emulated device runs, but what it takes is no GPU's time, so it gives no row.
      */
     private String gpuUnavailable() {
-        if (gpuFlags.gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
+        if (gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
             return CublasSupport.status().reason();
         }
         GpuSupport.Status gpu = GpuSupport.status();
@@ -104,17 +180,21 @@ public final class StepBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (failed != null) {
+            return emit(failedRow(label(), dataset, nEmbd, blockSize, failed), "failed");
+        }
+        String engineName = label();
         TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize), 42);
-        String head = String.format(Locale.ROOT, "{\"engine\":\"%s\",\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
-                label(), nEmbd, blockSize, run.layout().size());
-        if (engine == Engine.gpu) {
+        String first = dataset == null ? "{" : "{\"dataset\":" + JSON.toJson(dataset) + ",";
+        String head = String.format(Locale.ROOT, "\"engine\":%s,\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
+                JSON.toJson(engineName), nEmbd, blockSize, run.layout().size());
+        if (benchEngine().engine() == Engine.gpu) {
             String unavailable = gpuUnavailable();
             if (unavailable != null) {
-                System.out.println(head + ",\"unavailable\":" + JSON.toJson(unavailable) + "}");
-                return 0;
+                return emit(first + head + ",\"unavailable\":" + JSON.toJson(unavailable) + "}", "unavailable");
             }
             head += ",\"device\":" + JSON.toJson(GpuSupport.status().device());
-            if (gpuFlags.gemm() == GemmBackend.cublas) {
+            if (gemm() == GemmBackend.cublas) {
                 head += ",\"cublas\":" + JSON.toJson(CublasSupport.status().version());
             }
         }
@@ -136,13 +216,46 @@ public final class StepBenchmark implements Callable<Integer> {
                 gpuFields = gpuFields(gpu, run, step, schedule, median(msPerStep));
             }
         }
-        System.out.printf(Locale.ROOT, "%s,\"median_ms_per_step\":%.5f,\"min_ms_per_step\":%.5f,\"repeats\":%s%s}%n",
-                head, median(msPerStep), Arrays.stream(msPerStep).min().orElseThrow(), Arrays.toString(msPerStep), gpuFields);
+        String median = String.format(Locale.ROOT, "%.5f", median(msPerStep));
+        String min = String.format(Locale.ROOT, "%.5f", Arrays.stream(msPerStep).min().orElseThrow());
+        String stepCounts = String.format(Locale.ROOT, "\"warmup_steps\":%d,\"steps_per_repeat\":%d,", warmupSteps, steps);
+        return emit(first + stepCounts + head + ",\"median_ms_per_step\":" + median + ",\"min_ms_per_step\":" + min
+                + ",\"repeats\":" + Arrays.toString(msPerStep) + gpuFields + "}", "measured " + median + " " + min);
+    }
+
+    /** The row on stdout; or, with --row-file, written there, and the summary on stdout. */
+    private int emit(String row, String summary) throws IOException {
+        if (rowFile == null) {
+            System.out.println(row);
+        } else {
+            Files.writeString(rowFile, row + "\n", StandardCharsets.UTF_8);
+            System.out.println(summary);
+        }
         return 0;
     }
 
+    /**
+     * The row of a run that failed: its engine, dataset and size, and why, on one line (control characters dropped) of
+     * at most {@link #MAX_REASON} characters.
+     */
+    static String failedRow(String engine, String dataset, int nEmbd, int blockSize, String reason) {
+        com.google.gson.JsonObject row = new com.google.gson.JsonObject();
+        row.addProperty("engine", engine);
+        if (dataset != null) {
+            row.addProperty("dataset", dataset);
+        }
+        row.addProperty("n_embd", nEmbd);
+        row.addProperty("block_size", blockSize);
+        String why = reason.replaceAll("[\\x00-\\x1F]", "");
+        if (why.codePointCount(0, why.length()) > MAX_REASON) {
+            why = why.substring(0, why.offsetByCodePoints(0, MAX_REASON));
+        }
+        row.addProperty("error", why);
+        return JSON.toJson(row);
+    }
+
     private TrainingEngine create(TrainingRun run) {
-        return switch (engine) {
+        return switch (benchEngine().engine()) {
             case fast -> new FastEngine(run.layout(), run.initialParams());
             case tape -> new TapeEngine(run.layout(), run.initialParams());
             case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions());

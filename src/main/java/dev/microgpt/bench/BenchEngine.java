@@ -1,0 +1,208 @@
+package dev.microgpt.bench;
+
+import dev.microgpt.bench.StepBenchmark.Engine;
+import dev.microgpt.gpu.GemmBackend;
+import dev.microgpt.gpu.GpuEngine;
+import dev.microgpt.gpu.GpuMode;
+import dev.microgpt.gpu.GpuOptions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A benchmark engine by its name: the one grammar of the names bench/run.sh takes ({@code --engines}),
+ * {@link StepBenchmark} runs ({@code --bench-engine}) and labels its rows with, and {@link BenchReport} orders.
+ *
+ * <pre>
+ * cpu-fast, cpu-tape                     the CPU engines                  --engine fast | tape
+ * gpu-eager, gpu-graph, gpu-fused        the GPU engine in that mode      --engine gpu --gpu-mode MODE
+ * gpu-eager-cublas, gpu-graph-cublas     eager, graph with cuBLAS         ... --gemm cublas
+ * gpu-fused-bN                           the fused step on N blocks       ... --gpu-mode fused --fused-blocks N
+ * gpu-fused-kK                           K steps a launch                 ... --gpu-mode fused --steps-per-launch K
+ * gpu-fused-bN-kK                        both
+ * </pre>
+ *
+ * <p>N is 1 or more and K 2 to {@link GpuEngine#LOSS_BATCH}, written without sign or leading zeros (one step a launch is
+ * gpu-fused itself), so every engine has exactly one name: {@code parse(e.name())} is {@code e}, and
+ * {@code parse(name).name()} is {@code name}. A name outside the grammar is refused with one line saying why.
+ *
+ * @param engine the engine StepBenchmark creates
+ * @param gpu    the GPU engine's options, for {@link Engine#gpu} only (else null)
+ */
+public record BenchEngine(Engine engine, GpuOptions gpu) {
+
+    /** The names without a number, in report order; the fused variants go right after gpu-fused. */
+    static final List<String> PLAIN = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
+            "gpu-eager-cublas", "gpu-graph-cublas");
+
+    private static final String FUSED = "gpu-fused";
+    /** A fused variant's shape, its numbers taken loosely so that a bad one gets its own reason. */
+    private static final Pattern FUSED_VARIANT = Pattern.compile("gpu-fused(?:-b([0-9]+))?(?:-k([0-9]+))?");
+    private static final Pattern PLAIN_NUMBER = Pattern.compile("[1-9][0-9]{0,9}");
+
+    /**
+     * Engines in report order: {@link #PLAIN}, with the fused variants after gpu-fused by blocks (the engine's choice
+     * first), then steps a launch.
+     */
+    static final Comparator<BenchEngine> ORDER = Comparator.comparingInt(BenchEngine::rank)
+            .thenComparingInt(e -> e.gpu == null ? 0 : e.gpu.fusedBlocks())
+            .thenComparingInt(e -> e.gpu == null ? 1 : e.gpu.stepsPerLaunch());
+
+    /**
+     * Names in report order ({@link #ORDER}); names outside the grammar after all the others, tied (a stable sort keeps
+     * them as they came).
+     */
+    static final Comparator<String> NAME_ORDER = Comparator.comparing(BenchEngine::parseOrNull,
+            Comparator.nullsLast(ORDER));
+
+    public BenchEngine {
+        Objects.requireNonNull(engine, "engine");
+        if ((engine == Engine.gpu) != (gpu != null)) {
+            throw new IllegalArgumentException("GPU options go with the gpu engine only, got " + engine + " and " + gpu);
+        }
+    }
+
+    /** The engine StepBenchmark's own options give: the GPU options count for the gpu engine only. */
+    static BenchEngine of(Engine engine, GpuOptions gpu) {
+        return new BenchEngine(engine, engine == Engine.gpu ? gpu : null);
+    }
+
+    /**
+     * The engine of a name, or IllegalArgumentException with one line saying what is wrong with it: "unknown engine X
+     * (...)" or "X: " and the reason.
+     */
+    public static BenchEngine parse(String name) {
+        Objects.requireNonNull(name, "name");
+        switch (name) {
+            case "cpu-fast":
+                return new BenchEngine(Engine.fast, null);
+            case "cpu-tape":
+                return new BenchEngine(Engine.tape, null);
+            case "gpu-eager-cublas":
+                return gpu(GpuMode.eager, GemmBackend.cublas, 0, 1);
+            case "gpu-graph-cublas":
+                return gpu(GpuMode.graph, GemmBackend.cublas, 0, 1);
+            default:
+                break;
+        }
+        for (GpuMode mode : GpuMode.values()) {
+            if (name.equals("gpu-" + mode)) {
+                return gpu(mode, GemmBackend.hand, 0, 1);
+            }
+        }
+        if (!name.startsWith(FUSED + "-")) {
+            throw new IllegalArgumentException("unknown engine " + name + " (" + String.join(", ", PLAIN.subList(0, 5))
+                    + ", " + FUSED + "-bN-kK, " + String.join(", ", PLAIN.subList(5, PLAIN.size())) + ")");
+        }
+        Matcher m = FUSED_VARIANT.matcher(name);
+        if (!m.matches()) {
+            throw new IllegalArgumentException(name + ": the fused variants are gpu-fused-bN, gpu-fused-kK and"
+                    + " gpu-fused-bN-kK, N >= 1 blocks, K = 2 to " + GpuEngine.LOSS_BATCH + " steps a launch");
+        }
+        int blocks = 0;
+        if (m.group(1) != null) {
+            blocks = number(m.group(1), Integer.MAX_VALUE);
+            if (blocks < 1) {
+                throw new IllegalArgumentException(name + ": N, the fused step's blocks, is 1 or more, written without"
+                        + " leading zeros, got " + m.group(1));
+            }
+        }
+        int stepsPerLaunch = 1;
+        if (m.group(2) != null) {
+            stepsPerLaunch = number(m.group(2), GpuEngine.LOSS_BATCH);
+            if (stepsPerLaunch < 2) {
+                throw new IllegalArgumentException(name + ": K, the steps a launch, is 2 to " + GpuEngine.LOSS_BATCH
+                        + ", written without leading zeros, got " + m.group(2) + " (one step a launch is " + FUSED + ")");
+            }
+        }
+        return gpu(GpuMode.fused, GemmBackend.hand, blocks, stepsPerLaunch);
+    }
+
+    /** The value of digits written plainly and at most max, else -1. */
+    private static int number(String digits, int max) {
+        if (!PLAIN_NUMBER.matcher(digits).matches()) {
+            return -1;
+        }
+        long value = Long.parseLong(digits);
+        return value <= max ? (int) value : -1;
+    }
+
+    private static BenchEngine gpu(GpuMode mode, GemmBackend gemm, int blocks, int stepsPerLaunch) {
+        return new BenchEngine(Engine.gpu, new GpuOptions(mode, gemm, blocks, stepsPerLaunch));
+    }
+
+    /** The engine of a name, or null where the name is outside the grammar. */
+    static BenchEngine parseOrNull(String name) {
+        try {
+            return parse(name);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return null;
+        }
+    }
+
+    /** The engine's one name: cpu-fast, gpu-graph-cublas, gpu-fused-b4-k16, ... */
+    public String name() {
+        if (engine != Engine.gpu) {
+            return "cpu-" + engine;
+        }
+        return "gpu-" + gpu.mode() + (gpu.gemm() == GemmBackend.hand ? "" : "-" + gpu.gemm())
+                + (gpu.fusedBlocks() > 0 ? "-b" + gpu.fusedBlocks() : "")
+                + (gpu.stepsPerLaunch() > 1 ? "-k" + gpu.stepsPerLaunch() : "");
+    }
+
+    /** StepBenchmark's options for this engine, as bench/run.sh gave them before --bench-engine (only non-defaults). */
+    public List<String> stepBenchmarkArgs() {
+        List<String> args = new ArrayList<>(List.of("--engine", engine.name()));
+        if (gpu != null) {
+            args.addAll(List.of("--gpu-mode", gpu.mode().name()));
+            if (gpu.gemm() != GemmBackend.hand) {
+                args.addAll(List.of("--gemm", gpu.gemm().name()));
+            }
+            if (gpu.fusedBlocks() > 0) {
+                args.addAll(List.of("--fused-blocks", Integer.toString(gpu.fusedBlocks())));
+            }
+            if (gpu.stepsPerLaunch() > 1) {
+                args.addAll(List.of("--steps-per-launch", Integer.toString(gpu.stepsPerLaunch())));
+            }
+        }
+        return args;
+    }
+
+    /** Where the engine goes in {@link #ORDER} before its fused knobs: its plain name's place. */
+    private int rank() {
+        if (engine != Engine.gpu) {
+            return PLAIN.indexOf(name());
+        }
+        return PLAIN.indexOf("gpu-" + gpu.mode() + (gpu.gemm() == GemmBackend.hand ? "" : "-" + gpu.gemm()));
+    }
+
+    @Override
+    public String toString() {
+        return name();
+    }
+
+    /**
+     * Checks names before a harness runs anything: prints each one's StepBenchmark options ({@code NAME: OPTIONS}, one
+     * a line) and exits 0; or, where a name is outside the grammar, prints nothing on stdout and the first bad name's
+     * reason as the last line of stderr, and exits 2.
+     */
+    public static void main(String[] names) {
+        if (names.length == 0) {
+            System.err.println("no engine named (" + String.join(", ", PLAIN) + ", or a fused variant)");
+            System.exit(2);
+        }
+        List<String> lines = new ArrayList<>();
+        for (String name : names) {
+            try {
+                lines.add(name + ": " + String.join(" ", parse(name).stepBenchmarkArgs()));
+            } catch (IllegalArgumentException e) {
+                System.err.println(e.getMessage());
+                System.exit(2);
+            }
+        }
+        lines.forEach(System.out::println);
+    }
+}
