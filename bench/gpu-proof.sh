@@ -1,103 +1,157 @@
 #!/usr/bin/env bash
-# The proof on real hardware, in one command on a CUDA machine (see bench/README.md):
-#   1. what the machine has (GPU, driver, the bundle's Java, libcuda/libcublas, compute-sanitizer);
-#   2. the whole GPU test suite (JUnit tag gpu) from the bundle made by ../shared/tools/gpu-bundle.sh (.gpu/);
-#   3. compute-sanitizer memcheck, racecheck and synccheck over 20-step GPU runs: eager at 64/64, and the fused step
-#      at 16/16 (one block, activations in shared memory) and 64/64 (a cooperative grid);
-#   4. 1000-step runs at 16/16 and 64/64 on the GPU (eager, graph, fused), and the same on the CPU fast engine;
-#   5. the benchmark harness (bench/run.sh --quick: 16/16 and 64/64): ms/step, launches, GPU busy time of every engine
-#      and mode.
-# Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the harness's rows; BenchReport redraws the
-# chart from it on a machine with AWT) and logs-STAGES.tar.gz (every log, the JUnit XML reports, the harness's
-# outputs).
-# Usage, from the repository root: bench/gpu-proof.sh [STAGE ...]   (needs .gpu/ and .gpu/shared/data/names.txt)
-#   STAGE: tests, sanitizer, runs, bench (default: all four, in that order; step 1 always runs). At their time limits
-#   the stages take at most 5, 9, 4 and 9 minutes, so on a machine that allows 10 minutes a command, run them as
-#   `tests runs`, then `sanitizer`, then `bench`; each command writes summary.md afresh, starting with step 1.
-# Each stage has its own time limit (seconds, below), so that within a 10-minute command a hung stage costs only
-# itself and the summary is always written; a stage that ran out says "exit 124".
+# bench/gpu-proof.sh: the proof on real hardware, one command on a CUDA machine, from the repository root with the
+# bundle bench/gpu-bundle.sh made (.gpu/). Stages, in order of value, each with its own time limit, each packing its
+# logs into $OUT as soon as it ends (a command killed at its limit returns what is already there):
+#   1. machine    what the machine has: GPU, driver, the bundle's Java, libcuda, libcublas.so.12, compute-sanitizer
+#   2. runs       1000-step runs at 16/16, 32/32 and 64/64 in eager, graph, fused and fused with 16 steps a launch:
+#                 us/step and the largest |loss - CPU loss| against the CPU losses the bundle carries
+#   3. tests      the GPU test suite (JUnit tag gpu)
+#   4. sanitizer  compute-sanitizer: memcheck on a 5-step fused 16/16 run first (the stage stops there if the tool
+#                 cannot run), then memcheck on eager and fused 64/64, racecheck and synccheck on fused 16/16
+#   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, with
+#                 launches/step and GPU busy time (cuBLAS rows only where libcublas.so.12 loads)
+# About 6.5 minutes at the limits. Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
+# rows) and STAGE.tar.gz per stage.
+# Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
+#   --rehearse  run on the emulated CUDA device (target/emulated-cuda, which it puts first on LD_LIBRARY_PATH), with
+#               20-step runs: a rehearsal of the command, whose numbers are no GPU's (the summary says so on every
+#               line that has one). Without it, a machine whose only CUDA device is the emulated one is refused.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
-out=${OUT:-bench/out/gpu-proof}
-logs=$(mktemp -d)
-mkdir -p "$out"
-names=.gpu/shared/data/names.txt
-summary="$out/summary.md"
-stages=${*:-tests sanitizer runs bench}
+rehearse=0
+if [ "${1:-}" = --rehearse ]; then
+  rehearse=1
+  shift
+  export LD_LIBRARY_PATH="$root/target/emulated-cuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+stages=${*:-runs tests sanitizer bench}
 for stage in $stages; do
-  case "$stage" in tests|sanitizer|runs|bench) ;; *) echo "gpu-proof.sh: unknown stage $stage" >&2; exit 2 ;; esac
+  case "$stage" in runs|tests|sanitizer|bench) ;; *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench)" >&2; exit 2 ;; esac
 done
+[ -x .gpu/java ] || { echo "gpu-proof.sh: no .gpu bundle here; make it with bench/gpu-bundle.sh" >&2; exit 2; }
 wants() { [[ " $stages " == *" $1 "* ]]; }
-export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/classes:$root/.gpu/lib/* -Dmicrogpt.shared=$root/.gpu/shared"
+out=${OUT:-bench/out/gpu-proof}
+mkdir -p "$out"
+summary="$out/summary.md"
+steps=1000
+slow=1  # time limits are for an H100; the emulated device runs the GPU suite about twice as long on two cores
+if [ "$rehearse" = 1 ]; then
+  steps=20
+  slow=3
+fi
+names=.gpu/shared/data/names.txt
+sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/lib/*"
+note() { echo "$*" >> "$summary"; }
+# pack STAGE DIR: the stage's logs into $OUT at once
+pack() { tar -czf "$out/$1.tar.gz" -C "$2" . 2>/dev/null; }
 
+# ---- 1. machine
+logs=$(mktemp -d)
 {
-  echo "# GPU proof ($stages): $(date -u +%Y-%m-%dT%H:%MZ), commit $(cat .gpu/commit 2>/dev/null || git rev-parse --short HEAD 2>/dev/null)"
+  echo "# GPU proof: $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat .gpu/commit)"
+  [ "$rehearse" = 0 ] || echo "**REHEARSAL on the emulated CUDA device: no number here is a GPU result.**"
   echo
   echo '```'
-  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 | head -3
   .gpu/jre/bin/java -version 2>&1 | head -1
-  echo "libcuda: $(ldconfig -p | grep -c 'libcuda.so.1') entries; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12') entries"
-  echo "compute-sanitizer: $(command -v compute-sanitizer || echo missing)"
+  echo "libcuda.so.1: $(ldconfig -p | grep -c 'libcuda.so.1 ') in ldconfig; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12 ') in ldconfig"
+  echo "compute-sanitizer: $([ -x "$sanitizer" ] && echo "$sanitizer" || echo missing)"
   .gpu/java dev.microgpt.bench.GpuProbe 2>&1
-  echo "probe exit $?"
+  probe=$?
+  echo "cuBLAS: $(.gpu/java dev.microgpt.bench.GpuProbe cublas 2>/dev/null)"
   echo '```'
 } > "$summary"
-# The emulated device (kernels/emu) runs everything here, and nothing it measures is a GPU result (GpuProbe.EMULATED).
-if grep -q '^probe exit 3$' "$summary"; then
-  echo "gpu-proof.sh: the CUDA device is the emulated one (kernels/emu): its results are no GPU proof; run this on a GPU" \
-    | tee -a "$summary" >&2
+if [ "$probe" = 3 ] && [ "$rehearse" = 0 ]; then
+  note "Refused: the CUDA device is the emulated one (kernels/emu); run this on a GPU, or --rehearse."
+  cat "$summary"
   exit 3
 fi
-
-if wants tests; then
-  echo "## GPU test suite (tag gpu)" >> "$summary"
-  timeout 300 .gpu/test --include-tag gpu --reports-dir "$logs/junit" > "$logs/gpu-tests.txt" 2>&1
-  echo "exit $?: $(grep -E 'tests (successful|failed|skipped|aborted)' "$logs/gpu-tests.txt" | tr -s ' ' | paste -sd';')" >> "$summary"
-  grep -E '✘|MethodSource|JUnit Jupiter:.*✘' "$logs/gpu-tests.txt" | head -40 | sed 's/^/    /' >> "$summary"
+if [ "$probe" != 0 ] && [ "$probe" != 3 ]; then
+  note "No usable GPU: nothing to prove."
+  cat "$summary"
+  exit 1
 fi
 
-if wants sanitizer; then
-  echo "## compute-sanitizer over 20 steps" >> "$summary"
-  for run in "eager 64" "fused 16" "fused 64"; do
-    read -r mode s <<< "$run"
-    for tool in memcheck racecheck synccheck; do
-      timeout 60 compute-sanitizer --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu \
-        --gpu-mode "$mode" --input "$names" --n-embd "$s" --block-size "$s" --steps 20 --quiet \
-        > "$logs/sanitizer-$tool-$mode-$s.txt" 2>&1
-      echo "- $mode $s/$s $tool: exit $?; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool-$mode-$s.txt" | tail -1)" >> "$summary"
-    done
-  done
-fi
-
+# ---- 2. runs
 if wants runs; then
-  echo "## 1000 steps, names.txt, seed 42" >> "$summary"
-  echo "| device | mode | n_embd/block | wall ms/step (whole run, from the trainer's summary) | final loss | mean of last 100 |" >> "$summary"
-  echo "|---|---|---|---|---|---|" >> "$summary"
-  for run in "gpu eager" "gpu graph" "gpu fused" "cpu -"; do
-    read -r device mode <<< "$run"
-    for s in 16 64; do
-      args=(--device "$device" --input "$names" --n-embd "$s" --block-size "$s")
-      [ "$mode" = - ] || args+=(--gpu-mode "$mode")
-      timeout 30 .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/metrics-$device-$mode-$s.csv" \
-        > "$logs/run-$device-$mode-$s.txt" 2>&1
-      line=$(grep 'trained ' "$logs/run-$device-$mode-$s.txt" | tail -1)
-      ms=$(echo "$line" | sed -n 's/.* \([0-9.]*\) ms\/step.*/\1/p')
-      final=$(echo "$line" | sed -n 's/.*final loss \([0-9.]*\).*/\1/p')
-      mean=$(echo "$line" | sed -n 's/.*mean of the last [0-9]* \([0-9.]*\).*/\1/p')
-      echo "| $device | $mode | $s/$s | $ms | $final | $mean |" >> "$summary"
+  logs=$(mktemp -d)
+  note ""
+  note "## 1000-step runs on names.txt, seed 42$([ "$steps" = 1000 ] || echo ", stopped after $steps steps"), against the CPU fast engine's losses (carried)"
+  note "| mode | n_embd/block | us/step (whole run) | largest abs loss diff | over the first 50 | mean of the last 100, GPU - CPU |"
+  note "|---|---|---|---|---|---|"
+  for size in 16 32 64; do
+    for mode in eager graph fused fused-k16; do
+      args=(--device gpu --input "$names" --n-embd "$size" --block-size "$size" --steps 1000)
+      [ "$steps" = 1000 ] || args+=(--stop-after "$steps" --checkpoint "$logs/$mode-$size.safetensors")
+      case "$mode" in fused-k16) args+=(--gpu-mode fused --steps-per-launch 16) ;; *) args+=(--gpu-mode "$mode") ;; esac
+      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/$mode-$size.csv" \
+        > "$logs/$mode-$size.txt" 2>&1
+      status=$?
+      ms=$(sed -n 's/^trained .* \([0-9.]*\) ms\/step.*/\1/p' "$logs/$mode-$size.txt" | tail -1)
+      diffs=$(awk -F, -v n=1000 'NR == FNR { if (FNR > 1) cpu[$1] = $2; next }
+        FNR > 1 && ($1 in cpu) { d = $2 - cpu[$1]; a = d < 0 ? -d : d; if (a > all) all = a
+          if ($1 <= 50 && a > first) first = a; if ($1 > n - 100) { tail += d; k++ } }
+        END { if (FNR > 1) printf "%.2e | %.2e | %s", all, first, k ? sprintf("%+.2e", tail / k) : "-" }' \
+        ".gpu/cpu-losses/$size.csv" "$logs/$mode-$size.csv")
+      us=$(awk -v ms="$ms" 'BEGIN { if (ms != "") printf "%.1f", ms * 1000 }')
+      note "| $mode | $size/$size | ${us:-exit $status} | ${diffs:-no losses} |"
     done
   done
+  pack runs "$logs"
 fi
 
-if wants bench; then
-  echo "## Benchmark harness (bench/run.sh)" >> "$summary"
-  # the default engines plus two forced fused grids: about 40 rows of a few seconds each
-  timeout 540 bench/run.sh --quick --java .gpu/java --engines "cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-fused-b1 gpu-fused-b4 gpu-eager-cublas gpu-graph-cublas" \
-    --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
-  echo "exit $?" >> "$summary"
-  sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" | sed '$d' >> "$summary"
-  cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
+# ---- 3. tests
+if wants tests; then
+  logs=$(mktemp -d)
+  note ""
+  note "## GPU test suite (tag gpu)"
+  timeout $((130 * slow)) .gpu/test --include-tag gpu > "$logs/gpu-tests.txt" 2>&1
+  note "exit $?: $(grep -E 'tests (successful|failed|skipped|aborted)' "$logs/gpu-tests.txt" | tr -s ' []' ' ' | paste -sd';')"
+  grep -E '✘' "$logs/gpu-tests.txt" | head -30 | sed 's/^/    /' >> "$summary"
+  pack tests "$logs"
 fi
-tar -czf "$out/logs-$(echo "$stages" | tr ' ' '-').tar.gz" -C "$logs" .
+
+# ---- 4. sanitizer
+if wants sanitizer; then
+  logs=$(mktemp -d)
+  note ""
+  note "## compute-sanitizer"
+  # tool mode size steps limit: the canary first; if it cannot run, the rest is skipped
+  [ -x "$sanitizer" ] || note "- compute-sanitizer is not here: stage skipped"
+  [ -x "$sanitizer" ] && for run in "memcheck fused 16 5 25" "memcheck eager 64 20 25" "memcheck fused 64 20 25" "racecheck fused 16 5 30" \
+             "synccheck fused 16 5 25"; do
+    read -r tool mode size n limit <<< "$run"
+    log="$logs/$tool-$mode-$size.txt"
+    timeout $((limit * slow)) "$sanitizer" --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu \
+      --gpu-mode "$mode" --input "$names" --n-embd "$size" --block-size "$size" --steps "$n" --quiet > "$log" 2>&1
+    status=$?
+    note "- $tool, $mode $size/$size, $n steps: exit $status; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+    if [ "$run" = "memcheck fused 16 5 25" ] && ! grep -q 'ERROR SUMMARY' "$log"; then
+      note "- the tool did not run here ($(grep -m1 -iE 'error|not supported' "$log")): stage skipped"
+      break
+    fi
+  done
+  pack sanitizer "$logs"
+fi
+
+# ---- 5. bench
+if wants bench; then
+  logs=$(mktemp -d)
+  note ""
+  note "## Benchmark (bench/run.sh --quick)"
+  engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16"
+  if ! .gpu/java dev.microgpt.bench.GpuProbe cublas > /dev/null 2>&1; then
+    note "No cuBLAS rows: libcublas.so.12 does not load here (this machine's CUDA may carry only another cuBLAS)."
+  else
+    engines="$engines gpu-eager-cublas gpu-graph-cublas"
+  fi
+  timeout $((110 * slow)) bench/run.sh --quick --sizes "16 64" --java .gpu/java --engines "$engines" --out "$logs/bench" \
+    > "$logs/bench-run.txt" 2>&1
+  note "exit $?"
+  sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" 2>/dev/null | sed '$d' >> "$summary"
+  cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
+  pack bench "$logs"
+fi
 cat "$summary"

@@ -192,9 +192,9 @@ public final class BenchReport implements Callable<Integer> {
                 chartNote = "not rendered: " + e;
                 System.err.println("bench-report: chart " + chartNote);
             } catch (LinkageError e) {
-                // A runtime without java.desktop: the GPU bundle's, unless gpu-bundle.sh made it with --desktop.
-                chartNote = "not rendered: " + e + " (this Java runtime lacks AWT, module java.desktop; the GPU bundle"
-                        + " has it when made with gpu-bundle.sh --desktop)";
+                // Where the chart library or AWT is missing: the GPU bundle leaves both out (bench/gpu-bundle.sh).
+                chartNote = "not rendered: " + e + " (no chart library or AWT here, as in the GPU bundle; BenchReport"
+                        + " --rows results.json draws it where they are)";
                 System.err.println("bench-report: chart " + chartNote);
             }
         }

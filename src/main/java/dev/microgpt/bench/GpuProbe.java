@@ -1,10 +1,12 @@
 package dev.microgpt.bench;
 
+import dev.microgpt.gpu.CublasSupport;
 import dev.microgpt.gpu.GpuSupport;
 
 /**
  * Prints whether the GPU engine can run here, and why not: the first line of every GPU proof. Exit status 0 on a GPU, 1
- * without one, 3 on the emulated device (which runs the engine, but whose timings are no GPU's).
+ * without one, 3 on the emulated device (which runs the engine, but whose timings are no GPU's). With the argument
+ * {@code cublas}, whether cuBLAS loads instead: exit status 0 or 1.
  */
 public final class GpuProbe {
 
@@ -15,6 +17,11 @@ public final class GpuProbe {
     }
 
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals("cublas")) {
+            CublasSupport.Status cublas = CublasSupport.status();
+            System.out.println(cublas.usable() ? cublas.version() : cublas.reason());
+            System.exit(cublas.usable() ? 0 : 1);
+        }
         GpuSupport.Status status = GpuSupport.status();
         if (!status.usable()) {
             System.out.println("GPU engine unusable: " + status.reason());
