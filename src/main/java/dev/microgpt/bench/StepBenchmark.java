@@ -10,6 +10,7 @@ import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.gpu.GpuSupport;
+import dev.microgpt.gpu.StepProfiler;
 import dev.microgpt.model.Documents;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
@@ -268,7 +269,7 @@ public final class StepBenchmark implements Callable<Integer> {
         double busy = 0;
         for (int s = firstStep; s < firstStep + profiled; s++) {
             int[] doc = run.documentAt(s);
-            for (float ms : gpu.profileStep(doc, run.positionsOf(doc), AdamConfig.MICROGPT, s, schedule)) {
+            for (float ms : StepProfiler.profile(gpu, doc, run.positionsOf(doc), AdamConfig.MICROGPT, s, schedule)) {
                 busy += ms;
             }
         }

@@ -7,11 +7,14 @@ import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
-import jcuda.driver.CUdeviceptr;
+import java.util.List;
+import jcuda.driver.CUstream;
 
 /**
- * The fused mode's training step: one launch of {@code train_step_fused} (kernels/step.cu) runs forward, loss,
- * backward and Adam, a persistent grid working through the eager launches' stages with a barrier between stages.
+ * {@link GpuMode#fused}: one launch of {@code train_step_fused} (kernels/step.cu) runs forward, loss, backward and Adam,
+ * a persistent grid working through the eager launches' stages with a barrier between stages; or K steps, one after
+ * another ({@code --steps-per-launch}): submitted steps are held until K are staged (or the engine waits for the
+ * batch's losses), then their inputs go up in one copy and one launch runs them, 2 / K driver calls a step.
  *
  * <p>Where it runs: when the step's activations fit in one block's shared memory (16/16 does, 64/64 does not) the
  * whole step runs in one block, on chip, its stages separated by {@code __syncthreads}. Otherwise the activations
@@ -19,32 +22,38 @@ import jcuda.driver.CUdeviceptr;
  * (mlp_fc1's forward) has 32 x 32 output tiles, launched cooperatively so that a grid-wide sync can separate the
  * stages; every block must be resident at once, which caps the grid at what the GPU holds together.
  */
-final class FusedStep implements AutoCloseable {
-
-    /**
-     * The engine's device buffers a fused launch reads and writes, fixed for the engine's life: step k of a launch
-     * reads its tokens and scalars {@code slotInts} ints after step k - 1's.
-     */
-    record Buffers(DeviceArray params, DeviceArray grads, DeviceArray adamM, DeviceArray adamV, CUdeviceptr tokens,
-                   CUdeviceptr scalars, int slotInts) {
-    }
+final class FusedStep implements StepProgram {
 
     private final NativeResources resources = new NativeResources();
     private final KernelLibrary kernels;
     private final ParameterLayout layout;
-    private final Buffers buffers;
+    private final TrainingState state;
+    private final StepInput input;
+    private final CUstream stream;
+    private final int stepsPerLaunch;
     private final DeviceArray workspace;     // [workspace floats] global, or null: the workspace is in shared memory
     private final DeviceArray tensorOffsets; // [3 + 4 L] int, see kernels/step.cu
     private final int blocks;
     private final int sharedBytes;
+    private DeviceArray losses;
+    private AdamConfig adam;
+    private Launch[] trainingLaunches; // [k]: k staged steps with Adam, built when first needed
+    private Launch gradientsLaunch;    // one step without Adam
+    private int held;                  // submitted steps not yet launched
+    private int firstHeld;             // the host slot of the first of them
 
     /**
      * @param requestedBlocks the grid's blocks, or 0 to choose as described above
+     * @param stepsPerLaunch  K, the steps one launch runs (the device's input has that many slots)
      */
-    FusedStep(GpuContext gpu, KernelLibrary kernels, ParameterLayout layout, int requestedBlocks, Buffers buffers) {
-        this.kernels = kernels;
+    FusedStep(GpuContext gpu, ParameterLayout layout, TrainingState state, StepInput input, int requestedBlocks,
+              int stepsPerLaunch) {
+        this.kernels = gpu.kernels();
         this.layout = layout;
-        this.buffers = buffers;
+        this.state = state;
+        this.input = input;
+        this.stream = gpu.stream();
+        this.stepsPerLaunch = stepsPerLaunch;
         ModelConfig cfg = layout.config();
         try {
             long[] sizes = kernels.fusedStepSizes(gpu, cfg);
@@ -106,25 +115,78 @@ final class FusedStep implements AutoCloseable {
         }
     }
 
-    int blocks() {
-        return blocks;
-    }
-
-    /** Whether the activations live in shared memory (one block) rather than global memory. */
-    boolean onChip() {
-        return workspace == null;
-    }
-
     /**
      * A launch of {@code steps} consecutive training steps writing their losses into {@code losses}, with Adam's
      * hyper-parameters; with {@code update} false (and one step) it stops after the backward, leaving the gradients
      * in grads.
      */
-    Launch bind(DeviceArray losses, AdamConfig adam, boolean update, int steps) {
-        return kernels.fusedStep(blocks, sharedBytes, buffers.params().at(0), buffers.grads().at(0),
-                buffers.adamM().at(0), buffers.adamV().at(0), losses.at(0), buffers.tokens(), tensorOffsets.at(0),
+    Launch launch(boolean update, int steps) {
+        return kernels.fusedStep(blocks, sharedBytes, state.params().at(0), state.grads().at(0), state.adamM().at(0),
+                state.adamV().at(0), losses.at(0), input.tokens(), tensorOffsets.at(0),
                 workspace == null ? null : workspace.at(0), layout.config(), layout.size(), adam, update, steps,
-                buffers.slotInts(), buffers.scalars());
+                input.slotInts(), input.scalars());
+    }
+
+    /** Steps held so far keep the losses array and Adam settings they were submitted with: they are launched first. */
+    @Override
+    public void bind(DeviceArray newLosses, AdamConfig newAdam, Launch adamLaunch) {
+        flush();
+        losses = newLosses;
+        adam = newAdam;
+        trainingLaunches = new Launch[stepsPerLaunch + 1];
+        gradientsLaunch = launch(false, 1);
+    }
+
+    @Override
+    public void submit(int slot, int positions) {
+        if (held == 0) {
+            firstHeld = slot;
+        }
+        held++;
+        if (held == stepsPerLaunch) {
+            flush();
+        }
+    }
+
+    /** The held steps, their inputs in one copy, then one launch. */
+    @Override
+    public void flush() {
+        if (held > 0) {
+            input.copyUp(firstHeld, held);
+            trainingLaunch(held).enqueue(stream);
+            held = 0;
+        }
+    }
+
+    /** The launch of {@code steps} staged steps (built when first needed: its arguments are allocated once). */
+    private Launch trainingLaunch(int steps) {
+        if (trainingLaunches[steps] == null) {
+            trainingLaunches[steps] = launch(true, steps);
+        }
+        return trainingLaunches[steps];
+    }
+
+    @Override
+    public void gradients(int positions) {
+        gradientsLaunch.enqueue(stream);
+    }
+
+    @Override
+    public List<StepOp> operations(int positions) {
+        return List.of(trainingLaunch(1));
+    }
+
+    /** A copy and a launch for every K steps (or fewer: a batch whose steps K does not divide ends in a shorter one). */
+    @Override
+    public double launchesPerStep() {
+        return 2.0 / stepsPerLaunch;
+    }
+
+    /** The grid and where the activations live. */
+    @Override
+    public String detail() {
+        return blocks + (blocks == 1 ? " block" : " blocks (cooperative)") + ", activations in "
+                + (workspace == null ? "shared" : "global") + " memory";
     }
 
     @Override

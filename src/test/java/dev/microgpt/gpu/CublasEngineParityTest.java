@@ -72,7 +72,7 @@ class CublasEngineParityTest {
         try (GpuEngine gpu = new GpuEngine(layout, floatWeights(layout, random), cublas(GpuMode.eager))) {
             int ops = 7 + 19 * layers;
             assertEquals(1 + ops, gpu.launchesPerStep(), "the staging copy and every operation");
-            float[] millis = gpu.profileStep(RandomDocuments.of(random, 12, 27), 11, AdamConfig.MICROGPT, 0, 10);
+            float[] millis = StepProfiler.profile(gpu, RandomDocuments.of(random, 12, 27), 11, AdamConfig.MICROGPT, 0, 10);
             assertEquals(ops, millis.length);
             for (float ms : millis) {
                 assertTrue(ms >= 0 && Float.isFinite(ms), "operation time " + ms);

@@ -58,10 +58,17 @@ class EmulatedDeviceTest {
 
     @AfterEach
     void closeDevice() {
+        while (!owned.isEmpty()) {
+            try {
+                owned.pop().close();
+            } catch (Exception e) {
+                // after a kernel fault every call fails with it
+            }
+        }
         try {
             device.close();
         } catch (CudaException e) {
-            // after a kernel fault every call fails with it
+            // likewise
         }
         PrimaryContext.resetAfterFault();
     }
@@ -161,24 +168,20 @@ class EmulatedDeviceTest {
         int[] perMultiprocessor = {0};
         Cuda.check(cuOccupancyMaxActiveBlocksPerMultiprocessor(perMultiprocessor, fused, 256, 0), "occupancy");
         assertEquals(1, perMultiprocessor[0], "train_step_fused needs about 200 registers a thread: one block an SM");
-        FusedStep step = fusedStep(2);
-        Launch cooperative = step.bind(device.poisoned("losses", 1), AdamConfig.MICROGPT, false, 1);
+        Launch cooperative = fusedGradientsLaunch(2);
         Launch tooLarge = Launch.cooperative(cooperative.kernel(), fused, 133, cooperative.block(),
                 cooperative.sharedBytes(), cooperative.arguments());
         CudaException e = assertThrows(CudaException.class, () -> device.run(tooLarge));
         assertMentions(e, "CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE", "133 blocks", "only 132 can be resident");
-        step.close();
     }
 
     @Test
     void aGridSyncOutsideACooperativeLaunchFailsTheLaunch() {
-        FusedStep step = fusedStep(2);
-        Launch cooperative = step.bind(device.poisoned("losses", 1), AdamConfig.MICROGPT, false, 1);
+        Launch cooperative = fusedGradientsLaunch(2);
         Launch plain = new Launch(cooperative.kernel(), cooperative.function(), 2, 1, 1, cooperative.block(),
                 cooperative.sharedBytes(), cooperative.arguments());
         CudaException e = assertThrows(CudaException.class, () -> device.run(plain));
         assertMentions(e, "CUDA_ERROR_LAUNCH_FAILED", "kernel train_step_fused", "grid sync", "not cooperative");
-        assertThrows(CudaException.class, step::close, "after a fault, freeing fails with it too");
     }
 
     @Test
@@ -278,21 +281,32 @@ class EmulatedDeviceTest {
                 c, 4, SIZE, device.stepScalars(0, SIZE, 1).at(0));
     }
 
-    /** The fused step of a 16/16 model on a grid of {@code blocks}, its activations in global memory. */
-    private FusedStep fusedStep(int blocks) {
+    /**
+     * The gradients-only launch of a 16/16 model's fused step on a grid of {@code blocks} (a cooperative launch), its
+     * activations in global memory, its input a document of BOS tokens filling the context.
+     */
+    private Launch fusedGradientsLaunch(int blocks) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(SIZE, 4, 1, SIZE, 27));
-        int[] input = new int[SIZE + 1 + 4]; // tokens (all BOS), then StepScalars {step, positions, num_steps, 0}
-        input[SIZE + 1 + 1] = SIZE;
-        input[SIZE + 1 + 2] = 1;
-        for (int t = 0; t <= SIZE; t++) {
-            input[t] = 26;
-        }
-        DeviceArray stepInput = device.ints("step_input", input);
+        StepInput input = own(new StepInput(SIZE, 1, 1, device.stream()));
+        int[] doc = new int[SIZE + 1];
+        java.util.Arrays.fill(doc, 26);
+        input.stage(0, doc, SIZE, 0, 1);
+        input.copyUp(0, 1);
         int p = layout.size();
-        return new FusedStep(device.context(), device.kernels(), layout, blocks, new FusedStep.Buffers(
-                device.floats("params", new double[p]), device.floats("grads", new double[p]),
-                device.floats("adam_m", new double[p]), device.floats("adam_v", new double[p]), stepInput.at(0),
-                stepInput.at(SIZE + 1), SIZE + 1 + 4));
+        TrainingState state = new TrainingState(device.floats("params", new double[p]),
+                device.floats("grads", new double[p]), device.floats("adam_m", new double[p]),
+                device.floats("adam_v", new double[p]));
+        FusedStep step = own(new FusedStep(device.context(), layout, state, input, blocks, 1));
+        step.bind(device.poisoned("losses", 1), AdamConfig.MICROGPT, null);
+        return step.launch(false, 1);
+    }
+
+    /** Closed after the test, before the device (failures ignored: after a fault every call fails). */
+    private final java.util.Deque<AutoCloseable> owned = new java.util.ArrayDeque<>();
+
+    private <R extends AutoCloseable> R own(R resource) {
+        owned.push(resource);
+        return resource;
     }
 
     private static void assertRefused(int result, int expected, String... mentions) {

@@ -1,0 +1,53 @@
+package dev.microgpt.gpu;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+
+import dev.microgpt.engine.AdamConfig;
+import java.util.List;
+import jcuda.driver.CUevent;
+
+/**
+ * The benchmark's look inside a training step (dev.microgpt.bench.StepBenchmark): the step's operations issued one by
+ * one with an event pair around each (kernel launch, cuBLAS call, copy), and each one's GPU time: what the GPU is busy
+ * with in a step, apart from the overhead of issuing it.
+ */
+public final class StepProfiler {
+
+    private StepProfiler() {
+    }
+
+    /** Runs one training step of {@code engine} so, and returns each operation's GPU milliseconds in issue order. */
+    public static float[] profile(GpuEngine engine, int[] doc, int positions, AdamConfig adam, int step, int numSteps) {
+        List<StepOp> ops = engine.stageForProfile(doc, positions, adam, step, numSteps);
+        GpuContext gpu = engine.context();
+        CUevent[] events = new CUevent[2 * ops.size()];
+        try {
+            for (int i = 0; i < events.length; i++) {
+                events[i] = new CUevent();
+                Cuda.check(cuEventCreate(events[i], 0), "cuEventCreate");
+            }
+            for (int i = 0; i < ops.size(); i++) {
+                Cuda.check(cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
+                ops.get(i).enqueue(gpu.stream(), positions);
+                Cuda.check(cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
+            }
+            gpu.synchronize("a profiled step");
+            float[] millis = new float[ops.size()];
+            float[] elapsed = new float[1];
+            for (int i = 0; i < millis.length; i++) {
+                Cuda.check(cuEventElapsedTime(elapsed, events[2 * i], events[2 * i + 1]), "cuEventElapsedTime");
+                millis[i] = elapsed[0];
+            }
+            return millis;
+        } finally {
+            for (CUevent e : events) {
+                if (e != null) {
+                    cuEventDestroy(e);
+                }
+            }
+        }
+    }
+}
