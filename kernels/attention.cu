@@ -60,3 +60,12 @@ attention_backward(float* __restrict__ dqkv,        // [T, 3C] output: dq | dk |
         attention_backward_key_row(r, blockIdx.y, dqkv, dout, qkv, probs, out, C, H, T, n, scratch);
     }
 }
+
+// bytes[0] = the dynamic shared memory, in bytes, that attention_forward and attention_backward need in a block of
+// `warps` warps: the host asks rather than repeating ATTN_SCRATCH_FLOATS.
+// Launch: grid 1, block 1 (once per shape, when the step's launches are built).
+extern "C" __global__ void
+attention_shared_bytes(long long* bytes,            // [1] output
+                       int C, int H, int T, int warps) {
+    bytes[0] = (long long)warps * ATTN_SCRATCH_FLOATS(C / H, T) * (long long)sizeof(float);
+}

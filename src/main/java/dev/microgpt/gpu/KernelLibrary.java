@@ -21,6 +21,7 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream;
 
 /**
  * The kernels of {@code kernels/*.cu}, loaded from the PTX the build put on the classpath, with one typed builder
@@ -49,6 +50,7 @@ final class KernelLibrary {
 
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<List<Integer>, Integer> attentionSharedBytes = new HashMap<>(); // (C, H, T) -> bytes
 
     /**
      * Loads every family's module but the fused step's, so that a module the driver cannot load fails here; the
@@ -243,14 +245,24 @@ final class KernelLibrary {
                 : Launch.cooperative("train_step_fused", f, blocks, MATMUL_BLOCK, sharedBytes, args);
     }
 
-    /** warps * (D + 2T + 64) floats, the attention kernels' shared memory (kernels/README.md). */
-    private static int attentionShared(int c, int h, int t) {
-        int bytes = ROW_WARPS * (c / h + 2 * t + 64) * 4;
-        if (bytes > DEFAULT_SHARED_LIMIT) {
-            throw new CudaException("attention needs " + bytes + " bytes of shared memory per block for block_size " + t
-                    + ", over the 48 KiB limit; use a smaller --block-size");
-        }
-        return bytes;
+    /**
+     * The attention kernels' dynamic shared memory for this shape, in bytes, as attention.cu computes it
+     * (attention_shared_bytes): asked once per shape, on the legacy stream, when the step's launches are built.
+     */
+    private synchronized int attentionShared(int c, int h, int t) {
+        return attentionSharedBytes.computeIfAbsent(List.of(c, h, t), shape -> {
+            long[] bytes = new long[1];
+            try (DeviceArray answer = new DeviceArray("attention_shared_bytes", 2)) {
+                new Launch("attention_shared_bytes", function("attention", "attention_shared_bytes"), 1, 1, 1, 1, 0,
+                        new Args().ptr(answer.at(0)).i(c).i(h).i(t).i(ROW_WARPS).pointer()).enqueue(new CUstream());
+                answer.download(bytes); // synchronous: after the legacy stream's launch
+            }
+            if (bytes[0] > DEFAULT_SHARED_LIMIT) {
+                throw new CudaException("attention needs " + bytes[0] + " bytes of shared memory per block for"
+                        + " block_size " + t + ", over the 48 KiB limit; use a smaller --block-size");
+            }
+            return (int) bytes[0];
+        });
     }
 
     static int ceilDiv(int a, int b) {

@@ -1,5 +1,7 @@
 package dev.microgpt.gpu;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -15,6 +17,7 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.stream.Stream;
 import dev.microgpt.testing.RequiresGpu;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -454,6 +457,25 @@ class KernelParityTest {
                 assertClose(names[part], gotPart, wantPart, null, 0, gotPart.length, TOLERANCE);
             }
             assertUntouched("dqkv", got, nans(got.length), n * 3 * c, t * 3 * c);
+        }
+    }
+
+    /**
+     * The host takes the attention kernels' shared memory from attention_shared_bytes; the limit attention.cu states
+     * (4 warps: D + 2T <= 3008 within the 48 KiB a launch has by default) holds at its edge. Shapes far beyond the
+     * model's, so only the size is asked: nothing is launched.
+     */
+    @Test
+    void attentionSharedMemoryIsTheKernelsAnswerWithinTheStatedLimit() {
+        try (DeviceHarness gpu = new DeviceHarness()) {
+            KernelLibrary kernels = gpu.kernels();
+            int c = 128; // one head: D = 128
+            Launch atLimit = kernels.attentionForward(null, null, null, c, 1, 1440, null); // D + 2T = 3008
+            assertEquals(48 * 1024, atLimit.sharedBytes());
+            CudaException over = assertThrows(CudaException.class,
+                    () -> kernels.attentionBackward(null, null, null, null, null, c, 1, 1441, null));
+            assertTrue(over.getMessage().contains("49184 bytes of shared memory per block for block_size 1441"),
+                    over.getMessage());
         }
     }
 

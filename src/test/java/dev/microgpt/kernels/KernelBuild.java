@@ -38,7 +38,7 @@ final class KernelBuild {
                     "rmsnorm_embedding_backward"),
             "linear", Set.of("linear_forward", "linear_backward"),
             "qkv", Set.of("qkv_forward", "qkv_backward"),
-            "attention", Set.of("attention_forward", "attention_backward"),
+            "attention", Set.of("attention_forward", "attention_backward", "attention_shared_bytes"),
             "crossentropy", Set.of("crossentropy_forward_backward"),
             "adam", Set.of("adam_update"),
             "step", Set.of("train_step_fused", "train_step_fused_sizes"))));
