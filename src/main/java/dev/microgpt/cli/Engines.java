@@ -31,23 +31,21 @@ final class Engines {
      * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine was asked for,
      * else the CPU, and says which and why. A GPU flag ({@link GpuFlags}) with --device cpu is a usage error.
      */
-    static Main.Device resolve(Main options, TrainingRun.Shape shape) {
-        boolean cpuEngineAsked = options.given("--engine");
-        switch (options.device) {
+    static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape) {
+        switch (request.device()) {
             case cpu:
-                for (String flag : GpuFlags.NAMES) {
-                    if (options.given(flag)) {
-                        throw new UsageException(flag + " applies to the GPU engine; drop it with --device cpu");
-                    }
+                if (!request.gpuFlagsGiven().isEmpty()) {
+                    throw new UsageException(request.gpuFlagsGiven().get(0)
+                            + " applies to the GPU engine; drop it with --device cpu");
                 }
                 return Main.Device.cpu;
             case gpu:
-                return requireGpu(options, "--device gpu");
+                return requireGpu(request, "--device gpu");
             default: {
-                if (options.gpuFlags.gemm() == GemmBackend.cublas) {
-                    return requireGpu(options, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
+                if (request.gpu().gemm() == GemmBackend.cublas) {
+                    return requireGpu(request, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
                 }
-                if (cpuEngineAsked) {
+                if (request.cpuEngine() != null) {
                     return Main.Device.cpu;
                 }
                 if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM) {
@@ -72,11 +70,11 @@ final class Engines {
      * The GPU, as {@code asked} (the option that asked for it) requires: a usable GPU, and cuBLAS loaded when --gemm
      * cublas asks for it (checked first: it is the narrower request, and dropping it is the fix on any machine).
      */
-    private static Main.Device requireGpu(Main options, String asked) {
-        if (options.given("--engine")) {
+    private static Main.Device requireGpu(RunOptions.DeviceRequest request, String asked) {
+        if (request.cpuEngine() != null) {
             throw new UsageException("--engine chooses a CPU engine; drop it with " + asked);
         }
-        if (options.gpuFlags.gemm() == GemmBackend.cublas) {
+        if (request.gpu().gemm() == GemmBackend.cublas) {
             CublasSupport.Status cublas = CublasSupport.status();
             if (!cublas.usable()) {
                 throw new RunFailure("--gemm cublas: " + cublas.reason());
@@ -85,21 +83,22 @@ final class Engines {
         GpuSupport.Status gpu = GpuSupport.status();
         if (!gpu.usable()) {
             throw new RunFailure(asked + ": no usable GPU (" + gpu.reason() + "); use --device cpu"
-                    + (options.given("--gemm") ? " without --gemm" : ""));
+                    + (request.gpuFlagsGiven().contains("--gemm") ? " without --gemm" : ""));
         }
         Main.LOG.info("device gpu: {}", gpu.device());
-        if (options.gpuFlags.gemm() == GemmBackend.cublas) {
+        if (request.gpu().gemm() == GemmBackend.cublas) {
             Main.LOG.info("gemm cublas: {}", CublasSupport.status().version());
         }
         return Main.Device.gpu;
     }
 
     /** The engine for a resolved device. */
-    static TrainingEngine create(Main.Device device, Main options, ParameterLayout layout, double[] params) {
+    static TrainingEngine create(Main.Device device, RunOptions.DeviceRequest request, ParameterLayout layout,
+                                 double[] params) {
         if (device == Main.Device.gpu) {
-            return new GpuEngine(layout, params, options.gpuOptions());
+            return new GpuEngine(layout, params, request.gpu());
         }
-        return options.engine == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
+        return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
     }
 
     /** The precision a checkpoint written by this engine holds: the one it trains in. */

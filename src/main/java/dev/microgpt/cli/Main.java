@@ -2,8 +2,8 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
-import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.model.ModelConfig;
+import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -170,20 +170,34 @@ public final class Main implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         configureLogging();
-        validate();
-        return predict ? Prediction.run(this) : new TrainingSession(this).run();
+        RunOptions options = checked();
+        return options.saving().predict() ? Prediction.run(options) : new TrainingSession(options).run();
     }
 
-    AdamConfig adam() {
+    /** The options, checked ({@link #validate}), with what was given explicitly made explicit. */
+    private RunOptions checked() {
+        validate();
+        AdamConfig adam = adam();
+        var explicit = new RunOptions.Explicit(given("--n-embd") ? nEmbd : null, given("--n-head") ? nHead : null,
+                given("--n-layer") ? nLayer : null, given("--block-size") ? blockSize : null,
+                given("--seed") ? seed : null, given("--steps") ? steps : null,
+                given("--learning-rate") ? learningRate : null, given("--beta1") ? beta1 : null,
+                given("--beta2") ? beta2 : null);
+        var deviceRequest = new RunOptions.DeviceRequest(device, given("--engine") ? engine : null,
+                gpuFlags.options(), GpuFlags.NAMES.stream().filter(this::given).toList());
+        var saving = new RunOptions.Saving(checkpoint, given("--checkpoint"), checkpointEvery, stopAfter, resume,
+                predict);
+        return new RunOptions(given("--input") ? input : null, new TrainingRun.Shape(nEmbd, nHead, nLayer, blockSize),
+                steps, adam, seed, explicit, deviceRequest, saving,
+                new RunOptions.Sampling(numSamples, temperature, prefix),
+                new RunOptions.Report(metrics, plot, logEvery, quiet));
+    }
+
+    private AdamConfig adam() {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
-    /** The GPU engine's options; refuses (IllegalArgumentException) what it cannot run. */
-    GpuOptions gpuOptions() {
-        return gpuFlags.options();
-    }
-
-    boolean given(String option) {
+    private boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
 
@@ -222,7 +236,7 @@ public final class Main implements Callable<Integer> {
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings
-            gpuOptions(); // validates the GPU options together
+            gpuFlags.options(); // validates the GPU options together
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -8,6 +8,7 @@ import dev.microgpt.model.Tokenizer;
 import dev.microgpt.rng.PyRandom;
 import dev.microgpt.train.Sampler;
 import java.io.IOException;
+import java.nio.file.Path;
 
 /** --predict: samples from a checkpoint without training or a dataset. */
 final class Prediction {
@@ -15,23 +16,22 @@ final class Prediction {
     private Prediction() {
     }
 
-    static int run(Main options) throws IOException {
-        Checkpoint checkpoint = CheckpointFile.read(options.checkpoint);
+    static int run(RunOptions options) throws IOException {
+        Path file = options.saving().checkpoint();
+        Checkpoint checkpoint = CheckpointFile.read(file);
         ModelConfig config = checkpoint.config();
-        Reconcile.shape(options, config);
+        Reconcile.shape(options.explicit(), config, file);
         Tokenizer tokenizer = Tokenizer.fromVocabulary(checkpoint.vocabulary());
-        Samples.requireSamplablePrefix(tokenizer, config.blockSize(), options);
+        Samples.requireSamplablePrefix(tokenizer, config.blockSize(), options.sampling());
         // Unless reseeded, the generator continues from where training left it: the samples then equal those the
         // training run printed (or would have printed) at the checkpoint's step.
-        PyRandom rng;
-        if (options.given("--seed")) {
-            rng = new PyRandom(options.seed);
-        } else {
-            rng = new PyRandom(checkpoint.seed());
+        Long reseed = options.explicit().seed();
+        PyRandom rng = new PyRandom(reseed != null ? reseed : checkpoint.seed());
+        if (reseed == null) {
             rng.restore(checkpoint.rng());
         }
-        Main.LOG.info("sampling from {} (step {} of {})", options.checkpoint, checkpoint.step(), checkpoint.totalSteps());
-        Samples.print(new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer), rng, options);
+        Main.LOG.info("sampling from {} (step {} of {})", file, checkpoint.step(), checkpoint.totalSteps());
+        Samples.print(new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer), rng, options.sampling());
         return 0;
     }
 }

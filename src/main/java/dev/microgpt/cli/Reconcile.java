@@ -1,6 +1,8 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.model.ModelConfig;
+import java.nio.file.Path;
 import java.util.Objects;
 
 /**
@@ -13,17 +15,27 @@ final class Reconcile {
     }
 
     /** Refuses explicit --n-embd, --n-head, --n-layer, --block-size that contradict the checkpoint's model. */
-    static void shape(Main options, ModelConfig config) {
-        agree(options, "--n-embd", options.nEmbd, config.nEmbd());
-        agree(options, "--n-head", options.nHead, config.nHead());
-        agree(options, "--n-layer", options.nLayer, config.nLayer());
-        agree(options, "--block-size", options.blockSize, config.blockSize());
+    static void shape(RunOptions.Explicit given, ModelConfig config, Path checkpoint) {
+        agree("--n-embd", given.nEmbd(), config.nEmbd(), checkpoint);
+        agree("--n-head", given.nHead(), config.nHead(), checkpoint);
+        agree("--n-layer", given.nLayer(), config.nLayer(), checkpoint);
+        agree("--block-size", given.blockSize(), config.blockSize(), checkpoint);
     }
 
-    /** Refuses an explicit option whose value differs from the checkpoint's. */
-    static void agree(Main options, String option, Object given, Object inCheckpoint) {
-        if (options.given(option) && !Objects.equals(given, inCheckpoint)) {
-            throw new UsageException(option + " " + given + " contradicts checkpoint " + options.checkpoint
+    /** Refuses, besides the shape, an explicit --seed, --steps or Adam setting that contradicts the checkpoint's. */
+    static void training(RunOptions.Explicit given, Checkpoint resumed, Path checkpoint) {
+        shape(given, resumed.config(), checkpoint);
+        agree("--seed", given.seed(), resumed.seed(), checkpoint);
+        agree("--steps", given.steps(), resumed.totalSteps(), checkpoint);
+        agree("--learning-rate", given.learningRate(), resumed.adam().learningRate(), checkpoint);
+        agree("--beta1", given.beta1(), resumed.adam().beta1(), checkpoint);
+        agree("--beta2", given.beta2(), resumed.adam().beta2(), checkpoint);
+    }
+
+    /** {@code given} null: the option was left at its default and takes the checkpoint's value. */
+    private static void agree(String option, Object given, Object inCheckpoint, Path checkpoint) {
+        if (given != null && !Objects.equals(given, inCheckpoint)) {
+            throw new UsageException(option + " " + given + " contradicts checkpoint " + checkpoint
                     + ", which has " + inCheckpoint + "; drop " + option + " or use another --checkpoint");
         }
     }

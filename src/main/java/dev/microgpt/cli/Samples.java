@@ -13,18 +13,18 @@ final class Samples {
     }
 
     /** The --prefix check, before any training: a prefix the vocabulary cannot sample is a usage error. */
-    static void requireSamplablePrefix(Tokenizer tokenizer, int blockSize, Main options) {
+    static void requireSamplablePrefix(Tokenizer tokenizer, int blockSize, RunOptions.Sampling sampling) {
         try {
-            Sampler.checkPrefix(tokenizer, blockSize, options.prefix);
+            Sampler.checkPrefix(tokenizer, blockSize, sampling.prefix());
         } catch (IllegalArgumentException e) {
             throw new UsageException("--prefix " + e.getMessage());
         }
     }
 
-    static void print(Sampler sampler, PyRandom rng, Main options) {
+    static void print(Sampler sampler, PyRandom rng, RunOptions.Sampling sampling) {
         PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);
-        for (int i = 1; i <= options.numSamples; i++) {
-            out.printf("sample %2d: %s%n", i, sampler.sample(rng, options.temperature, options.prefix));
+        for (int i = 1; i <= sampling.count(); i++) {
+            out.printf("sample %2d: %s%n", i, sampler.sample(rng, sampling.temperature(), sampling.prefix()));
         }
         out.flush();
     }

@@ -21,7 +21,9 @@ import java.nio.file.Path;
  */
 final class TrainingSession {
 
-    private final Main options;
+    private final RunOptions options;
+    private final RunOptions.Saving saving;
+    private final Path checkpointFile;
     private Checkpoint resumed;      // null for a fresh run
     private TrainingRun.Shape shape;
     private long seed;
@@ -33,14 +35,16 @@ final class TrainingSession {
     private Path lastSaved;          // the newest checkpoint this session wrote
     private int lastSavedStep;
 
-    TrainingSession(Main options) {
+    TrainingSession(RunOptions options) {
         this.options = options;
+        this.saving = options.saving();
+        this.checkpointFile = saving.checkpoint();
     }
 
     int run() throws IOException {
         decideSettings();
-        Main.Device device = Engines.resolve(options, shape);
-        dataset = new DatasetSource().resolve(options.given("--input") ? options.input : null);
+        Main.Device device = Engines.resolve(options.device(), shape);
+        dataset = new DatasetSource().resolve(options.input());
         if (dataset.origin() == Dataset.Origin.BUILT_IN) {
             Main.LOG.warn("dataset: {}", dataset.description());
         } else {
@@ -53,32 +57,33 @@ final class TrainingSession {
         Main.LOG.info("num params: {}", run.layout().size());
 
         int firstStep = resumed == null ? 0 : resumed.step();
-        int endStep = options.stopAfter == null ? totalSteps : options.stopAfter;
-        if (options.stopAfter != null && (endStep <= firstStep || endStep > totalSteps)) {
+        int endStep = saving.stopAfter() == null ? totalSteps : saving.stopAfter();
+        if (saving.stopAfter() != null && (endStep <= firstStep || endStep > totalSteps)) {
             throw new UsageException("--stop-after " + endStep + " must be after step " + firstStep + " and at most --steps "
                     + totalSteps);
         }
-        boolean savesAtEnd = options.given("--checkpoint") || options.checkpointEvery != null;
-        if (checkpointsAsked()) {
-            requireWritable(options.checkpoint);
+        boolean savesAtEnd = saving.checkpointNamed() || saving.every() != null;
+        if (saving.checkpointsAsked()) {
+            requireWritable(checkpointFile);
         }
 
         double[] params = new double[run.layout().size()];
-        double[] losses = options.plot == null ? null : new double[endStep - firstStep];
+        RunOptions.Report report = options.report();
+        double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
         Trainer.Outcome outcome;
-        try (TrainingEngine engine = Engines.create(device, options, run.layout(), run.initialParams());
-             MetricsWriter metrics = options.metrics == null ? null
-                     : MetricsWriter.open(options.metrics, resumed == null ? -1 : resumed.step());
-             Progress progress = new Progress(firstStep, endStep, totalSteps, options.quiet, options.logEvery)) {
+        try (TrainingEngine engine = Engines.create(device, options.device(), run.layout(), run.initialParams());
+             MetricsWriter metrics = report.metrics() == null ? null
+                     : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step());
+             Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery())) {
             if (resumed != null) {
                 engine.writeParameters(resumed.params());
                 engine.writeMoments(resumed.adamM(), resumed.adamV());
                 run.rng().restore(resumed.rng());
-                Main.LOG.info("resuming {} at step {} of {}", options.checkpoint, firstStep, totalSteps);
+                Main.LOG.info("resuming {} at step {} of {}", checkpointFile, firstStep, totalSteps);
             }
             this.metrics = metrics;
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
-                    options.checkpointEvery == null ? 0 : options.checkpointEvery);
+                    saving.every() == null ? 0 : saving.every());
             try (Interrupts interrupts = Interrupts.duringTraining()) {
                 outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
                     if (metrics != null) {
@@ -88,8 +93,8 @@ final class TrainingSession {
                         losses[step - firstStep - 1] = loss;
                     }
                     progress.onStep(step, loss, lr, nanos);
-                    if (options.checkpointEvery != null && step % options.checkpointEvery == 0 && step < endStep) {
-                        save(engine, step, options.checkpoint);
+                    if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
+                        save(engine, step, checkpointFile);
                     }
                 }, Interrupts::requested);
             }
@@ -107,50 +112,45 @@ final class TrainingSession {
                 }
                 case COMPLETED -> {
                     if (endStep < totalSteps || savesAtEnd) {
-                        save(engine, endStep, options.checkpoint);
+                        save(engine, endStep, checkpointFile);
                     }
                 }
             }
             engine.readParameters(params);
         }
         if (losses != null && outcome.stepsDone() > firstStep) {
-            LossPlot.write(options.plot, firstStep + 1, losses, outcome.stepsDone() - firstStep,
+            LossPlot.write(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep,
                     "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
-            Main.LOG.info("loss curve written to {}", options.plot);
+            Main.LOG.info("loss curve written to {}", report.plot());
         }
         if (endStep < totalSteps) {
             Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with --resume)", endStep,
                     totalSteps, lastSaved);
             return 0;
         }
-        if (!options.quiet) {
+        if (!report.quiet()) {
             Main.LOG.info("--- inference (new, hallucinated names) ---");
         }
-        Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options);
+        Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());
         return 0;
     }
 
     /** The run's settings: the options, or for --resume the checkpoint's, refusing explicit contradictions. */
     private void decideSettings() throws IOException {
-        if (!options.resume) {
-            shape = new TrainingRun.Shape(options.nEmbd, options.nHead, options.nLayer, options.blockSize);
-            seed = options.seed;
+        if (!saving.resume()) {
+            shape = options.shape();
+            seed = options.seed();
             adam = options.adam();
-            totalSteps = options.steps;
+            totalSteps = options.steps();
             return;
         }
-        if (!Files.exists(options.checkpoint)) {
-            throw new RunFailure("no checkpoint at " + options.checkpoint + " to resume from; train without --resume first, "
+        if (!Files.exists(checkpointFile)) {
+            throw new RunFailure("no checkpoint at " + checkpointFile + " to resume from; train without --resume first, "
                     + "or pass --checkpoint FILE");
         }
-        resumed = CheckpointFile.read(options.checkpoint);
+        resumed = CheckpointFile.read(checkpointFile);
+        Reconcile.training(options.explicit(), resumed, checkpointFile);
         ModelConfig c = resumed.config();
-        Reconcile.shape(options, c);
-        Reconcile.agree(options, "--seed", options.seed, resumed.seed());
-        Reconcile.agree(options, "--steps", options.steps, resumed.totalSteps());
-        Reconcile.agree(options, "--learning-rate", options.learningRate, resumed.adam().learningRate());
-        Reconcile.agree(options, "--beta1", options.beta1, resumed.adam().beta1());
-        Reconcile.agree(options, "--beta2", options.beta2, resumed.adam().beta2());
         shape = new TrainingRun.Shape(c.nEmbd(), c.nHead(), c.nLayer(), c.blockSize());
         seed = resumed.seed();
         adam = resumed.adam();
@@ -161,22 +161,17 @@ final class TrainingSession {
     private void checkAgainstData() {
         if (resumed != null) {
             if (!resumed.vocabulary().equals(run.tokenizer().vocabulary())) {
-                throw new RunFailure("checkpoint " + options.checkpoint + " was trained on a vocabulary of "
+                throw new RunFailure("checkpoint " + checkpointFile + " was trained on a vocabulary of "
                         + (resumed.config().vocabSize() - 1) + " characters that differs from this dataset's "
                         + (run.tokenizer().vocabSize() - 1) + "; resume with the --input it was trained on");
             }
             if (!resumed.datasetSha256().equals(dataset.sha256())) {
-                throw new RunFailure("checkpoint " + options.checkpoint + " was trained on another dataset (sha256 "
+                throw new RunFailure("checkpoint " + checkpointFile + " was trained on another dataset (sha256 "
                         + resumed.datasetSha256().substring(0, 12) + "..., this one " + dataset.sha256().substring(0, 12)
                         + "...); resume with the --input it was trained on");
             }
         }
-        Samples.requireSamplablePrefix(run.tokenizer(), shape.blockSize(), options);
-    }
-
-    /** Whether the options ask for checkpoints at --checkpoint: by naming it, or by --checkpoint-every or --stop-after. */
-    private boolean checkpointsAsked() {
-        return options.given("--checkpoint") || options.checkpointEvery != null || options.stopAfter != null;
+        Samples.requireSamplablePrefix(run.tokenizer(), shape.blockSize(), options.sampling());
     }
 
     /**
@@ -184,8 +179,8 @@ final class TrainingSession {
      * them, so that interrupting a quick experiment never replaces another run's checkpoint.
      */
     private Path interruptCheckpoint(int stepsDone) {
-        if (checkpointsAsked()) {
-            return options.checkpoint;
+        if (saving.checkpointsAsked()) {
+            return checkpointFile;
         }
         Path file = Path.of("interrupted-step" + stepsDone + ".safetensors");
         for (int i = 2; Files.exists(file); i++) {

@@ -3,6 +3,7 @@ package dev.microgpt.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.microgpt.checkpoint.Checkpoint;
@@ -139,6 +140,23 @@ class CommandLineTest {
                 "contradicts");
         assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--steps", "9"), 2,
                 "--steps 9", "contradicts");
+        assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--learning-rate",
+                "0.02"), 2, "--learning-rate 0.02", "contradicts", "0.01");
+        Result agreeing = run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--n-embd", "16",
+                "--steps", "4", "--seed", "42", "--learning-rate", "0.01", "--num-samples", "1", "--quiet");
+        assertEquals(0, agreeing.exitCode(), () -> "options given as the checkpoint has them: " + agreeing.stderr());
+    }
+
+    @Test
+    void predictReseedsOnlyWhenTheSeedIsGiven() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--checkpoint", "c.safetensors", "--quiet")
+                .exitCode());
+        Result continued = run("--predict", "--checkpoint", "c.safetensors", "--quiet");
+        Result reseeded = run("--predict", "--checkpoint", "c.safetensors", "--seed", "7", "--quiet");
+        Result again = run("--predict", "--checkpoint", "c.safetensors", "--seed", "7", "--quiet");
+        assertEquals(0, reseeded.exitCode(), reseeded.stderr());
+        assertEquals(reseeded.stdout(), again.stdout(), "a seed given makes the samples its own");
+        assertNotEquals(continued.stdout(), reseeded.stdout(), "20 samples from another generator state");
     }
 
     @Test
