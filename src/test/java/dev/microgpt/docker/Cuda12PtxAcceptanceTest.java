@@ -98,7 +98,7 @@ class Cuda12PtxAcceptanceTest {
                     assertTrue(r.ok(), name + ".ptx (ISA " + version + ") was refused for " + gpu + ": " + r);
                 }
             } else {
-                // Newer PTX (nvcc 13 here): a CUDA 12.0 driver refuses it, as the README's table says ...
+                // Newer PTX (nvcc 13 here): a CUDA 12.0 driver refuses it, as docker/README.md's table says ...
                 Result as = c.compile(ptx, "--gpu-name=" + t.group(1));
                 assertEquals("NVPTXCOMPILE_ERROR_UNSUPPORTED_PTX_VERSION", as.name(), name + ".ptx (ISA " + version
                         + ") should be refused by CUDA " + c.version() + ": " + as);

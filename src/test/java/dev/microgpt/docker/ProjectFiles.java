@@ -22,12 +22,12 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
-/** The checkout's container and CI files, the README's Docker section, and the PTX the build put on the classpath. */
+/** The checkout's container and CI files, docker/README.md's driver table, and the PTX the build put on the classpath. */
 final class ProjectFiles {
 
-    static final String DOCKER_SECTION = "## Run on a CUDA host with Docker";
+    static final String DOCKER_README = "docker/README.md";
 
-    /** A row of the README's driver table: | nvcc | PTX ISA | minimum driver |. */
+    /** A row of docker/README.md's driver table: | nvcc | PTX ISA | minimum driver |. */
     record DriverRow(String nvcc, String ptx, String branch, String line) {
         boolean isDockerImage() {
             return line.contains("Docker image");
@@ -62,21 +62,10 @@ final class ProjectFiles {
         }
     }
 
-    /** The README's section "Run on a CUDA host with Docker", up to the next "## " heading. */
-    static String readmeDockerSection() {
-        String readme = read("README.md");
-        int start = readme.indexOf("\n" + DOCKER_SECTION + "\n");
-        if (start < 0) {
-            fail("README.md has no section '" + DOCKER_SECTION + "'");
-        }
-        int end = readme.indexOf("\n## ", start + 1);
-        return readme.substring(start + 1, end < 0 ? readme.length() : end);
-    }
-
-    /** The rows of the driver table in the README's Docker section. */
-    static List<DriverRow> readmeDriverTable() {
+    /** The rows of the driver table in docker/README.md. */
+    static List<DriverRow> driverTable() {
         List<DriverRow> rows = new ArrayList<>();
-        for (String line : readmeDockerSection().split("\n")) {
+        for (String line : read(DOCKER_README).split("\n")) {
             Matcher m = ROW.matcher(line.strip());
             if (m.matches()) {
                 rows.add(new DriverRow(m.group(1), m.group(2), m.group(3), line.strip()));

@@ -19,14 +19,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The PTX the build emits can be loaded by the driver the documentation promises: the .version of the built
- * /kernels/*.ptx, mapped to its minimum driver ({@link DriverRequirements}), must be what the README's section
- * "Run on a CUDA host with Docker" states for that nvcc; and the Docker image's nvcc (docker/Dockerfile's
- * CUDA_VERSION) must have its minimum driver stated there and in the image's labels.
+ * /kernels/*.ptx, mapped to its minimum driver ({@link DriverRequirements}), must be what docker/README.md's driver
+ * table states for that nvcc; and the Docker image's nvcc (docker/Dockerfile's CUDA_VERSION) must have its row there,
+ * marked as the image's, and its minimum driver in the image's labels.
  */
 class PtxDriverRequirementTest {
 
     @Test
-    void builtPtxNeedsTheDriverTheReadmeStatesForItsNvcc() {
+    void builtPtxNeedsTheDriverTheDocumentationStatesForItsNvcc() {
         Optional<KernelBuild> found = ProjectFiles.kernelBuild();
         assumeTrue(found.isPresent(), "skipped: /kernels/kernels.properties is not on the classpath (the pom's "
                 + "compile-kernels step did not run for this build)");
@@ -47,22 +47,22 @@ class PtxDriverRequirementTest {
         Optional<String> expectedPtx = DriverRequirements.ptxOfNvcc(nvcc);
         assertTrue(expectedPtx.isPresent(), "nvcc " + nvcc + " is not in DriverRequirements' table: add the PTX "
                 + "ISA it writes (" + ptx + " here) and a row '| " + nvcc + " | " + ptx + " | " + isa.branch()
-                + " |' to the README's driver table");
+                + " |' to the the driver table");
         assertEquals(expectedPtx.get(), ptx, "nvcc " + nvcc + " wrote PTX ISA " + ptx + " but the table says "
                 + expectedPtx.get());
 
         DriverRow row = readmeRow(nvcc);
-        assertEquals(ptx, row.ptx(), "README's driver table gives nvcc " + nvcc + " the wrong PTX ISA: " + row.line());
-        assertEquals(isa.branch(), row.branch(), "README's driver table states the wrong minimum driver for nvcc "
+        assertEquals(ptx, row.ptx(), "the driver table gives nvcc " + nvcc + " the wrong PTX ISA: " + row.line());
+        assertEquals(isa.branch(), row.branch(), "the driver table states the wrong minimum driver for nvcc "
                 + nvcc + " (PTX ISA " + ptx + " loads from the CUDA " + isa.cudaDriver() + " driver, "
                 + isa.branch() + "): " + row.line());
         String exact = DriverRequirements.EXACT_MINIMUM.get(isa.cudaDriver());
         if (exact != null) {
-            assertTrue(row.line().contains(exact), "README's row for nvcc " + nvcc + " should name the exact minimum "
+            assertTrue(row.line().contains(exact), "the driver table's row for nvcc " + nvcc + " should name the exact minimum "
                     + "driver " + exact + ": " + row.line());
         }
         System.out.printf("%d kernels built by nvcc %s as PTX ISA %s (-arch=%s): need a CUDA %s driver, %s or "
-                        + "newer, as README.md states%n", versions.size(), nvcc, ptx,
+                        + "newer, as docker/README.md states%n", versions.size(), nvcc, ptx,
                 build.properties().getProperty("cuda.arch"), isa.cudaDriver(), isa.branch());
     }
 
@@ -76,20 +76,13 @@ class PtxDriverRequirementTest {
         PtxIsa isa = DriverRequirements.forPtx(ptx).orElseThrow();
 
         DriverRow row = readmeRow(DriverRequirements.majorMinor(cuda));
-        assertTrue(row.isDockerImage(), "README's driver table should mark nvcc " + DriverRequirements.majorMinor(cuda)
+        assertTrue(row.isDockerImage(), "the driver table should mark nvcc " + DriverRequirements.majorMinor(cuda)
                 + " as the Docker image's: " + row.line());
-        List<DriverRow> marked = ProjectFiles.readmeDriverTable().stream().filter(DriverRow::isDockerImage)
+        List<DriverRow> marked = ProjectFiles.driverTable().stream().filter(DriverRow::isDockerImage)
                 .collect(Collectors.toList());
-        assertEquals(List.of(row), marked, "exactly one row of README's driver table is the Docker image's");
+        assertEquals(List.of(row), marked, "exactly one row of the driver table is the Docker image's");
         assertEquals(ptx, row.ptx(), row.line());
         assertEquals(isa.branch(), row.branch(), row.line());
-
-        String section = ProjectFiles.readmeDockerSection();
-        assertTrue(section.contains("nvidia/cuda:" + cuda + "-devel-ubuntu22.04")
-                        && section.contains("nvidia/cuda:" + cuda + "-runtime-ubuntu22.04"),
-                "README's Docker section should name the image's base images for CUDA " + cuda);
-        assertTrue(section.contains("driver " + isa.branch()), "README's Docker section should state the minimum "
-                + "driver as 'driver " + isa.branch() + "'");
 
         Map<String, String> labels = ProjectFiles.dockerfileLabels();
         assertEquals(ptx, labels.get("dev.microgpt.ptx.isa"), "docker/Dockerfile's label dev.microgpt.ptx.isa");
@@ -98,29 +91,27 @@ class PtxDriverRequirementTest {
                 + "start with " + isa.branch() + " (CUDA " + cuda + " writes PTX ISA " + ptx + "), not '" + minimum + "'");
         String exact = DriverRequirements.EXACT_MINIMUM.get(isa.cudaDriver());
         if (exact != null) {
-            assertTrue(minimum.contains(exact) && section.contains(exact),
-                    "the label and the README should both name the exact minimum driver " + exact);
+            assertTrue(minimum.contains(exact), "the label should name the exact minimum driver " + exact);
         }
-        System.out.printf("the Docker image's nvcc %s writes PTX ISA %s: driver %s or newer, as README.md and the "
-                + "image's labels state%n", cuda, ptx, isa.branch());
+        System.out.printf("the Docker image's nvcc %s writes PTX ISA %s: driver %s or newer, as docker/README.md and "
+                + "the image's labels state%n", cuda, ptx, isa.branch());
     }
 
     @Test
-    void everyRowOfTheReadmesDriverTableAgreesWithTheVersionTable() {
-        List<DriverRow> rows = ProjectFiles.readmeDriverTable();
-        assertFalse(rows.isEmpty(), "README's Docker section has no driver table (| nvcc | PTX ISA | driver |)");
+    void everyRowOfTheDriverTableAgreesWithTheVersionTable() {
+        List<DriverRow> rows = ProjectFiles.driverTable();
+        assertFalse(rows.isEmpty(), "docker/README.md has no driver table (| nvcc | PTX ISA | driver |)");
         for (DriverRow row : rows) {
             String ptx = DriverRequirements.ptxOfNvcc(row.nvcc()).orElseThrow(() -> new AssertionError(
-                    "README lists nvcc " + row.nvcc() + ", which DriverRequirements does not know: " + row.line()));
+                    "the driver table lists nvcc " + row.nvcc() + ", which DriverRequirements does not know: " + row.line()));
             assertEquals(ptx, row.ptx(), row.line());
             assertEquals(DriverRequirements.forPtx(ptx).orElseThrow().branch(), row.branch(), row.line());
         }
-        assertTrue(rows.stream().anyMatch(r -> r.nvcc().equals("13.0")), "README should state what nvcc 13.0 needs");
+        assertTrue(rows.stream().anyMatch(r -> r.nvcc().equals("13.0")), "the driver table should state what nvcc 13.0 needs");
     }
 
     private static DriverRow readmeRow(String nvcc) {
-        return ProjectFiles.readmeDriverTable().stream().filter(r -> r.nvcc().equals(nvcc)).findFirst()
-                .orElseGet(() -> fail("README's driver table (section '" + ProjectFiles.DOCKER_SECTION
-                        + "') has no row for nvcc " + nvcc));
+        return ProjectFiles.driverTable().stream().filter(r -> r.nvcc().equals(nvcc)).findFirst()
+                .orElseGet(() -> fail("docker/README.md's driver table has no row for nvcc " + nvcc));
     }
 }
