@@ -1016,13 +1016,23 @@ CUresult memset_device(const char* call, uintptr_t dst, uint32_t value, size_t c
 
 namespace emu {
 
-CUresult report(CUresult code, const char* format, ...) {
+std::string vformat(const char* format, va_list args) {
     char text[1024];
+    std::vsnprintf(text, sizeof text, format, args);
+    return text;
+}
+
+CUresult report(CUresult code, const char* format, ...) {
     va_list args;
     va_start(args, format);
-    std::vsnprintf(text, sizeof text, format, args);
+    vreport(code, format, args);
     va_end(args);
-    std::fprintf(stderr, "emulated CUDA device: %s\n", text);
+    return code;
+}
+
+CUresult vreport(CUresult code, const char* format, va_list args) {
+    std::string text = vformat(format, args);
+    std::fprintf(stderr, "emulated CUDA device: %s\n", text.c_str());
     std::fflush(stderr);
     std::lock_guard<std::mutex> lock(g_report_mutex);
     g_details[code] = text;
@@ -1910,8 +1920,8 @@ EMU_EXPORT CUresult microgpt_emu_not_emulated(const char* call) {
     return report(CUDA_ERROR_NOT_SUPPORTED, "%s is not emulated", call);
 }
 
-EMU_EXPORT CUresult microgpt_emu_report(CUresult code, const char* text) {
-    return report(code, "%s", text);
+EMU_EXPORT CUresult microgpt_emu_vreport(CUresult code, const char* format, va_list args) {
+    return vreport(code, format, args);
 }
 
 // The calling thread has a usable current context.

@@ -6,6 +6,7 @@
 // Nothing here is visible outside the library but the API functions and the microgpt_emu_* calls cublas.cpp uses.
 #pragma once
 
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -68,6 +69,10 @@ inline constexpr unsigned long long kTotalMemory = 80ULL << 30;
 
 // Prints the line, remembers it as the latest detail for its code (cuGetErrorString) and returns code.
 CUresult report(CUresult code, const char* format, ...) __attribute__((format(printf, 2, 3)));
+CUresult vreport(CUresult code, const char* format, va_list args);
+
+// printf into a string (a refusal's text; at most 1023 characters).
+std::string vformat(const char* format, va_list args);
 
 // ---- Kernels compiled into the library (device.h's EMU_KERNEL), by PTX entry name.
 struct KernelInfo {

@@ -276,13 +276,12 @@ void yield() {
 // Fails the launch from inside a fiber: reports, then leaves the fiber suspended for good.
 [[noreturn]] void fail_in_kernel(CUresult code, const char* format, ...) __attribute__((format(printf, 2, 3)));
 void fail_in_kernel(CUresult code, const char* format, ...) {
-    char what[768];
     va_list args;
     va_start(args, format);
-    std::vsnprintf(what, sizeof what, format, args);
+    std::string what = vformat(format, args);
     va_end(args);
     if (g_launch.failure == CUDA_SUCCESS) {
-        g_launch.failure = report(code, "%s: %s", where().c_str(), what);
+        g_launch.failure = report(code, "%s: %s", where().c_str(), what.c_str());
     }
     running_fiber().state = FiberState::waiting;
     running_fiber().wait = Wait::none;
