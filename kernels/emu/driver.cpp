@@ -282,6 +282,16 @@ CUresult null_output(const char* call) {
     return report(CUDA_ERROR_INVALID_VALUE, "%s: an output argument is NULL", call);
 }
 
+// A call's one answer, written to its output argument (refused where that is NULL).
+template <typename T, typename V>
+CUresult answer(const char* call, T* out, V value) {
+    if (out == nullptr) {
+        return null_output(call);
+    }
+    *out = static_cast<T>(value);
+    return CUDA_SUCCESS;
+}
+
 CUresult require_initialized(const char* call) {
     return g_initialized ? CUDA_SUCCESS : report(CUDA_ERROR_NOT_INITIALIZED, "%s before cuInit", call);
 }
@@ -1103,11 +1113,7 @@ EMU_API CUresult cuInit(unsigned flags) {
 }
 
 EMU_API CUresult cuDriverGetVersion(int* version) {
-    if (version == nullptr) {
-        return null_output("cuDriverGetVersion");
-    }
-    *version = kDriverVersion;
-    return CUDA_SUCCESS;
+    return answer("cuDriverGetVersion", version, kDriverVersion);
 }
 
 EMU_API CUresult cuDeviceGetCount(int* count) {
@@ -1115,11 +1121,7 @@ EMU_API CUresult cuDeviceGetCount(int* count) {
     if (CUresult r = require_initialized("cuDeviceGetCount")) {
         return r;
     }
-    if (count == nullptr) {
-        return null_output("cuDeviceGetCount");
-    }
-    *count = 1;
-    return CUDA_SUCCESS;
+    return answer("cuDeviceGetCount", count, 1);
 }
 
 EMU_API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
@@ -1161,11 +1163,7 @@ EMU_API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice device) {
     if (CUresult r = require_device(device, "cuDeviceTotalMem")) {
         return r;
     }
-    if (bytes == nullptr) {
-        return null_output("cuDeviceTotalMem");
-    }
-    *bytes = kTotalMemory;
-    return CUDA_SUCCESS;
+    return answer("cuDeviceTotalMem", bytes, kTotalMemory);
 }
 
 EMU_API CUresult cuDeviceComputeCapability(int* major, int* minor, CUdevice device) {
@@ -1310,11 +1308,7 @@ EMU_API CUresult cuCtxGetCurrent(Context** context) {
     if (CUresult r = require_initialized("cuCtxGetCurrent")) {
         return r;
     }
-    if (context == nullptr) {
-        return null_output("cuCtxGetCurrent");
-    }
-    *context = t_current;
-    return CUDA_SUCCESS;
+    return answer("cuCtxGetCurrent", context, t_current);
 }
 
 EMU_API CUresult cuCtxGetDevice(CUdevice* device) {
@@ -1322,11 +1316,7 @@ EMU_API CUresult cuCtxGetDevice(CUdevice* device) {
     if (CUresult r = require_context("cuCtxGetDevice")) {
         return r;
     }
-    if (device == nullptr) {
-        return null_output("cuCtxGetDevice");
-    }
-    *device = 0;
-    return CUDA_SUCCESS;
+    return answer("cuCtxGetDevice", device, 0);
 }
 
 EMU_API CUresult cuCtxSynchronize() {
@@ -1594,11 +1584,7 @@ EMU_API CUresult cuStreamIsCapturing(void* handle, int* status) {
     if (CUresult r = stream_of(handle, "cuStreamIsCapturing", &s)) {
         return r;
     }
-    if (status == nullptr) {
-        return null_output("cuStreamIsCapturing");
-    }
-    *status = !s->capturing ? 0 : s->capture_error == CUDA_SUCCESS ? 1 : 2;
-    return CUDA_SUCCESS;
+    return answer("cuStreamIsCapturing", status, !s->capturing ? 0 : s->capture_error == CUDA_SUCCESS ? 1 : 2);
 }
 
 // ---- Graphs
@@ -1794,11 +1780,8 @@ EMU_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* blocks, Functi
     if (CUresult r = require_function(f, "cuOccupancyMaxActiveBlocksPerMultiprocessor")) {
         return r;
     }
-    if (blocks == nullptr) {
-        return null_output("cuOccupancyMaxActiveBlocksPerMultiprocessor");
-    }
-    *blocks = blocks_per_multiprocessor(*f, block_threads, dynamic_shared);
-    return CUDA_SUCCESS;
+    return answer("cuOccupancyMaxActiveBlocksPerMultiprocessor", blocks,
+                  blocks_per_multiprocessor(*f, block_threads, dynamic_shared));
 }
 
 EMU_API CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int* blocks, Function* f, int block_threads,
@@ -1904,11 +1887,7 @@ EMU_API CUresult cuEventElapsedTime(float* millis, Event* start, Event* end) {
     if (!start->completed || !end->completed) {
         return report(CUDA_ERROR_NOT_READY, "cuEventElapsedTime: an event has not completed (synchronize on it first)");
     }
-    if (millis == nullptr) {
-        return null_output("cuEventElapsedTime");
-    }
-    *millis = static_cast<float>(end->millis - start->millis);
-    return CUDA_SUCCESS;
+    return answer("cuEventElapsedTime", millis, end->millis - start->millis);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
