@@ -204,12 +204,12 @@ public final class StepBenchmark implements Callable<Integer> {
         double[] msPerStep = new double[repeats];
         String gpuFields = "";
         try (TrainingEngine e = create(run)) {
-            Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0), (s, l, lr, t) -> { });
+            Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0), (s, l, lr, t, tokens) -> { });
             int step = warmupSteps;
             for (int r = 0; r < repeats; r++) {
                 long start = System.nanoTime();
                 Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(step, step + steps, schedule, 0),
-                        (s, l, lr, t) -> { });
+                        (s, l, lr, t, tokens) -> { });
                 msPerStep[r] = (System.nanoTime() - start) / 1e6 / steps;
                 step += steps;
             }

@@ -22,6 +22,7 @@ import java.util.regex.Pattern;
  * @param adam          the optimiser's hyper-parameters
  * @param step          training steps completed, in [0, totalSteps]; resuming runs 0-based step {@code step} next
  * @param totalSteps    the schedule's num_steps, over which the learning rate decays to zero
+ * @param batchSize     the documents of every step (1 as microgpt.py)
  * @param seed          the run's seed
  * @param datasetSha256 SHA-256 of the dataset, 64 lowercase hex digits, to refuse resuming on other data
  * @param rng           the generator's state after step {@code step}, so that samples drawn after resuming equal
@@ -31,8 +32,8 @@ import java.util.regex.Pattern;
  * @param adamM         Adam's first moment, [P] in layout order
  * @param adamV         Adam's second moment, [P] in layout order
  */
-public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps, long seed,
-                         String datasetSha256, PyRandom.State rng, DType dtype,
+public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps,
+                         int batchSize, long seed, String datasetSha256, PyRandom.State rng, DType dtype,
                          double[] params, double[] adamM, double[] adamV) {
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
@@ -53,6 +54,9 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
         Tokenizer.fromVocabulary(vocabulary); // refuses characters out of order or repeated
         if (totalSteps < 1) {
             throw new IllegalArgumentException("total steps must be positive, got " + totalSteps);
+        }
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("batch size must be positive, got " + batchSize);
         }
         if (step < 0 || step > totalSteps) {
             throw new IllegalArgumentException("step " + step + " is outside [0, total steps " + totalSteps + "]");
@@ -83,6 +87,7 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
                 && adam.equals(c.adam)
                 && step == c.step
                 && totalSteps == c.totalSteps
+                && batchSize == c.batchSize
                 && seed == c.seed
                 && datasetSha256.equals(c.datasetSha256)
                 && rng.equals(c.rng)
@@ -94,7 +99,7 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
 
     @Override
     public int hashCode() {
-        return Objects.hash(config, vocabulary, adam, step, totalSteps, seed, datasetSha256, rng, dtype,
+        return Objects.hash(config, vocabulary, adam, step, totalSteps, batchSize, seed, datasetSha256, rng, dtype,
                 Arrays.hashCode(params), Arrays.hashCode(adamM), Arrays.hashCode(adamV));
     }
 
@@ -102,7 +107,8 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
     @Override
     public String toString() {
         return "Checkpoint[config=" + config + ", vocabulary=\"" + vocabulary + "\", adam=" + adam + ", step=" + step
-                + ", totalSteps=" + totalSteps + ", seed=" + seed + ", datasetSha256=" + datasetSha256
+                + ", totalSteps=" + totalSteps + ", batchSize=" + batchSize + ", seed=" + seed
+                + ", datasetSha256=" + datasetSha256
                 + ", dtype=" + dtype + ", params=[" + params.length + "], adamM=[" + adamM.length
                 + "], adamV=[" + adamV.length + "]]";
     }

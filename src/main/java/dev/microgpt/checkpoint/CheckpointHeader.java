@@ -32,12 +32,15 @@ import java.util.regex.Pattern;
  * each; each [rows, cols] as in the layout, directly after the previous one. The data buffer is therefore
  * params ‖ m ‖ v, each [P] in layout order.
  */
-record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps, long seed,
-                        String datasetSha256, PyRandom.State rng, DType dtype, String dataSha256) {
+record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps,
+                        int batchSize, long seed, String datasetSha256, PyRandom.State rng, DType dtype,
+                        String dataSha256) {
 
     static final String METADATA = "__metadata__";
     static final String FORMAT = "microgpt-checkpoint";
-    static final String FORMAT_VERSION = "1";
+    static final String FORMAT_VERSION = "2";
+    /** Version 1, written before batches: one document a step, no batch_size. Still read. */
+    static final String ONE_DOCUMENT_FORMAT_VERSION = "1";
     static final String ADAM_M_PREFIX = "adam_m.";
     static final String ADAM_V_PREFIX = "adam_v.";
 
@@ -59,6 +62,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     private static final String K_EPS = "eps";
     private static final String K_STEP = "step";
     private static final String K_TOTAL_STEPS = "total_steps";
+    private static final String K_BATCH_SIZE = "batch_size";
     private static final String K_SEED = "seed";
     private static final String K_DATASET_SHA256 = "dataset_sha256";
     private static final String K_RNG_STATE = "rng_state";
@@ -83,8 +87,8 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     /** The header of {@code checkpoint} whose data buffer has SHA-256 {@code dataSha256} (hex). */
     static CheckpointHeader of(Checkpoint checkpoint, String dataSha256) {
         return new CheckpointHeader(checkpoint.config(), checkpoint.vocabulary(), checkpoint.adam(), checkpoint.step(),
-                checkpoint.totalSteps(), checkpoint.seed(), checkpoint.datasetSha256(), checkpoint.rng(),
-                checkpoint.dtype(), dataSha256);
+                checkpoint.totalSteps(), checkpoint.batchSize(), checkpoint.seed(), checkpoint.datasetSha256(),
+                checkpoint.rng(), checkpoint.dtype(), dataSha256);
     }
 
     /** The tensors of a checkpoint of this shape and dtype, in file order, with their places in the data buffer. */
@@ -114,7 +118,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
 
     /** The checkpoint with this header's fields and the given arrays, [P] each in layout order. */
     Checkpoint withData(double[] params, double[] adamM, double[] adamV) {
-        return new Checkpoint(config, vocabulary, adam, step, totalSteps, seed, datasetSha256, rng, dtype,
+        return new Checkpoint(config, vocabulary, adam, step, totalSteps, batchSize, seed, datasetSha256, rng, dtype,
                 params, adamM, adamV);
     }
 
@@ -144,7 +148,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
      * that still parses (a step, a seed) is caught as surely as damaged tensor data is by {@code data_sha256}.
      */
     private JsonObject metadata() {
-        JsonObject m = describedMetadata();
+        JsonObject m = describedMetadata(FORMAT_VERSION);
         m.addProperty(K_METADATA_SHA256, digestOf(m));
         return m;
     }
@@ -165,10 +169,11 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         }
     }
 
-    private JsonObject describedMetadata() {
+    /** The metadata but its checksum, as {@code version} writes it. */
+    private JsonObject describedMetadata(String version) {
         JsonObject m = new JsonObject();
         m.addProperty(K_FORMAT, FORMAT);
-        m.addProperty(K_FORMAT_VERSION, FORMAT_VERSION);
+        m.addProperty(K_FORMAT_VERSION, version);
         m.addProperty(K_N_EMBD, Integer.toString(config.nEmbd()));
         m.addProperty(K_N_HEAD, Integer.toString(config.nHead()));
         m.addProperty(K_N_LAYER, Integer.toString(config.nLayer()));
@@ -181,6 +186,9 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         m.addProperty(K_EPS, Double.toString(adam.eps()));
         m.addProperty(K_STEP, Integer.toString(step));
         m.addProperty(K_TOTAL_STEPS, Integer.toString(totalSteps));
+        if (!version.equals(ONE_DOCUMENT_FORMAT_VERSION)) {
+            m.addProperty(K_BATCH_SIZE, Integer.toString(batchSize));
+        }
         m.addProperty(K_SEED, Long.toString(seed));
         m.addProperty(K_DATASET_SHA256, datasetSha256);
         m.addProperty(K_RNG_STATE, rng.encode());
@@ -222,9 +230,9 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         Metadata m = Metadata.of(file, root.get(METADATA));
 
         String version = m.text(K_FORMAT_VERSION);
-        if (!version.equals(FORMAT_VERSION)) {
+        if (!version.equals(FORMAT_VERSION) && !version.equals(ONE_DOCUMENT_FORMAT_VERSION)) {
             throw new CheckpointException("checkpoint " + file + " has format version " + quote(version)
-                    + " but this microgpt reads version " + FORMAT_VERSION
+                    + " but this microgpt reads versions " + ONE_DOCUMENT_FORMAT_VERSION + " and " + FORMAT_VERSION
                     + "; load it with the microgpt version that wrote it");
         }
         ModelConfig config;
@@ -248,10 +256,11 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         }
         DType dtype = m.dtype(K_DTYPE);
         CheckpointHeader header = new CheckpointHeader(config, m.text(K_VOCABULARY), adam, m.integer(K_STEP),
-                m.integer(K_TOTAL_STEPS), m.longInteger(K_SEED), m.sha256(K_DATASET_SHA256), rng, dtype,
+                m.integer(K_TOTAL_STEPS), version.equals(ONE_DOCUMENT_FORMAT_VERSION) ? 1 : m.integer(K_BATCH_SIZE),
+                m.longInteger(K_SEED), m.sha256(K_DATASET_SHA256), rng, dtype,
                 m.sha256(K_DATA_SHA256));
         header.checkTensors(file, root);
-        if (!m.sha256(K_METADATA_SHA256).equals(digestOf(header.describedMetadata()))) {
+        if (!m.sha256(K_METADATA_SHA256).equals(digestOf(header.describedMetadata(version)))) {
             throw new CheckpointException("checkpoint " + file + " is corrupt: its metadata does not match its"
                     + " metadata_sha256; " + DAMAGED);
         }

@@ -98,7 +98,8 @@ final class Engines {
         if (device == Main.Device.gpu) {
             return new GpuEngine(layout, params, request.gpu());
         }
-        return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params) : new FastEngine(layout, params);
+        return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params)
+                : new FastEngine(layout, params);
     }
 
     /** The precision a checkpoint written by this engine holds: the one it trains in. */

@@ -28,6 +28,9 @@ public final class Main implements Callable<Integer> {
 
     static final Logger LOG = LoggerFactory.getLogger("microgpt");
 
+    /** The largest --batch-size: the GPU engine stages a batch's documents in one copy. */
+    static final int MAX_BATCH_SIZE = 4096;
+
     enum Device { auto, cpu, gpu }
 
     enum Engine { fast, tape }
@@ -58,6 +61,10 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "N", defaultValue = "1000",
             description = "Training steps, one document each; the learning rate decays to 0 over them (default: ${DEFAULT-VALUE}).")
     int steps;
+
+    @Option(names = "--batch-size", paramLabel = "B", defaultValue = "1",
+            description = "Documents a step trains on; its loss is their mean, one Adam update per step (1 to " + MAX_BATCH_SIZE + "; default: ${DEFAULT-VALUE}, as microgpt.py).")
+    int batchSize;
 
     @Option(names = "--learning-rate", paramLabel = "LR", defaultValue = "0.01",
             description = "Adam's initial learning rate (default: ${DEFAULT-VALUE}).")
@@ -181,6 +188,7 @@ public final class Main implements Callable<Integer> {
         var explicit = new RunOptions.Explicit(given("--n-embd") ? nEmbd : null, given("--n-head") ? nHead : null,
                 given("--n-layer") ? nLayer : null, given("--block-size") ? blockSize : null,
                 given("--seed") ? seed : null, given("--steps") ? steps : null,
+                given("--batch-size") ? batchSize : null,
                 given("--learning-rate") ? learningRate : null, given("--beta1") ? beta1 : null,
                 given("--beta2") ? beta2 : null);
         var deviceRequest = new RunOptions.DeviceRequest(device, given("--engine") ? engine : null,
@@ -188,7 +196,7 @@ public final class Main implements Callable<Integer> {
         var saving = new RunOptions.Saving(checkpoint, given("--checkpoint"), checkpointEvery, stopAfter, resume,
                 predict);
         return new RunOptions(given("--input") ? input : null, new TrainingRun.Shape(nEmbd, nHead, nLayer, blockSize),
-                steps, adam, seed, explicit, deviceRequest, saving,
+                steps, batchSize, adam, seed, explicit, deviceRequest, saving,
                 new RunOptions.Sampling(numSamples, temperature, prefix),
                 new RunOptions.Report(metrics, plot, logEvery, quiet));
     }
@@ -209,6 +217,9 @@ public final class Main implements Callable<Integer> {
     /** Checks of the arguments alone; anything about files or data is checked where they are read. */
     private void validate() {
         requirePositive("--steps", steps);
+        if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+            throw new UsageException("--batch-size must be in 1.." + MAX_BATCH_SIZE + ", got " + batchSize);
+        }
         if (checkpointEvery != null) {
             requirePositive("--checkpoint-every", checkpointEvery);
         }

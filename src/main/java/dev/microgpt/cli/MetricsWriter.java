@@ -10,13 +10,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms}. The loss and learning rate are written with
- * Double.toString, which round-trips exactly; elapsed_ms has microsecond resolution (on the GPU, the time the step's
- * batch of losses was collected, so the steps of one batch share it).
+ * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s}. The loss and learning rate are
+ * written with Double.toString, which round-trips exactly; elapsed_ms has microsecond resolution (on the GPU, the time
+ * the step's group of losses was collected, so the steps of one group share it); the rates are this session's so far.
  */
 final class MetricsWriter implements AutoCloseable {
 
-    static final String HEADER = "step,loss,lr,elapsed_ms";
+    static final String HEADER = "step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s";
+    private static final int COLUMNS = HEADER.split(",").length;
 
     private final Path path;
     private final BufferedWriter out;
@@ -54,11 +55,11 @@ final class MetricsWriter implements AutoCloseable {
 
     private static boolean isRowUpTo(String line, int lastStep) {
         String[] fields = line.split(",", -1);
-        if (fields.length != 4) {
+        if (fields.length != COLUMNS) {
             return false;
         }
         try {
-            for (int i = 1; i < 4; i++) {
+            for (int i = 1; i < COLUMNS; i++) {
                 Double.parseDouble(fields[i]);
             }
             return Integer.parseInt(fields[0]) <= lastStep;
@@ -67,9 +68,10 @@ final class MetricsWriter implements AutoCloseable {
         }
     }
 
-    void record(int step, double loss, double learningRate, long elapsedNanos) {
+    void record(int step, double loss, double learningRate, Throughput throughput) {
         try {
-            out.write(step + "," + loss + "," + learningRate + "," + (elapsedNanos / 1000) / 1000.0);
+            out.write(step + "," + loss + "," + learningRate + "," + (throughput.elapsedNanos() / 1000) / 1000.0 + ","
+                    + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond()));
             out.newLine();
         } catch (IOException e) {
             throw new UncheckedIOException(failure(path, e));

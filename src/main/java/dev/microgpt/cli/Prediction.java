@@ -31,7 +31,8 @@ final class Prediction {
             rng.restore(checkpoint.rng());
         }
         Main.LOG.info("sampling from {} (step {} of {})", file, checkpoint.step(), checkpoint.totalSteps());
-        Samples.print(new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer), rng, options.sampling());
+        Sampler sampler = new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer);
+        Samples.print(sampler, rng, options.sampling());
         return 0;
     }
 }

@@ -27,7 +27,7 @@ final class Progress implements AutoCloseable {
     private int stepsSeen;
     private int lastStep;
     private double lastLoss = Double.NaN;
-    private long lastNanos;
+    private Throughput throughput; // of the last step
     private boolean closed;
     private long lastBarMessageNanos = -BAR_MESSAGE_INTERVAL_NANOS; // so the first step sets the message
 
@@ -55,12 +55,13 @@ final class Progress implements AutoCloseable {
                 .build();
     }
 
-    void onStep(int step, double loss, double lr, long elapsedNanos) {
+    void onStep(int step, double loss, double lr, Throughput throughput) {
         recent[stepsSeen % RECENT] = loss;
         stepsSeen++;
         lastStep = step;
         lastLoss = loss;
-        lastNanos = elapsedNanos;
+        this.throughput = throughput;
+        long elapsedNanos = throughput.elapsedNanos();
         if (bar != null) {
             bar.stepTo(step);
             // Rendering allocates, so the bar is redrawn only as often as a person can read it.
@@ -74,7 +75,10 @@ final class Progress implements AutoCloseable {
         }
     }
 
-    /** Closes the bar, then logs steps, wall time, ms/step, final loss and the mean of the last 100 losses. */
+    /**
+     * Closes the bar, then logs steps, wall time, ms/step, documents/s, tokens/s, final loss and the mean of the last
+     * 100 losses.
+     */
     void summary() {
         if (bar != null && !closed) {
             bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", lastLoss));
@@ -88,9 +92,10 @@ final class Progress implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             sum += recent[i];
         }
-        log.info(String.format(Locale.ROOT,
-                "trained %d steps (to step %d of %d) in %.3f s, %.4f ms/step; final loss %.4f, mean of the last %d %.4f",
-                stepsSeen, lastStep, totalSteps, lastNanos / 1e9, lastNanos / 1e6 / stepsSeen, lastLoss, n, sum / n));
+        log.info(String.format(Locale.ROOT, "trained %d steps (to step %d of %d) in %.3f s, %.4f ms/step, %.0f documents/s,"
+                        + " %.0f tokens/s; final loss %.4f, mean of the last %d %.4f", stepsSeen, lastStep, totalSteps,
+                throughput.elapsedNanos() / 1e9, throughput.millisPerStep(), throughput.documentsPerSecond(),
+                throughput.tokensPerSecond(), lastLoss, n, sum / n));
     }
 
     /** Closes the bar (it prints its final state once); later calls do nothing. */

@@ -22,11 +22,12 @@ final class Reconcile {
         agree("--block-size", given.blockSize(), config.blockSize(), checkpoint);
     }
 
-    /** Refuses, besides the shape, an explicit --seed, --steps or Adam setting that contradicts the checkpoint's. */
+    /** Refuses, besides the shape, an explicit --seed, --steps, --batch-size or Adam setting that contradicts it. */
     static void training(RunOptions.Explicit given, Checkpoint resumed, Path checkpoint) {
         shape(given, resumed.config(), checkpoint);
         agree("--seed", given.seed(), resumed.seed(), checkpoint);
         agree("--steps", given.steps(), resumed.totalSteps(), checkpoint);
+        agree("--batch-size", given.batchSize(), resumed.batchSize(), checkpoint);
         agree("--learning-rate", given.learningRate(), resumed.adam().learningRate(), checkpoint);
         agree("--beta1", given.beta1(), resumed.adam().beta1(), checkpoint);
         agree("--beta2", given.beta2(), resumed.adam().beta2(), checkpoint);

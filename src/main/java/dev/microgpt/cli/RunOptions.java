@@ -13,6 +13,7 @@ import java.util.List;
  * @param input    the dataset file, or null: input.txt, else downloaded, else the built-in names (DatasetSource)
  * @param shape    the model, for a fresh run (a checkpoint brings its own)
  * @param steps    the schedule's length, for a fresh run
+ * @param batchSize the documents of every step, for a fresh run
  * @param adam     Adam's settings, for a fresh run
  * @param seed     the RNG's seed, for a fresh run
  * @param explicit the settings given on the command line, which a checkpoint's must agree with
@@ -21,15 +22,15 @@ import java.util.List;
  * @param sampling what to print after training (or instead of it, with --predict)
  * @param report   progress, metrics and the loss plot
  */
-record RunOptions(Path input, TrainingRun.Shape shape, int steps, AdamConfig adam, long seed, Explicit explicit,
-                  DeviceRequest device, Saving saving, Sampling sampling, Report report) {
+record RunOptions(Path input, TrainingRun.Shape shape, int steps, int batchSize, AdamConfig adam, long seed,
+                  Explicit explicit, DeviceRequest device, Saving saving, Sampling sampling, Report report) {
 
     /**
      * The settings a checkpoint decides, as given on the command line: null where left at the default, which then
      * simply takes the checkpoint's value; an explicit one that says otherwise is a usage error ({@link Reconcile}).
      */
     record Explicit(Integer nEmbd, Integer nHead, Integer nLayer, Integer blockSize, Long seed, Integer steps,
-                    Double learningRate, Double beta1, Double beta2) {
+                    Integer batchSize, Double learningRate, Double beta1, Double beta2) {
     }
 
     /**
@@ -52,7 +53,7 @@ record RunOptions(Path input, TrainingRun.Shape shape, int steps, AdamConfig ada
     record Saving(Path checkpoint, boolean checkpointNamed, Integer every, Integer stopAfter, boolean resume,
                   boolean predict) {
 
-        /** Whether checkpoints at {@link #checkpoint} are asked for: by naming it, --checkpoint-every or --stop-after. */
+        /** Whether checkpoints at {@link #checkpoint} are asked for: by naming it, --checkpoint-every, --stop-after. */
         boolean checkpointsAsked() {
             return checkpointNamed || every != null || stopAfter != null;
         }

@@ -29,6 +29,7 @@ final class TrainingSession {
     private long seed;
     private AdamConfig adam;
     private int totalSteps;
+    private int batchSize;
     private Dataset dataset;
     private TrainingRun run;
     private MetricsWriter metrics;   // null without --metrics; flushed before every checkpoint
@@ -55,6 +56,9 @@ final class TrainingSession {
         Main.LOG.info("num docs: {}", run.documents().size());
         Main.LOG.info("vocab size: {}", run.tokenizer().vocabSize());
         Main.LOG.info("num params: {}", run.layout().size());
+        if (batchSize > 1) {
+            Main.LOG.info("batch size: {} documents a step", batchSize);
+        }
 
         int firstStep = resumed == null ? 0 : resumed.step();
         int endStep = saving.stopAfter() == null ? totalSteps : saving.stopAfter();
@@ -83,16 +87,18 @@ final class TrainingSession {
             }
             this.metrics = metrics;
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
-                    saving.every() == null ? 0 : saving.every());
+                    saving.every() == null ? 0 : saving.every(), batchSize);
+            Throughput throughput = new Throughput(batchSize);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
-                outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos) -> {
+                outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
+                    throughput.add(tokens, nanos);
                     if (metrics != null) {
-                        metrics.record(step, loss, lr, nanos);
+                        metrics.record(step, loss, lr, throughput);
                     }
                     if (losses != null) {
                         losses[step - firstStep - 1] = loss;
                     }
-                    progress.onStep(step, loss, lr, nanos);
+                    progress.onStep(step, loss, lr, throughput);
                     if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
                         save(engine, step, checkpointFile);
                     }
@@ -142,6 +148,7 @@ final class TrainingSession {
             seed = options.seed();
             adam = options.adam();
             totalSteps = options.steps();
+            batchSize = options.batchSize();
             return;
         }
         if (!Files.exists(checkpointFile)) {
@@ -155,6 +162,7 @@ final class TrainingSession {
         seed = resumed.seed();
         adam = resumed.adam();
         totalSteps = resumed.totalSteps();
+        batchSize = resumed.batchSize();
     }
 
     /** Before any training: the resumed run's data must be the checkpoint's, and the prefix must be samplable. */
@@ -200,7 +208,7 @@ final class TrainingSession {
         engine.readParameters(params);
         engine.readMoments(m, v);
         Checkpoint checkpoint = new Checkpoint(run.layout().config(), run.tokenizer().vocabulary(), adam, stepsDone,
-                totalSteps, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
+                totalSteps, batchSize, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
         try {
             CheckpointFile.write(path, checkpoint);
         } catch (IOException e) {

@@ -55,17 +55,17 @@ public abstract class CpuEngine implements TrainingEngine {
     }
 
     @Override
-    public final void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+    public final void submitStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
         if (lossPending) {
             throw new IllegalStateException("collect the previous step's loss first; lossBatch() is 1");
         }
-        submittedLoss = trainStep(tokens, positions, adam, step, numSteps);
+        submittedLoss = trainStep(batch, adam, step, numSteps);
         lossPending = true;
     }
 
     /** Forward, backward and, when the loss is finite, Adam; returns the loss. */
-    protected double trainStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
-        double loss = forwardBackward(tokens, positions);
+    protected double trainStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
+        double loss = forwardBackward(batch);
         if (Double.isFinite(loss)) {
             adamUpdate(adam, step, numSteps);
         }

@@ -137,34 +137,54 @@ public final class FastEngine extends CpuEngine {
     }
 
     @Override
-    public double forwardBackward(int[] tokens, int positions) {
-        forward(tokens, 0, positions);
-        double loss = CrossEntropy.forward(logits, tokens, positions, vocab);
-        backward(tokens, positions, NOWHERE);
-        return loss;
+    public double forwardBackward(DocumentBatch batch) {
+        clearGradients();
+        return forwardBackward(batch, NOWHERE);
     }
 
     /**
-     * A training step with Adam on the other core, updating each tensor as soon as the backward is done with it; for
-     * models too small for that to pay, the plain step.
+     * The documents one after another, each one's gradients added to the others' with its weight 1 / B (dlogits
+     * scaled, so B = 1 is exactly one document's step); the last document's backward reports each tensor to
+     * {@code lastReady} as its gradient becomes final. Returns the mean of the documents' losses, or the first loss
+     * that is not finite, leaving the gradients unfinished: a diverged step is not applied.
+     */
+    private double forwardBackward(DocumentBatch batch, GradientsReady lastReady) {
+        double sum = 0;
+        for (int b = 0; b < batch.size(); b++) {
+            int[] tokens = batch.tokens(b);
+            int n = batch.positions(b);
+            forward(tokens, 0, n);
+            double loss = CrossEntropy.forward(logits, tokens, n, vocab);
+            if (!Double.isFinite(loss)) {
+                return loss;
+            }
+            sum += loss;
+            CrossEntropy.backward(logits, tokens, n, vocab, batch.documentWeight(), dLogits);
+            backward(tokens, n, b == batch.size() - 1 ? lastReady : NOWHERE);
+        }
+        return sum / batch.size();
+    }
+
+    /**
+     * A training step with Adam on the other core, updating each tensor as soon as the last document's backward is
+     * done with it; for models too small for that to pay, the plain step.
      */
     @Override
-    protected double trainStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps) {
+    protected double trainStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
         if (overlappedAdam == null) {
-            return super.trainStep(tokens, positions, adam, step, numSteps);
+            return super.trainStep(batch, adam, step, numSteps);
         }
-        forward(tokens, 0, positions);
-        double loss = CrossEntropy.forward(logits, tokens, positions, vocab);
-        if (!Double.isFinite(loss)) {
-            return loss; // no update: a diverging run keeps its last good weights
-        }
+        clearGradients();
         overlappedAdam.begin(adam, step, numSteps);
+        double loss;
         try {
-            backward(tokens, positions, toAdam);
+            loss = forwardBackward(batch, toAdam);
         } finally {
             overlappedAdam.await(); // never leave the worker on this step's ranges when the next one begins
         }
-        adamApplied();
+        if (Double.isFinite(loss)) {
+            adamApplied();
+        }
         return loss;
     }
 
@@ -184,9 +204,8 @@ public final class FastEngine extends CpuEngine {
 
     private static final GradientsReady NOWHERE = (offset, length) -> { };
 
+    /** Adds one document's gradients, from dLogits, to the gradients. */
     private void backward(int[] tokens, int n, GradientsReady ready) {
-        clearGradients();
-        CrossEntropy.backward(logits, tokens, n, vocab, dLogits);
         Arrays.fill(dStream, 0.0);
         ParameterLayout.Tensor lmHead = layout.lmHead();
         Linear.backward(stream[blocks.length], 0, dLogits, 0, params, lmHead.offset(),

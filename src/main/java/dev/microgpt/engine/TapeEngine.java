@@ -10,7 +10,7 @@ import java.util.Arrays;
  * The project's gradient oracle: microgpt.py's scalar autograd, operation by operation, on a Wengert tape in flat
  * arrays. Every scalar of the forward pass is a node, as in Python; faster engines are checked against this one.
  *
- * <p>Every step appends the forward graph of one document after the weight nodes, walks the tape backwards, and
+ * <p>Every step appends the forward graph of its documents after the weight nodes, walks the tape backwards, and
  * truncates it again. The graph is microgpt.py's Value graph node for node, with the same children in the same
  * order and the same float64 operations ({@code a / b} is {@code a * b**-1}, {@code -a} is {@code a * -1},
  * {@code sum()} starts from 0, ...), except that constant operands are not materialised and the probabilities of
@@ -55,6 +55,7 @@ public final class TapeEngine extends CpuEngine {
     private final int[] attentionLogits;  // [block_size]
     private final int[] attentionWeights; // [block_size]
     private final int[] losses;        // [block_size] one per position
+    private int[] documentLosses = new int[1]; // [B] one per document, grown to the largest batch
 
     public TapeEngine(ParameterLayout layout, double[] initialParams) {
         this(layout, initialParams, INITIAL_GRAPH_NODES_PER_WEIGHT * layout.size());
@@ -88,14 +89,27 @@ public final class TapeEngine extends CpuEngine {
         return "cpu-tape";
     }
 
+    /**
+     * Every document's graph appended in turn, each with its loss {@code (1 / n) * sum(losses)}; for more than one
+     * document the step's loss is {@code (1 / B) * sum(document losses)}, one graph walked backwards once.
+     */
     @Override
-    public double forwardBackward(int[] tokens, int positions) {
-        checkDocument(tokens, positions);
-        tape.loadWeights(params);
-        for (int pos = 0; pos < positions; pos++) {
-            losses[pos] = positionLoss(tokens[pos], pos, tokens[pos + 1]);
+    public double forwardBackward(DocumentBatch batch) {
+        if (documentLosses.length < batch.size()) {
+            documentLosses = new int[batch.size()];
         }
-        int loss = tape.mulConst(sum(losses, positions), 1.0 / positions); // (1 / n) * sum(losses)
+        tape.loadWeights(params);
+        for (int b = 0; b < batch.size(); b++) {
+            int[] tokens = batch.tokens(b);
+            int positions = batch.positions(b);
+            checkDocument(tokens, positions);
+            for (int pos = 0; pos < positions; pos++) {
+                losses[pos] = positionLoss(tokens[pos], pos, tokens[pos + 1]);
+            }
+            documentLosses[b] = tape.mulConst(sum(losses, positions), 1.0 / positions); // (1 / n) * sum(losses)
+        }
+        int loss = batch.size() == 1 ? documentLosses[0]
+                : tape.mulConst(sum(documentLosses, batch.size()), batch.documentWeight());
         tape.backward(loss);
         tape.readWeightGradients(grads);
         double value = tape.value(loss);

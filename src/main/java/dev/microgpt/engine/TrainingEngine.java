@@ -3,7 +3,7 @@ package dev.microgpt.engine;
 import dev.microgpt.model.ParameterLayout;
 
 /**
- * What trains the model: forward and backward over one document, and Adam. Every engine keeps parameters,
+ * What trains the model: forward and backward over a step's documents, and Adam. Every engine keeps parameters,
  * gradients and Adam moments in {@link ParameterLayout} order, so their contents can be compared and moved
  * between engines (and into checkpoints) as flat arrays.
  */
@@ -15,23 +15,27 @@ public interface TrainingEngine extends AutoCloseable {
     ParameterLayout layout();
 
     /**
-     * Runs the model over {@code tokens[0..positions]} and back: position t predicts tokens[t + 1], the loss
-     * is the mean over the {@code positions} predictions. Afterwards the engine's gradients are exactly
-     * the gradients of this loss (earlier ones are discarded).
+     * Runs the model over every document of {@code batch} and back: in a document, position t predicts tokens[t + 1]
+     * and its loss is the mean over its positions; the batch's loss is the mean of its documents' losses. Afterwards
+     * the engine's gradients are exactly the gradients of that loss (earlier ones are discarded).
      *
-     * @param tokens    at least positions + 1 token ids
-     * @param positions 1..block_size
-     * @return the mean cross-entropy loss
+     * @return the batch's mean cross-entropy loss
      */
-    double forwardBackward(int[] tokens, int positions);
+    double forwardBackward(DocumentBatch batch);
+
+    /** {@link #forwardBackward(DocumentBatch)} of one document: {@code tokens[0..positions]}, 1..block_size positions. */
+    default double forwardBackward(int[] tokens, int positions) {
+        return forwardBackward(DocumentBatch.of(tokens, positions));
+    }
 
     /**
-     * Queues one whole training step for 0-based {@code step} of {@code numSteps}: forward, backward and Adam. Engines
-     * that compute on the host run it at once and skip Adam when the loss is not finite, so that a diverging run keeps
-     * its last good weights; asynchronous engines may return before the step has run. Losses are reported, in order,
-     * by {@link #collectLosses}.
+     * Queues one whole training step over {@code batch} for 0-based {@code step} of {@code numSteps}: forward,
+     * backward and Adam. Engines that compute on the host run it at once and skip Adam when the loss is not finite, so
+     * that a diverging run keeps its last good weights; asynchronous engines may return before the step has run, having
+     * copied what they need of the batch, which the caller may then refill. Losses are reported, in order, by
+     * {@link #collectLosses}.
      */
-    void submitStep(int[] tokens, int positions, AdamConfig adam, int step, int numSteps);
+    void submitStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps);
 
     /**
      * Waits for every submitted step, writes their losses into {@code into} oldest first and returns how many there

@@ -4,6 +4,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.model.ParameterLayout;
 import java.util.List;
@@ -175,8 +176,11 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     @Override
-    public void submitStep(int[] doc, int positions, AdamConfig adamConfig, int step, int numSteps) {
+    public void submitStep(DocumentBatch batch, AdamConfig adamConfig, int step, int numSteps) {
         gpu.makeCurrent();
+        requireOneDocument(batch);
+        int[] doc = batch.tokens(0);
+        int positions = batch.positions(0);
         if (pending == LOSS_BATCH) {
             throw new IllegalStateException("collect losses at least every " + LOSS_BATCH + " steps");
         }
@@ -215,8 +219,11 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     @Override
-    public double forwardBackward(int[] doc, int positions) {
+    public double forwardBackward(DocumentBatch batch) {
         gpu.makeCurrent();
+        requireOneDocument(batch);
+        int[] doc = batch.tokens(0);
+        int positions = batch.positions(0);
         requireNothingPending();
         clearGradientsIfNeeded();
         input.stage(0, doc, positions, 0, (int) losses.length());
@@ -250,6 +257,13 @@ public final class GpuEngine implements TrainingEngine {
 
     private void zero(DeviceArray array) {
         Cuda.check(cuMemsetD32Async(array.at(0), 0, array.length(), gpu.stream()), "cuMemsetD32Async");
+    }
+
+    private static void requireOneDocument(DocumentBatch batch) {
+        if (batch.size() != 1) {
+            throw new IllegalArgumentException("the GPU engine trains one document a step; --batch-size " + batch.size()
+                    + " needs the CPU (--device cpu)");
+        }
     }
 
     private void requireNothingPending() {

@@ -23,14 +23,17 @@ public final class CrossEntropy {
         return (1.0 / rows) * sum; // Python: (1 / n) * sum(losses)
     }
 
-    /** dlogits [rows, V] = (probs - onehot(target)) / rows. */
-    public static void backward(double[] probs, int[] tokens, int rows, int v, double[] dLogits) {
-        double invRows = 1.0 / rows;
+    /**
+     * dlogits [rows, V] = weight * (probs - onehot(target)) / rows: the gradient of {@code weight} times the mean loss
+     * (a document's share of a batch's loss; 1 for one document, whose scale is then exactly 1 / rows).
+     */
+    public static void backward(double[] probs, int[] tokens, int rows, int v, double weight, double[] dLogits) {
+        double scale = weight / rows;
         for (int t = 0; t < rows; t++) {
             for (int j = 0; j < v; j++) {
-                dLogits[t * v + j] = probs[t * v + j] * invRows;
+                dLogits[t * v + j] = probs[t * v + j] * scale;
             }
-            dLogits[t * v + tokens[t + 1]] -= invRows;
+            dLogits[t * v + tokens[t + 1]] -= scale;
         }
     }
 }

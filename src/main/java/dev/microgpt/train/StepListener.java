@@ -9,6 +9,7 @@ public interface StepListener {
      * @param loss          its mean loss
      * @param learningRate  the decayed learning rate Adam used in it
      * @param elapsedNanos  wall-clock time since training started, at the end of this step
+     * @param tokens        the positions it trained, over all its documents (for tokens/s)
      */
-    void onStep(int step, double loss, double learningRate, long elapsedNanos);
+    void onStep(int step, double loss, double learningRate, long elapsedNanos, int tokens);
 }

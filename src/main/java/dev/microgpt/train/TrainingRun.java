@@ -1,5 +1,6 @@
 package dev.microgpt.train;
 
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.model.Tokenizer;
@@ -48,9 +49,21 @@ public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer toke
         return new TrainingRun(List.copyOf(docs), tokens, tokenizer, layout, params, rng);
     }
 
-    /** The document of 0-based {@code step}: {@code docs[step % len(docs)]}. */
+    /** The document of 0-based {@code step} of one document a step: {@code docs[step % len(docs)]}. */
     public int[] documentAt(int step) {
         return tokens[step % tokens.length];
+    }
+
+    /**
+     * Fills {@code batch} with the documents of 0-based {@code step} at B = batch.size() documents a step:
+     * {@code docs[(step * B + b) % len(docs)]}, b < B, walking the shuffled order as microgpt.py does one at a time.
+     */
+    public void fill(DocumentBatch batch, int step) {
+        long first = (long) step * batch.size();
+        for (int b = 0; b < batch.size(); b++) {
+            int[] doc = tokens[(int) ((first + b) % tokens.length)];
+            batch.set(b, doc, positionsOf(doc));
+        }
     }
 
     /** Positions a step trains on: {@code n = min(block_size, len(tokens) - 1)}. */

@@ -49,6 +49,7 @@ class CheckpointFileTest {
         assertEquals(original.adam(), read.adam());
         assertEquals(original.step(), read.step());
         assertEquals(original.totalSteps(), read.totalSteps());
+        assertEquals(original.batchSize(), read.batchSize());
         assertEquals(original.seed(), read.seed());
         assertEquals(original.datasetSha256(), read.datasetSha256());
         assertEquals(original.rng(), read.rng());
@@ -59,6 +60,23 @@ class CheckpointFileTest {
         assertBitwiseEqual(original.adamV(), read.adamV(), "adam v");
         assertEquals(original, read);
         assertEquals(List.of(path), listing(), "no temporary file is left behind");
+    }
+
+    /** Checkpoints written before batches (format version 1, no batch_size) still load, as one document a step. */
+    @Test
+    void aVersionOneCheckpointLoadsWithOneDocumentAStep() throws IOException {
+        Checkpoint original = TestCheckpoints.atBatchSize(TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 2), 1);
+        Path path = dir.resolve("old.ckpt");
+        CheckpointFile.write(path, original);
+        SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
+        JsonObject metadata = file.metadata();
+        metadata.addProperty("format_version", "1");
+        metadata.remove("batch_size");
+        metadata.remove("metadata_sha256");
+        metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata)); // as version 1 signed it
+        Files.write(path, file.assemble());
+
+        assertEquals(original, CheckpointFile.read(path));
     }
 
     @Test
@@ -107,11 +125,12 @@ class CheckpointFileTest {
 
         JsonObject metadata = file.metadata();
         assertEquals(List.of("format", "format_version", "n_embd", "n_head", "n_layer", "block_size", "vocab_size",
-                        "vocabulary", "learning_rate", "beta1", "beta2", "eps", "step", "total_steps", "seed",
+                        "vocabulary", "learning_rate", "beta1", "beta2", "eps", "step", "total_steps", "batch_size", "seed",
                         "dataset_sha256", "rng_state", "dtype", "data_sha256", "metadata_sha256"),
                 List.copyOf(metadata.keySet()));
         assertEquals("microgpt-checkpoint", metadata.get("format").getAsString());
-        assertEquals("1", metadata.get("format_version").getAsString());
+        assertEquals("2", metadata.get("format_version").getAsString());
+        assertEquals(Integer.toString(checkpoint.batchSize()), metadata.get("batch_size").getAsString());
         assertEquals("8", metadata.get("n_embd").getAsString());
         assertEquals("17", metadata.get("vocab_size").getAsString());
         assertEquals(TestCheckpoints.VOCABULARY, metadata.get("vocabulary").getAsString());

@@ -46,14 +46,21 @@ final class TestCheckpoints {
         generator.gauss(0, 1); // leaves the second Box-Muller value cached, which the state must carry
         AdamConfig adam = new AdamConfig(0.001 + random.nextDouble() * 0.01, 0.85, 0.99, 1e-8);
         int totalSteps = 1 + random.nextInt(5000);
-        return new Checkpoint(config, VOCABULARY, adam, random.nextInt(totalSteps + 1), totalSteps,
+        int batchSize = random.nextBoolean() ? 1 : 1 + random.nextInt(1024);
+        return new Checkpoint(config, VOCABULARY, adam, random.nextInt(totalSteps + 1), totalSteps, batchSize,
                 random.nextLong(), sha256Hex("dataset " + seed), generator.state(), dtype, params, m, v);
+    }
+
+    /** The same checkpoint with another batch size. */
+    static Checkpoint atBatchSize(Checkpoint c, int batchSize) {
+        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.totalSteps(), batchSize, c.seed(),
+                c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
     }
 
     /** The same checkpoint at another step. */
     static Checkpoint atStep(Checkpoint c, int step) {
-        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), step, c.totalSteps(), c.seed(), c.datasetSha256(),
-                c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
+        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), step, c.totalSteps(), c.batchSize(), c.seed(),
+                c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
     }
 
     static String sha256Hex(String text) {

@@ -331,11 +331,11 @@ class CommandLineTest {
 
     @Test
     void metricsAreCsvWithExactLossesAndThePlotIsAPng() throws Exception {
-        Result r = run("--input", "names.txt", "--steps", "50", "--metrics", "m.csv", "--plot", "loss.png",
-                "--num-samples", "3", "--prefix", "ma");
+        Result r = run("--input", "names.txt", "--steps", "50", "--batch-size", "3", "--metrics", "m.csv", "--plot",
+                "loss.png", "--num-samples", "3", "--prefix", "ma");
         assertEquals(0, r.exitCode(), r.stderr());
         List<String> rows = Files.readAllLines(dir.resolve("m.csv"));
-        assertEquals("step,loss,lr,elapsed_ms", rows.get(0));
+        assertEquals("step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s", rows.get(0));
         assertEquals(51, rows.size());
         double previousElapsed = 0;
         for (int i = 1; i <= 50; i++) {
@@ -347,6 +347,10 @@ class CommandLineTest {
             double elapsed = Double.parseDouble(f[3]);
             assertTrue(elapsed >= previousElapsed);
             previousElapsed = elapsed;
+            double documentsPerSecond = Double.parseDouble(f[4]);
+            double expected = 3 * i / (elapsed / 1000); // elapsed_ms keeps microseconds: 1e-3 relative at worst
+            assertEquals(expected, documentsPerSecond, Math.max(1, 2e-3 * expected), "3 documents a step: " + rows.get(i));
+            assertTrue(Double.parseDouble(f[5]) >= documentsPerSecond, "a document trains one position or more");
         }
         byte[] png = Files.readAllBytes(dir.resolve("loss.png"));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(png, 4));
@@ -356,6 +360,35 @@ class CommandLineTest {
             assertTrue(s.matches("sample  [1-3]: ma[a-z]*"), s);
         }
         assertTrue(r.stderr().contains("mean of the last"), "summary: " + r.stderr());
+        assertTrue(r.stderr().matches("(?s).*ms/step, \\d+ documents/s, \\d+ tokens/s;.*"), "summary: " + r.stderr());
+    }
+
+    @Test
+    void batchedRunsResumeExactlyAndKeepTheirBatchSize() throws Exception {
+        Result straight = run("--input", "names.txt", "--steps", "40", "--batch-size", "4", "--metrics", "straight.csv",
+                "--checkpoint", "straight.safetensors", "--quiet");
+        assertEquals(0, straight.exitCode(), straight.stderr());
+        assertEquals(0, run("--input", "names.txt", "--steps", "40", "--batch-size", "4", "--stop-after", "20",
+                "--metrics", "chunks.csv", "--checkpoint", "chunks.safetensors", "--quiet").exitCode());
+        assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "chunks.safetensors",
+                "--batch-size", "2"), 2, "--batch-size 2", "contradicts", "4");
+        Result resumed = run("--input", "names.txt", "--resume", "--metrics", "chunks.csv", "--checkpoint",
+                "chunks.safetensors", "--quiet"); // the batch size comes from the checkpoint
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+
+        assertEquals(Files.readAllLines(dir.resolve("straight.csv")).stream().map(l -> l.split(",")[1]).toList(),
+                Files.readAllLines(dir.resolve("chunks.csv")).stream().map(l -> l.split(",")[1]).toList(),
+                "every loss, bitwise");
+        assertEquals(straight.stdout(), resumed.stdout(), "samples");
+        assertEquals(4, CheckpointFile.read(dir.resolve("chunks.safetensors")).batchSize());
+        assertArrayEquals(CheckpointFile.read(dir.resolve("straight.safetensors")).params(),
+                CheckpointFile.read(dir.resolve("chunks.safetensors")).params(), 0.0);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0", "-1", "4097"})
+    void batchSizeOutOfRange(String b) throws Exception {
+        assertOneLineError(run("--batch-size", b), 2, "--batch-size must be in 1..4096", b);
     }
 
     @Test

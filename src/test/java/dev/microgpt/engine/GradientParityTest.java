@@ -89,8 +89,9 @@ class GradientParityTest {
         return numeric;
     }
 
-    private static void assertRelative(String what, double[] actual, double[] expected, ParameterLayout.Tensor t,
-                                       double tolerance) {
+    /** ||actual - expected|| / ||expected|| over tensor {@code t} at most {@code tolerance}. */
+    static void assertRelative(String what, double[] actual, double[] expected, ParameterLayout.Tensor t,
+                               double tolerance) {
         double diff = 0;
         double norm = 0;
         for (int i = t.offset(); i < t.end(); i++) {

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 /** Adam overlapped with the backward on a second thread gives bitwise the weights of the serial update. */
 class OverlappedAdamTest {
 
+    /** Batches of 1 to 4 documents: Adam overlaps the last document's backward. */
     @Test
     void overlappedTrainingStepsEqualSerialOnesBitForBit() {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(48, 4, 2, 24, 27));
@@ -30,12 +31,14 @@ class OverlappedAdamTest {
     private static void trainBoth(ParameterLayout layout, Random random, FastEngine overlapped, FastEngine serial) {
         double[] loss = new double[1];
         for (int step = 0; step < 60; step++) {
-            int length = 2 + random.nextInt(30);
-            int[] doc = RandomDocuments.of(random, length, 27);
-            int positions = Math.min(24, length - 1);
-            overlapped.submitStep(doc, positions, AdamConfig.MICROGPT, step, 60);
+            DocumentBatch batch = new DocumentBatch(1 + step % 4);
+            for (int b = 0; b < batch.size(); b++) {
+                int length = 2 + random.nextInt(30);
+                batch.set(b, RandomDocuments.of(random, length, 27), Math.min(24, length - 1));
+            }
+            overlapped.submitStep(batch, AdamConfig.MICROGPT, step, 60);
             assertEquals(1, overlapped.collectLosses(loss));
-            double serialLoss = serial.forwardBackward(doc, positions);
+            double serialLoss = serial.forwardBackward(batch);
             serial.adamUpdate(AdamConfig.MICROGPT, step, 60);
             assertEquals(serialLoss, loss[0], 0.0, "loss of step " + step);
         }

@@ -13,6 +13,7 @@ import java.util.Random;
 import java.util.function.IntConsumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.opentest4j.AssertionFailedError;
 
@@ -32,12 +33,12 @@ class SteadyStateAllocationTest {
     private static final int WINDOW = 1000;
     private static final int WINDOWS = 30;
 
-    @ParameterizedTest(name = "fast engine, n_embd = block_size = {0}")
-    @ValueSource(ints = {16, 64}) // 64/64 takes the overlapped-Adam path
-    void fastEngineStepsAllocateNothing(int size) {
+    @ParameterizedTest(name = "fast engine, n_embd = block_size = {0}, {1} documents a step")
+    @CsvSource({"16, 1", "64, 1", "16, 4"}) // 64/64 takes the overlapped-Adam path
+    void fastEngineStepsAllocateNothing(int size, int batchSize) {
         ParameterLayout layout = layout(size);
         try (FastEngine engine = new FastEngine(layout, weights(layout))) {
-            assertSomeWindowAllocatesNothing(engine.name(), steps(engine, size));
+            assertSomeWindowAllocatesNothing(engine.name(), steps(engine, size, batchSize));
         }
     }
 
@@ -46,7 +47,7 @@ class SteadyStateAllocationTest {
     void tapeEngineStepsAllocateNothing(int size) {
         ParameterLayout layout = layout(size);
         TapeEngine engine = new TapeEngine(layout, weights(layout));
-        assertSomeWindowAllocatesNothing(engine.name(), steps(engine, size));
+        assertSomeWindowAllocatesNothing(engine.name(), steps(engine, size, 1));
     }
 
     /** The check is not vacuous: 16 bytes allocated once every 256 steps, as a batched loss copy might, fail it. */
@@ -54,7 +55,7 @@ class SteadyStateAllocationTest {
     void theCheckCatchesAnAllocationEvery256Steps() {
         ParameterLayout layout = layout(16);
         try (FastEngine engine = new FastEngine(layout, weights(layout))) {
-            IntConsumer step = steps(engine, 16);
+            IntConsumer step = steps(engine, 16, 1);
             IntConsumer leakingStep = s -> {
                 step.accept(s);
                 if (s % 256 == 0) {
@@ -92,8 +93,8 @@ class SteadyStateAllocationTest {
                 + Arrays.toString(allocated));
     }
 
-    /** A training step of {@code engine} on the step's document: 64 random documents taken in turn. */
-    private static IntConsumer steps(TrainingEngine engine, int block) {
+    /** A training step of {@code engine} on the step's documents: 64 random documents taken in turn. */
+    private static IntConsumer steps(TrainingEngine engine, int block, int batchSize) {
         Random random = new Random(3);
         int[][] docs = new int[64][];
         for (int i = 0; i < docs.length; i++) {
@@ -101,9 +102,13 @@ class SteadyStateAllocationTest {
         }
         double[] loss = new double[1];
         int numSteps = WARM_UP + WINDOW * WINDOWS;
+        DocumentBatch batch = new DocumentBatch(batchSize);
         return s -> {
-            int[] doc = docs[s % docs.length];
-            engine.submitStep(doc, Math.min(block, doc.length - 1), AdamConfig.MICROGPT, s, numSteps);
+            for (int b = 0; b < batchSize; b++) {
+                int[] doc = docs[(s * batchSize + b) % docs.length];
+                batch.set(b, doc, Math.min(block, doc.length - 1));
+            }
+            engine.submitStep(batch, AdamConfig.MICROGPT, s, numSteps);
             engine.collectLosses(loss);
         };
     }

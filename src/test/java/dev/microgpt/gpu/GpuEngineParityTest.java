@@ -236,7 +236,7 @@ class GpuEngineParityTest {
 
     static double[] losses(TrainingEngine engine, TrainingRun run, int steps) {
         double[] losses = new double[steps];
-        Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(steps), (s, l, lr, t) -> losses[s - 1] = l);
+        Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(steps), (s, l, lr, t, tokens) -> losses[s - 1] = l);
         return losses;
     }
 
@@ -250,9 +250,9 @@ class GpuEngineParityTest {
         int steps = GpuSupport.status().emulated() ? 3 * GpuEngine.LOSS_BATCH + 100 : 10_000;
         TrainingRun run = TrainingRun.prepare(BuiltinDataset.documents(), TrainingRun.Shape.MICROGPT, 42);
         try (GpuEngine gpu = new GpuEngine(run.layout(), run.initialParams(), mode)) {
-            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, steps, 0), (s, l, lr, t) -> { });
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(0, 100, steps, 0), (s, l, lr, t, tokens) -> { });
             long before = freeDeviceMemory();
-            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, steps, steps, 0), (s, l, lr, t) -> { });
+            Trainer.train(run, gpu, AdamConfig.MICROGPT, new Trainer.Schedule(100, steps, steps, 0), (s, l, lr, t, tokens) -> { });
             long after = freeDeviceMemory();
             assertEquals(before, after, "free device memory after 100 and after " + steps + " steps");
         }

@@ -497,7 +497,7 @@ class KernelParityTest {
         double[] probs = logits.clone();
         double loss = CrossEntropy.forward(probs, tokens, s.n(), v);
         double[] dLogits = new double[s.t() * v];
-        CrossEntropy.backward(probs, tokens, s.n(), v, dLogits);
+        CrossEntropy.backward(probs, tokens, s.n(), v, 1.0, dLogits);
 
         try (DeviceHarness gpu = new DeviceHarness()) {
             DeviceArray dLogitsIn = gpu.floats("logits", logits);
@@ -528,7 +528,7 @@ class KernelParityTest {
         double[] probs = logits.clone();
         CrossEntropy.forward(probs, tokens, s.n(), v);
         double[] dLogits = new double[s.t() * v];
-        CrossEntropy.backward(probs, tokens, s.n(), v, dLogits);
+        CrossEntropy.backward(probs, tokens, s.n(), v, 1.0, dLogits);
 
         try (DeviceHarness gpu = new DeviceHarness()) {
             DeviceArray dLogitsOut = gpu.poisoned("dlogits", s.t() * v);

@@ -42,7 +42,7 @@ final class MicrogptReplay {
         double[] losses = new double[STEPS];
         double[] params = new double[run.layout().size()];
         try (TrainingEngine engine = new FastEngine(run.layout(), run.initialParams())) {
-            Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(STEPS), (s, loss, lr, t) -> losses[s - 1] = loss);
+            Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(STEPS), (s, loss, lr, t, tokens) -> losses[s - 1] = loss);
             engine.readParameters(params);
         }
         Sampler sampler = new Sampler(run.layout(), params, run.tokenizer());

@@ -39,7 +39,7 @@ class ReferenceRunTest {
         TrainingRun run = prepare();
         double[] losses = new double[50];
         try (TrainingEngine engine = new TapeEngine(run.layout(), run.initialParams())) {
-            Trainer.train(run, engine, AdamConfig.MICROGPT, new Trainer.Schedule(0, 50, 1000, 0), (s, loss, lr, t) -> losses[s - 1] = loss);
+            Trainer.train(run, engine, AdamConfig.MICROGPT, new Trainer.Schedule(0, 50, 1000, 0), (s, loss, lr, t, tokens) -> losses[s - 1] = loss);
         }
         MicrogptReplay.assertLossesMatch("tape", expected, losses, 50);
     }
