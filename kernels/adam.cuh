@@ -42,21 +42,26 @@ __device__ __forceinline__ AdamFactors adam_factors(double lr, double beta1, dou
     return f;
 }
 
-// Updates parameters i = first, first + stride, ... < num_params (a grid-stride loop: every thread of the grid
-// passes its global index as first and the grid's thread count as stride).
+// Updates parameter i with its gradient g.    params, m, v [P]
+__device__ __forceinline__ void adam_update_element(long i, float g, float* params, float* m, float* v,
+                                                    const AdamFactors& f) {
+    float mi = f.b1 * m[i] + f.one_minus_b1 * g;
+    float vi = f.b2 * v[i] + f.one_minus_b2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    float m_hat = mi / f.m_corr;
+    float v_hat = vi / f.v_corr;
+    params[i] -= f.lr_t * m_hat / (sqrtf(v_hat) + f.eps);
+}
+
+// Updates parameters i = first, first + stride, ... < num_params and clears their gradients (a grid-stride loop:
+// every thread of the grid passes its global index as first and the grid's thread count as stride).
 //   params, grads, m, v [P]
 __device__ __forceinline__ void adam_update_strided(float* params, float* grads, float* m, float* v,
                                                     long num_params, long first, long stride,
                                                     const AdamFactors& f) {
     for (long i = first; i < num_params; i += stride) {
-        float g = grads[i];
-        float mi = f.b1 * m[i] + f.one_minus_b1 * g;
-        float vi = f.b2 * v[i] + f.one_minus_b2 * (g * g);
-        m[i] = mi;
-        v[i] = vi;
-        float m_hat = mi / f.m_corr;
-        float v_hat = vi / f.v_corr;
-        params[i] -= f.lr_t * m_hat / (sqrtf(v_hat) + f.eps);
+        adam_update_element(i, grads[i], params, m, v, f);
         grads[i] = 0.0f;
     }
 }

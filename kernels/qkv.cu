@@ -3,37 +3,40 @@
 // CPU twin: dev.microgpt.ops.Linear over the [3C, C] block (FastEngine: Linear.forward(..., qkvOffset, ...)).
 // Test: dev.microgpt.gpu.KernelParityTest#qkvForward and #qkvBackward (on the emulated device in CI).
 //
-//   forward   qkv[t, j] = sum_i x[t, i] W[j, i]       j in [0, 3C): q = columns [0, C), k = [C, 2C), v = [2C, 3C)
-//   backward  dx[t, i] = sum_j dqkv[t, j] W[j, i]      (overwritten)
-//             dW[j, i] += sum_{t < n} dqkv[t, j] x[t, i]   (accumulated; dW is the [3C, C] block of dwq|dwk|dwv)
+//   forward   qkv[r, j] = sum_i x[r, i] W[j, i]       j in [0, 3C): q = columns [0, C), k = [C, 2C), v = [2C, 3C)
+//   backward  dx[r, i] = sum_j dqkv[r, j] W[j, i]      (overwritten)
+//             dW[j, i] += sum_r dqkv[r, j] x[r, i]     (accumulated; dW is the [3C, C] block of dwq|dwk|dwv)
+// over the rows r of the step's B * T that hold positions (common.cuh, Batch).
 // x is the block's normalised input (rmsnorm of the residual stream). Head h of q/k/v sits at columns
 // h*D .. h*D+D-1 within each C-wide third (D = C / H), as attention.cu reads them.
-// n = StepScalars.positions; rows t >= n of qkv / dx are not written.
+// Rows t >= n_b of qkv / dx are not written.
 // The matmul device code is linear.cu's (matmul.cuh), so the two cannot drift apart.
 
 #include "common.cuh"
 #include "matmul.cuh"
 
-// Launch: grid (CEIL_DIV(3C, 32), CEIL_DIV(T, 32)), block 256, no dynamic shared memory.
+// Launch: grid (CEIL_DIV(3C, 32), CEIL_DIV(B * T, 32)), block 256, no dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(MM_THREADS)
-qkv_forward(float* qkv,                       // [T, 3C] output, rows t < n written
-            const float* __restrict__ x,      // [T, C] normalised block input
+qkv_forward(float* qkv,                       // [B * T, 3C] output, rows that hold positions written
+            const float* __restrict__ x,      // [B * T, C] normalised block input
             const float* __restrict__ w,      // [3C, C] wq | wk | wv
             int C,
             int T,                            // block_size
-            const StepScalars* __restrict__ ss) {
-    linear_forward_block(qkv, x, w, nullptr, C, 3 * C, false, step_positions(ss, T));
+            const int* __restrict__ slots,    // [B][slot_ints]: the documents (common.cuh, Batch)
+            int slot_ints, int B) {
+    linear_forward_block(qkv, x, w, nullptr, C, 3 * C, false, Batch{slots, slot_ints, B, T});
 }
 
-// Launch: grid (CEIL_DIV(C, 32), CEIL_DIV(T, 32) + CEIL_DIV(3C, 32)), block 256, no dynamic shared memory.
+// Launch: grid (CEIL_DIV(C, 32), CEIL_DIV(B * T, 32) + CEIL_DIV(3C, 32)), block 256, no dynamic shared memory.
 extern "C" __global__ void __launch_bounds__(MM_THREADS)
-qkv_backward(float* dx,                       // [T, C] gradient of the normalised input, overwritten (t < n)
+qkv_backward(float* dx,                       // [B * T, C] gradient of the normalised input, overwritten
              float* dw,                       // [3C, C] dwq | dwk | dwv, accumulated into (+=)
-             const float* __restrict__ dqkv,  // [T, 3C] from attention_backward
-             const float* __restrict__ x,     // [T, C] the forward's normalised input
+             const float* __restrict__ dqkv,  // [B * T, 3C] from attention_backward
+             const float* __restrict__ x,     // [B * T, C] the forward's normalised input
              const float* __restrict__ w,     // [3C, C] wq | wk | wv
              int C,
              int T,                           // block_size
-             const StepScalars* __restrict__ ss) {
-    linear_backward_block(dx, dw, dqkv, x, w, nullptr, C, 3 * C, T, step_positions(ss, T));
+             const int* __restrict__ slots,   // [B][slot_ints]: the documents (common.cuh, Batch)
+             int slot_ints, int B) {
+    linear_backward_block(dx, dw, dqkv, x, w, nullptr, C, 3 * C, Batch{slots, slot_ints, B, T});
 }

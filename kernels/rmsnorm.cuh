@@ -2,9 +2,10 @@
 //   dx[j] (+)= s dy[j] - x[j] s^3 / C * sum_i dy[i] x[i].
 // CPU twin: dev.microgpt.ops.RmsNorm (the embedding variants: plus dev.microgpt.ops.Embedding).
 //
-// Device functions shared by the eager kernels (rmsnorm.cu: a warp per row t, rows from the grid) and the fused
+// Device functions shared by the eager kernels (rmsnorm.cu: a warp per row, rows from the grid) and the fused
 // step (step.cu: every warp of a persistent grid takes rows in turn). Each *_row function is called by all 32
-// lanes of one warp for one row t < n; it synchronises nothing beyond the warp.
+// lanes of one warp for one row that holds a position; it synchronises nothing beyond the warp. The embedding's
+// weight gradients are items, one thread each (embedding_backward_item).
 
 #pragma once
 
@@ -26,10 +27,10 @@ __device__ __forceinline__ float rms_coupling(const float* dyt, const float* xt,
     return -s * s * s / (float)C * warp_sum(dot);
 }
 
-// y[t] = rmsnorm(x[t]); scale[t] = s.    y, x [T, C]; scale [T]
-__device__ __forceinline__ void rmsnorm_forward_row(int t, float* y, float* scale, const float* x, int C) {
-    const float* xt = x + (long)t * C;
-    float* yt = y + (long)t * C;
+// y[r] = rmsnorm(x[r]); scale[r] = s.    y, x [rows, C]; scale [rows]
+__device__ __forceinline__ void rmsnorm_forward_row(int r, float* y, float* scale, const float* x, int C) {
+    const float* xt = x + (long)r * C;
+    float* yt = y + (long)r * C;
     float sum_sq = 0.0f;
     for (int j = lane_id(); j < C; j += WARP_SIZE) {
         float v = xt[j];
@@ -40,17 +41,17 @@ __device__ __forceinline__ void rmsnorm_forward_row(int t, float* y, float* scal
         yt[j] = xt[j] * s;
     }
     if (lane_id() == 0) {
-        scale[t] = s;
+        scale[r] = s;
     }
 }
 
-// dx[t] += (accumulate) or = the gradient through the norm of row t.    dx, dy, x [T, C]; scale [T]
-__device__ __forceinline__ void rmsnorm_backward_row(int t, float* dx, const float* dy, const float* x,
+// dx[r] += (accumulate) or = the gradient through the norm of row r.    dx, dy, x [rows, C]; scale [rows]
+__device__ __forceinline__ void rmsnorm_backward_row(int r, float* dx, const float* dy, const float* x,
                                                      const float* scale, int C, bool accumulate) {
-    const float* dyt = dy + (long)t * C;
-    const float* xt = x + (long)t * C;
-    float* dxt = dx + (long)t * C;
-    float s = scale[t];
+    const float* dyt = dy + (long)r * C;
+    const float* xt = x + (long)r * C;
+    float* dxt = dx + (long)r * C;
+    float s = scale[r];
     float coupling = rms_coupling(dyt, xt, s, C);
     for (int j = lane_id(); j < C; j += WARP_SIZE) {
         float g = fmaf(s, dyt[j], coupling * xt[j]);
@@ -58,14 +59,15 @@ __device__ __forceinline__ void rmsnorm_backward_row(int t, float* dx, const flo
     }
 }
 
-// emb[t] = wte[tokens[t]] + wpe[t] (kept for the backward); y[t] = rmsnorm(emb[t]); scale[t] = s.
-//   emb, y [T, C]; scale [T]; tokens [T + 1]; wte [V, C]; wpe [T, C]
-__device__ __forceinline__ void embedding_rmsnorm_forward_row(int t, float* emb, float* y, float* scale,
+// Row r (position t of its document) of the model's input: emb[r] = wte[tokens[t]] + wpe[t] (kept for the
+// backward); y[r] = rmsnorm(emb[r]); scale[r] = s.
+//   emb, y [rows, C]; scale [rows]; tokens [T + 1] (the row's document); wte [V, C]; wpe [T, C]
+__device__ __forceinline__ void embedding_rmsnorm_forward_row(int r, int t, float* emb, float* y, float* scale,
                                                               const int* tokens, const float* wte,
                                                               const float* wpe, int C) {
     const float* te = wte + (long)tokens[t] * C;
     const float* pe = wpe + (long)t * C;
-    float* et = emb + (long)t * C;
+    float* et = emb + (long)r * C;
     float sum_sq = 0.0f;
     for (int j = lane_id(); j < C; j += WARP_SIZE) {
         float v = te[j] + pe[j];
@@ -73,30 +75,43 @@ __device__ __forceinline__ void embedding_rmsnorm_forward_row(int t, float* emb,
         sum_sq = fmaf(v, v, sum_sq);
     }
     float s = rms_scale(warp_sum(sum_sq), C);
-    float* yt = y + (long)t * C;
+    float* yt = y + (long)r * C;
     for (int j = lane_id(); j < C; j += WARP_SIZE) {
         yt[j] = et[j] * s;  // this lane wrote et[j] above
     }
     if (lane_id() == 0) {
-        scale[t] = s;
+        scale[r] = s;
     }
 }
 
-// The backward of embedding_rmsnorm_forward_row: d(emb) = rmsnorm backward of dy[t], added to dwte[tokens[t]]
-// (atomically: a token may occur at several positions) and to dwpe[t].
-//   dwte [V, C]; dwpe, dy, emb [T, C]; scale [T]; tokens [T + 1]
-__device__ __forceinline__ void rmsnorm_embedding_backward_row(int t, float* dwte, float* dwpe, const float* dy,
-                                                               const float* emb, const float* scale,
-                                                               const int* tokens, int C) {
-    const float* dyt = dy + (long)t * C;
-    const float* et = emb + (long)t * C;
-    float s = scale[t];
-    float coupling = rms_coupling(dyt, et, s, C);
-    float* te = dwte + (long)tokens[t] * C;
-    float* pe = dwpe + (long)t * C;
-    for (int j = lane_id(); j < C; j += WARP_SIZE) {
-        float g = fmaf(s, dyt[j], coupling * et[j]);
-        atomicAdd(te + j, g);
-        pe[j] += g;
+// The embedding's gradients, (V + T) * C items: item i < V * C adds to dwte[v, c] (v = i / C, c = i % C) the
+// d_emb[r, c] of every row r whose input token is v, item V * C + t * C + c adds to dwpe[t, c] the d_emb[r, c] of
+// every row at position t; each sums the batch's rows that hold positions in row order, so the gradient is the
+// same at every run, with no atomics (d_emb is the rmsnorm backward of the residual stream's gradient).
+//   dwte [V, C]; dwpe [T, C]; d_emb [rows, C]
+__device__ __forceinline__ void embedding_backward_item(long i, float* dwte, float* dwpe, const float* d_emb,
+                                                        const Batch& batch, int C, int V) {
+    int c = (int)(i % C);
+    int row = (int)(i / C);
+    float sum = 0.0f;
+    if (row < V) {
+        for (int b = 0; b < batch.B; b++) {
+            const int* tokens = batch.tokens(b);
+            int n = batch.positions(b);
+            for (int t = 0; t < n; t++) {
+                if (tokens[t] == row) {
+                    sum += d_emb[((long)b * batch.T + t) * C + c];
+                }
+            }
+        }
+        dwte[(long)row * C + c] += sum;
+    } else {
+        int t = row - V;
+        for (int b = 0; b < batch.B; b++) {
+            if (t < batch.positions(b)) {
+                sum += d_emb[((long)b * batch.T + t) * C + c];
+            }
+        }
+        dwpe[(long)t * C + c] += sum;
     }
 }

@@ -1,25 +1,32 @@
-// The fused training step: forward, loss, backward and Adam of one document in a single kernel launch, so a
-// step costs one launch instead of 6 + 14 L (kernels/README.md, "One training step"); or of K documents, one
-// step after another, in one launch (steps = K). The math is the eager
-// kernels' own device functions (rmsnorm.cuh, matmul.cuh, attention.cuh, crossentropy.cuh, adam.cuh), run stage
-// by stage in the eager launch order by a persistent grid:
-//   * a tile stage (the linear layers) hands 32 x 32 output tiles to the blocks in turn;
-//   * a row stage (rmsnorm, attention, cross-entropy) hands rows to every warp of the grid in turn;
-//   * stages are separated by a barrier: __syncthreads() when the grid is one block, otherwise a grid-wide
+// The fused training step: forward, loss, backward and Adam of a step in a single kernel launch, so a step costs
+// one launch instead of 7 + 14 L (kernels/README.md, "One training step"); or K steps, one after another, in one
+// launch (steps = K). The math is the eager kernels' own device functions (rmsnorm.cuh, matmul.cuh,
+// attention.cuh, crossentropy.cuh, adam.cuh), run stage by stage in the eager launch order by a team of blocks:
+//   * a tile stage (the linear layers) hands 32 x 32 output tiles to the team's blocks in turn;
+//   * a row stage (rmsnorm, attention, cross-entropy) hands rows to every warp of the team in turn, an item stage
+//     (the embedding's gradients) items to every thread;
+//   * stages are separated by a barrier: __syncthreads() when the team is one block, otherwise a grid-wide
 //     cooperative_groups sync, which needs a cooperative launch (cuLaunchCooperativeKernel) with every block
 //     resident at once.
+// Two ways to spread a step over the grid:
+//   * one document (B = 1, block_grads NULL): the whole grid is one team on it, and Adam follows;
+//   * documents side by side (B > 1, block_grads given): every block is a team of its own and takes documents
+//     b = blockIdx.x, + gridDim.x, ..., adding each one's gradients (weighted 1 / B) into its own slice of
+//     block_grads; after a grid-wide barrier every parameter's gradient is the sum of the slices in block order
+//     (deterministic, no atomics across documents), which Adam takes, clearing the slices.
 // CPU twin: the whole-step engines (dev.microgpt.engine.FastEngine.forwardBackward, then engine.Adam).
 // Test: dev.microgpt.gpu.GpuEngineParityTest (the fused modes: gradients on 1, 3 and the chosen number of blocks,
-// both workspaces; K steps a launch over 200 steps), on the emulated device in CI (kernels/emu).
+// both workspaces, batches of documents; K steps a launch over 200 steps), on the emulated device in CI.
 //
-// Activations live in one workspace carved by carve_step below: global memory (workspace != NULL), or the
-// block's dynamic shared memory when the grid is one block and it fits (workspace == NULL). Every device function
-// takes generic pointers, so the same code runs on either. Rows t >= n of the activations are never read.
+// Activations live in one workspace per team carved by carve_step below: global memory (workspace != NULL; one
+// after another for teams of one block), or the block's dynamic shared memory when a team is one block and it fits
+// (workspace == NULL). Every device function takes generic pointers, so the same code runs on either. Rows t >= n
+// of the activations are never read.
 //
-// Launch train_step_fused: block FUSED_THREADS (256) threads; grid 1 block (workspace may be NULL) or up to the
-// blocks that can be resident together (cooperative launch; workspace must be global memory); dynamic shared
-// memory (scratch + (workspace == NULL ? workspace floats : 0)) * 4 bytes, the two sizes given by
-// train_step_fused_sizes. Over 48 KiB needs cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
+// Launch train_step_fused: block FUSED_THREADS (256) threads; grid 1 block or up to the blocks that can be resident
+// together (cooperative launch); dynamic shared memory (scratch + (workspace == NULL ? workspace floats : 0)) * 4
+// bytes, the two sizes given by train_step_fused_sizes. Over 48 KiB needs
+// cuFuncSetAttribute(CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES).
 
 #include <cooperative_groups.h>
 
@@ -151,34 +158,62 @@ __device__ __forceinline__ long fused_scratch_floats(const StepShape& s) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Work distribution over the persistent grid
+// Work distribution over a team of blocks
 // ---------------------------------------------------------------------------------------------------------
 
-// Every write of the stage before is visible to every thread of the grid after it.
-__device__ __forceinline__ void stage_barrier() {
-    if (gridDim.x == 1) {
-        __syncthreads();
-    } else {
-        cooperative_groups::this_grid().sync();
-    }
-}
+// The blocks that work on one document together: the whole grid, or a block alone.
+struct Team {
+    int block;   // this block's index in the team
+    int blocks;  // the team's blocks
 
-// Items [0, count) to the blocks in turn; f(item) is called by every thread of the block (block-uniform).
-template <class F>
-__device__ __forceinline__ void each_block_item(int count, F f) {
-    for (int i = blockIdx.x; i < count; i += gridDim.x) {
-        f(i);
+    static __device__ __forceinline__ Team whole_grid() {
+        return Team{(int)blockIdx.x, (int)gridDim.x};
     }
-}
 
-// Items [0, count) to every warp of the grid in turn; f(item) is called by the 32 lanes of a warp.
-template <class F>
-__device__ __forceinline__ void each_warp_item(int count, F f) {
-    int warps = gridDim.x * FUSED_WARPS;
-    for (int i = blockIdx.x * FUSED_WARPS + warp_in_block(); i < count; i += warps) {
-        f(i);
+    static __device__ __forceinline__ Team alone() {
+        return Team{0, 1};
     }
-}
+
+    // Every write of the stage before is visible to every thread of the team after it.
+    __device__ __forceinline__ void barrier() const {
+        if (blocks == 1) {
+            __syncthreads();
+        } else {
+            cooperative_groups::this_grid().sync();
+        }
+    }
+
+    // Items [0, count) to the blocks in turn; f(item) is called by every thread of the block (block-uniform).
+    template <class F>
+    __device__ __forceinline__ void each_block_item(int count, F f) const {
+        for (int i = block; i < count; i += blocks) {
+            f(i);
+        }
+    }
+
+    // Items [0, count) to every warp of the team in turn; f(item) is called by the 32 lanes of a warp.
+    template <class F>
+    __device__ __forceinline__ void each_warp_item(int count, F f) const {
+        int warps = blocks * FUSED_WARPS;
+        for (int i = block * FUSED_WARPS + warp_in_block(); i < count; i += warps) {
+            f(i);
+        }
+    }
+
+    // Items [0, count) to every thread of the team in turn.
+    template <class F>
+    __device__ __forceinline__ void each_thread_item(long count, F f) const {
+        long threads = (long)blocks * FUSED_THREADS;
+        for (long i = (long)block * FUSED_THREADS + threadIdx.x; i < count; i += threads) {
+            f(i);
+        }
+    }
+
+    // Whether this thread is the team's first warp.
+    __device__ __forceinline__ bool first_warp() const {
+        return block == 0 && warp_in_block() == 0;
+    }
+};
 
 __device__ __forceinline__ MmStage staging_a(float* scratch) {
     return reinterpret_cast<MmStage>(scratch);
@@ -188,30 +223,32 @@ __device__ __forceinline__ MmStage staging_b(float* scratch) {
     return reinterpret_cast<MmStage>(scratch + MM_TILE * (MM_TILE + 1));
 }
 
-// y [T, out] = relu?(x [T, in] . W^T) + residual, rows t < n: the tiles of one linear_forward launch.
-__device__ __forceinline__ void linear_forward_stage(float* y, const float* x, const float* w, const float* residual,
-                                                     int in, int out, bool relu, int n, float* scratch) {
+// y [T, out] = relu?(x [T, in] . W^T) + residual over the document's positions: the tiles of one linear_forward
+// launch.
+__device__ __forceinline__ void linear_forward_stage(const Team& team, float* y, const float* x, const float* w,
+                                                     const float* residual, int in, int out, bool relu,
+                                                     const Batch& doc, float* scratch) {
     int cols = CEIL_DIV(out, MM_TILE);
-    each_block_item(CEIL_DIV(n, MM_TILE) * cols, [&](int i) {
-        linear_forward_tile(i / cols, i % cols, y, x, w, residual, in, out, relu, n, staging_a(scratch),
+    team.each_block_item(CEIL_DIV(doc.row_limit(), MM_TILE) * cols, [&](int i) {
+        linear_forward_tile(i / cols, i % cols, y, x, w, residual, in, out, relu, doc, staging_a(scratch),
                             staging_b(scratch));
     });
 }
 
 // dx [T, in] = dy . W and dW [out, in] += dy^T . x (dy masked by dy_mask): the tiles of one linear_backward launch.
-__device__ __forceinline__ void linear_backward_stage(float* dx, float* dw, const float* dy, const float* x,
-                                                      const float* w, const float* dy_mask, int in, int out, int n,
-                                                      float* scratch) {
+__device__ __forceinline__ void linear_backward_stage(const Team& team, float* dx, float* dw, const float* dy,
+                                                      const float* x, const float* w, const float* dy_mask, int in,
+                                                      int out, const Batch& doc, float* scratch) {
     int cols = CEIL_DIV(in, MM_TILE);
-    int dx_tiles = CEIL_DIV(n, MM_TILE) * cols;
+    int dx_tiles = CEIL_DIV(doc.row_limit(), MM_TILE) * cols;
     int dw_tiles = CEIL_DIV(out, MM_TILE) * cols;
-    each_block_item(dx_tiles + dw_tiles, [&](int i) {
+    team.each_block_item(dx_tiles + dw_tiles, [&](int i) {
         if (i < dx_tiles) {
-            linear_backward_dx_tile(i / cols, i % cols, dx, dy, w, dy_mask, in, out, n, staging_a(scratch),
+            linear_backward_dx_tile(i / cols, i % cols, dx, dy, w, dy_mask, in, out, doc, staging_a(scratch),
                                     staging_b(scratch));
         } else {
             int j = i - dx_tiles;
-            linear_backward_dw_tile(j / cols, j % cols, dw, dy, x, dy_mask, in, out, n, staging_a(scratch),
+            linear_backward_dw_tile(j / cols, j % cols, dw, dy, x, dy_mask, in, out, doc, staging_a(scratch),
                                     staging_b(scratch));
         }
     });
@@ -221,91 +258,94 @@ __device__ __forceinline__ void linear_backward_stage(float* dx, float* dw, cons
 // Kernels
 // ---------------------------------------------------------------------------------------------------------
 
-// One training step, as the eager launches plus adam_update would run it, on the persistent grid. a: the
-// activations; scratch: this block's shared scratch. The other arguments are train_step_fused's, with tokens and ss
-// this step's.
-__device__ __forceinline__ void fused_step(float* params, float* grads, float* adam_m, float* adam_v, float* losses,
-                                           const int* tokens, const int* tensor_offsets, const StepActivations& a,
-                                           float* scratch, const StepShape& shape, int num_params, double lr,
-                                           double beta1, double beta2, double eps, bool update,
-                                           const StepScalars* ss) {
+// Forward, loss and backward of one document (doc, a batch of one) by a team, as the eager launches would run
+// them: its gradients, weighted by `weight` (its share of the step's loss, 1 / B), are added into grads, and the
+// team's first warp hands the document's mean loss to on_loss (lane 0 only) while the backward starts. a: the
+// team's activations; scratch: this block's shared scratch.
+template <class OnLoss>
+__device__ __forceinline__ void document_step(const Team& team, const float* params, float* grads,
+                                              const int* tensor_offsets, const StepActivations& a, float* scratch,
+                                              const StepShape& shape, const Batch& doc, float weight, OnLoss on_loss) {
     const int C = shape.C, F = shape.F, H = shape.H, L = shape.L, T = shape.T, V = shape.V;
     float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(C / H, T);
-    const int n = step_positions(ss, T);
+    const int* tokens = doc.tokens(0);
+    const int n = doc.positions(0);
     const float inv_n = 1.0f / (float)n;
     const float* wte = params + tensor_offsets[TENSOR_WTE];
     const float* wpe = params + tensor_offsets[TENSOR_WPE];
     const float* lm_head = params + tensor_offsets[TENSOR_LM_HEAD];
 
     // Forward.
-    each_warp_item(n, [&](int t) {
-        embedding_rmsnorm_forward_row(t, a.emb, a.stream0, a.emb_scale, tokens, wte, wpe, C);
+    team.each_warp_item(n, [&](int t) {
+        embedding_rmsnorm_forward_row(t, t, a.emb, a.stream0, a.emb_scale, tokens, wte, wpe, C);
     });
-    stage_barrier();
+    team.barrier();
     const float* stream = a.stream0;
     for (int l = 0; l < L; l++) {
         LayerActivations la = layer_activations(a, shape, l);
         const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
-        each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.attn_norm, la.attn_scale, stream, C); });
-        stage_barrier();
-        linear_forward_stage(la.qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, false, n, scratch);
-        stage_barrier();
-        each_warp_item(H * n, [&](int i) {
+        team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.attn_norm, la.attn_scale, stream, C); });
+        team.barrier();
+        linear_forward_stage(team, la.qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, false, doc, scratch);
+        team.barrier();
+        team.each_warp_item(H * n, [&](int i) {
             attention_forward_row(i % n, i / n, la.attn_out, la.probs, la.qkv, C, H, T, warp_scratch);
         });
-        stage_barrier();
-        linear_forward_stage(la.mid, la.attn_out, params + lo[1], stream, C, C, false, n, scratch);
-        stage_barrier();
-        each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.mlp_norm, la.mlp_scale, la.mid, C); });
-        stage_barrier();
-        linear_forward_stage(la.hidden, la.mlp_norm, params + lo[2], nullptr, C, F, true, n, scratch);
-        stage_barrier();
-        linear_forward_stage(la.out, la.hidden, params + lo[3], la.mid, F, C, false, n, scratch);
-        stage_barrier();
+        team.barrier();
+        linear_forward_stage(team, la.mid, la.attn_out, params + lo[1], stream, C, C, false, doc, scratch);
+        team.barrier();
+        team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.mlp_norm, la.mlp_scale, la.mid, C); });
+        team.barrier();
+        linear_forward_stage(team, la.hidden, la.mlp_norm, params + lo[2], nullptr, C, F, true, doc, scratch);
+        team.barrier();
+        linear_forward_stage(team, la.out, la.hidden, params + lo[3], la.mid, F, C, false, doc, scratch);
+        team.barrier();
         stream = la.out;
     }
-    linear_forward_stage(a.logits, stream, lm_head, nullptr, C, V, false, n, scratch);
-    stage_barrier();
+    linear_forward_stage(team, a.logits, stream, lm_head, nullptr, C, V, false, doc, scratch);
+    team.barrier();
 
     // Loss: dlogits in place of the logits, and each position's loss.
-    each_warp_item(n, [&](int t) {
-        float loss = crossentropy_row(t, a.logits, a.logits, tokens, V, inv_n);
+    team.each_warp_item(n, [&](int t) {
+        float loss = crossentropy_row(t, a.logits, a.logits, tokens, V, inv_n * weight);
         if (lane_id() == 0) {
             a.row_loss[t] = loss;
         }
     });
-    stage_barrier();
+    team.barrier();
 
     // Backward. One warp sums the positions' losses in a fixed order (deterministic) while the rest starts.
-    if (blockIdx.x == 0 && warp_in_block() == 0) {
+    if (team.first_warp()) {
         float sum = 0.0f;
         for (int t = lane_id(); t < n; t += WARP_SIZE) {
             sum += a.row_loss[t];
         }
         sum = warp_sum(sum);
         if (lane_id() == 0) {
-            store_step_loss(losses, ss, inv_n * sum);
+            on_loss(inv_n * sum);
         }
     }
-    linear_backward_stage(a.d_stream, grads + tensor_offsets[TENSOR_LM_HEAD], a.logits, stream, lm_head, nullptr, C,
-                          V, n, scratch);
-    stage_barrier();
+    linear_backward_stage(team, a.d_stream, grads + tensor_offsets[TENSOR_LM_HEAD], a.logits, stream, lm_head,
+                          nullptr, C, V, doc, scratch);
+    team.barrier();
     for (int l = L - 1; l >= 0; l--) {
         LayerActivations la = layer_activations(a, shape, l);
         const float* block_in = l == 0 ? a.stream0 : layer_activations(a, shape, l - 1).out;
         const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
-        linear_backward_stage(a.d_hidden, grads + lo[3], a.d_stream, la.hidden, params + lo[3], nullptr, F, C, n,
-                              scratch);
-        stage_barrier();
-        linear_backward_stage(a.d_norm, grads + lo[2], a.d_hidden, la.mlp_norm, params + lo[2], la.hidden, C, F, n,
-                              scratch);
-        stage_barrier();
-        each_warp_item(n, [&](int t) { rmsnorm_backward_row(t, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true); });
-        stage_barrier();
-        linear_backward_stage(a.d_attn_out, grads + lo[1], a.d_stream, la.attn_out, params + lo[1], nullptr, C, C, n,
-                              scratch);
-        stage_barrier();
-        each_warp_item(2 * H * n, [&](int i) {
+        linear_backward_stage(team, a.d_hidden, grads + lo[3], a.d_stream, la.hidden, params + lo[3], nullptr, F, C,
+                              doc, scratch);
+        team.barrier();
+        linear_backward_stage(team, a.d_norm, grads + lo[2], a.d_hidden, la.mlp_norm, params + lo[2], la.hidden, C,
+                              F, doc, scratch);
+        team.barrier();
+        team.each_warp_item(n, [&](int t) {
+            rmsnorm_backward_row(t, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true);
+        });
+        team.barrier();
+        linear_backward_stage(team, a.d_attn_out, grads + lo[1], a.d_stream, la.attn_out, params + lo[1], nullptr,
+                              C, C, doc, scratch);
+        team.barrier();
+        team.each_warp_item(2 * H * n, [&](int i) {
             int r = i % (H * n);
             if (i < H * n) {
                 attention_backward_query_row(r % n, r / n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C,
@@ -315,40 +355,102 @@ __device__ __forceinline__ void fused_step(float* params, float* grads, float* a
                                            T, n, warp_scratch);
             }
         });
-        stage_barrier();
-        linear_backward_stage(a.d_norm, grads + lo[0], a.d_qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, n,
-                              scratch);
-        stage_barrier();
-        each_warp_item(n, [&](int t) {
+        team.barrier();
+        linear_backward_stage(team, a.d_norm, grads + lo[0], a.d_qkv, la.attn_norm, params + lo[0], nullptr, C,
+                              3 * C, doc, scratch);
+        team.barrier();
+        team.each_warp_item(n, [&](int t) {
             rmsnorm_backward_row(t, a.d_stream, a.d_norm, block_in, la.attn_scale, C, true);
         });
-        stage_barrier();
+        team.barrier();
     }
-    each_warp_item(n, [&](int t) {
-        rmsnorm_embedding_backward_row(t, grads + tensor_offsets[TENSOR_WTE], grads + tensor_offsets[TENSOR_WPE],
-                                       a.d_stream, a.emb, a.emb_scale, tokens, C);
+    // The embedding: d(emb) through the first norm, then its rows into dwte and dwpe, item by item.
+    team.each_warp_item(n, [&](int t) { rmsnorm_backward_row(t, a.d_norm, a.d_stream, a.emb, a.emb_scale, C, false); });
+    team.barrier();
+    team.each_thread_item((long)(V + T) * C, [&](long i) {
+        embedding_backward_item(i, grads + tensor_offsets[TENSOR_WTE], grads + tensor_offsets[TENSOR_WPE], a.d_norm,
+                                doc, C, V);
     });
-    if (!update) {
-        return;
-    }
-    stage_barrier();
+}
 
-    // Adam over every parameter, the grid's threads striding together.
-    adam_update_strided(params, grads, adam_m, adam_v, num_params, blockIdx.x * (long)FUSED_THREADS + threadIdx.x,
-                        (long)gridDim.x * FUSED_THREADS, adam_factors(lr, beta1, beta2, eps, ss));
+// A step of one document, the whole grid on it: its gradients in grads, then Adam over every parameter with the
+// grid's threads striding together (when update).
+__device__ __forceinline__ void one_document_step(float* params, float* grads, float* adam_m, float* adam_v,
+                                                  float* losses, const int* tensor_offsets, const StepActivations& a,
+                                                  float* scratch, const StepShape& shape, int num_params,
+                                                  const AdamFactors& adam, bool update, const Batch& batch) {
+    const Team team = Team::whole_grid();
+    const StepScalars* ss = batch.step();
+    document_step(team, params, grads, tensor_offsets, a, scratch, shape, batch.document(0), 1.0f,
+                  [&](float mean) { store_step_loss(losses, ss, mean); });
+    if (update) {
+        team.barrier();
+        adam_update_strided(params, grads, adam_m, adam_v, num_params,
+                            blockIdx.x * (long)FUSED_THREADS + threadIdx.x, (long)gridDim.x * FUSED_THREADS, adam);
+    }
+}
+
+// A step of B documents side by side: each block a team taking documents in turn, its gradients into its slice of
+// block_grads; then every parameter's gradient is the slices' sum in block order, for Adam (when update) or into
+// grads. The step's loss is the mean of the documents' means.
+__device__ __forceinline__ void documents_side_by_side_step(float* params, float* grads, float* adam_m, float* adam_v,
+                                                            float* losses, const int* tensor_offsets,
+                                                            float* block_grads, float* block_losses,
+                                                            const StepActivations& a, float* scratch,
+                                                            const StepShape& shape, int num_params,
+                                                            const AdamFactors& adam, bool update,
+                                                            const Batch& batch) {
+    const float weight = 1.0f / (float)batch.B;
+    float* own_grads = block_grads + (long)blockIdx.x * num_params;
+    float block_loss = 0.0f;  // thread 0's: the sum of this block's documents' mean losses
+    for (int b = blockIdx.x; b < batch.B; b += gridDim.x) {
+        if (b != (int)blockIdx.x) {
+            __syncthreads();  // the previous document is done with the activations
+        }
+        document_step(Team::alone(), params, own_grads, tensor_offsets, a, scratch, shape, batch.document(b), weight,
+                      [&](float mean) { block_loss += mean; });
+    }
+    if (threadIdx.x == 0) {
+        block_losses[blockIdx.x] = block_loss;
+    }
+    Team::whole_grid().barrier();
+
+    long first = blockIdx.x * (long)FUSED_THREADS + threadIdx.x;
+    long stride = (long)gridDim.x * FUSED_THREADS;
+    for (long i = first; i < num_params; i += stride) {
+        float g = 0.0f;
+        for (int s = 0; s < (int)gridDim.x; s++) {
+            float* slice = block_grads + (long)s * num_params + i;
+            g += *slice;
+            *slice = 0.0f;
+        }
+        if (update) {
+            adam_update_element(i, g, params, adam_m, adam_v, adam);
+        } else {
+            grads[i] = g;
+        }
+    }
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        float sum = 0.0f;
+        for (int s = 0; s < (int)gridDim.x; s++) {
+            sum += block_losses[s];
+        }
+        store_step_loss(losses, batch.step(), weight * sum);
+    }
 }
 
 // One block per SM (the grid is at most one block per SM anyway): lets ptxas use up to 255 registers, and the
 // step needs about 200 to run without spills.
 extern "C" __global__ void __launch_bounds__(FUSED_THREADS, 1)
 train_step_fused(float* params,                     // [P] updated by Adam
-                 float* grads,                      // [P] zero on entry, zero again on exit (Adam clears them)
+                 float* grads,                      // [P] zero on entry; zero on exit, or the gradients (update = 0)
                  float* adam_m,                     // [P]
                  float* adam_v,                     // [P]
                  float* losses,                     // [num_steps] losses[step] = the step's mean loss
-                 const int* tokens,                 // [steps][slot_ints]: each slot starts with its step's T + 1 tokens
                  const int* tensor_offsets,         // [3 + 4 L], see TENSOR_* above
-                 float* workspace,                  // [train_step_fused_sizes[0]] global, or NULL: in shared memory
+                 float* workspace,                  // [teams][train_step_fused_sizes[0]] global, or NULL: shared
+                 float* block_grads,                // [gridDim.x][P] zero on entry and exit, or NULL: one document
+                 float* block_losses,               // [gridDim.x], with block_grads
                  int C, int F, int H, int L, int T, int V,  // n_embd, MLP hidden width, n_head, n_layer,
                                                              // block_size, vocab_size
                  int num_params,                    // P
@@ -356,20 +458,29 @@ train_step_fused(float* params,                     // [P] updated by Adam
                  int update,                        // 1: Adam updates params and clears grads; 0: the step ends
                                                     //    with its gradients in grads (the engine's forwardBackward)
                  int steps,                         // consecutive training steps to run (1 with update = 0)
-                 int slot_ints,                     // ints from one step's tokens (and scalars) to the next's
-                 const StepScalars* ss) {           // [steps] at a stride of slot_ints ints
+                 const int* slots,                  // [steps][B][slot_ints]: each step's documents (Batch)
+                 int slot_ints, int B) {
     extern __shared__ float fused_smem[];
     const StepShape shape{C, F, H, L, T, V};
     float* scratch = fused_smem;
-    StepActivations a = carve_step(workspace != nullptr ? workspace : fused_smem + fused_scratch_floats(shape),
-                                   shape, nullptr);
+    long workspace_floats = 0;
+    carve_step(nullptr, shape, &workspace_floats);
+    float* own_workspace = workspace == nullptr ? fused_smem + fused_scratch_floats(shape)
+                           : block_grads == nullptr ? workspace : workspace + (long)blockIdx.x * workspace_floats;
+    StepActivations a = carve_step(own_workspace, shape, nullptr);
     for (int k = 0; k < steps; k++) {
         if (k > 0) {
-            stage_barrier();  // the previous step's Adam has finished with every weight this step reads
+            Team::whole_grid().barrier();  // the previous step's Adam has finished with every weight this step reads
         }
-        fused_step(params, grads, adam_m, adam_v, losses, tokens + (long)k * slot_ints, tensor_offsets, a, scratch,
-                   shape, num_params, lr, beta1, beta2, eps, update != 0,
-                   reinterpret_cast<const StepScalars*>(reinterpret_cast<const int*>(ss) + (long)k * slot_ints));
+        const Batch batch{slots + (long)k * B * slot_ints, slot_ints, B, T};
+        AdamFactors adam = adam_factors(lr, beta1, beta2, eps, batch.step());
+        if (block_grads == nullptr) {
+            one_document_step(params, grads, adam_m, adam_v, losses, tensor_offsets, a, scratch, shape, num_params,
+                              adam, update != 0, batch);
+        } else {
+            documents_side_by_side_step(params, grads, adam_m, adam_v, losses, tensor_offsets, block_grads,
+                                        block_losses, a, scratch, shape, num_params, adam, update != 0, batch);
+        }
     }
 }
 

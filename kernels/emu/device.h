@@ -95,19 +95,6 @@ inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, const char* file = _
     static emu::SharedTag name##_emu_tag;                                                                         \
     auto& name = *reinterpret_cast<T(*) dims>(emu::static_smem(&name##_emu_tag, sizeof(T dims), alignof(T)))
 
-// One thread runs at a time, so a read-modify-write is atomic.
-inline float atomicAdd(float* address, float value) {
-    float old = *address;
-    *address = old + value;
-    return old;
-}
-
-inline int atomicAdd(int* address, int value) {
-    int old = *address;
-    *address = old + value;
-    return old;
-}
-
 namespace cooperative_groups {
 struct grid_group {
     void sync(const char* file = __builtin_FILE(), int line = __builtin_LINE()) { emu::grid_sync({file, line}); }

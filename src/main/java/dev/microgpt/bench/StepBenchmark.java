@@ -1,6 +1,7 @@
 package dev.microgpt.bench;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
@@ -267,9 +268,10 @@ public final class StepBenchmark implements Callable<Integer> {
     private static String gpuFields(GpuEngine gpu, TrainingRun run, int firstStep, int schedule, double wallMs) {
         int profiled = 500;
         double busy = 0;
+        DocumentBatch batch = new DocumentBatch(1);
         for (int s = firstStep; s < firstStep + profiled; s++) {
-            int[] doc = run.documentAt(s);
-            for (float ms : StepProfiler.profile(gpu, doc, run.positionsOf(doc), AdamConfig.MICROGPT, s, schedule)) {
+            run.fill(batch, s);
+            for (float ms : StepProfiler.profile(gpu, batch, AdamConfig.MICROGPT, s, schedule)) {
                 busy += ms;
             }
         }

@@ -92,11 +92,11 @@ final class Engines {
         return Main.Device.gpu;
     }
 
-    /** The engine for a resolved device. */
+    /** The engine for a resolved device, for steps of {@code batchSize} documents. */
     static TrainingEngine create(Main.Device device, RunOptions.DeviceRequest request, ParameterLayout layout,
-                                 double[] params) {
+                                 double[] params, int batchSize) {
         if (device == Main.Device.gpu) {
-            return new GpuEngine(layout, params, request.gpu());
+            return new GpuEngine(layout, params, request.gpu(), batchSize);
         }
         return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params)
                 : new FastEngine(layout, params);

@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
@@ -250,6 +251,9 @@ public final class Main implements Callable<Integer> {
             gpuFlags.options(); // validates the GPU options together
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
+        }
+        if (gpuFlags.gemm() == GemmBackend.cublas && batchSize > 1) {
+            throw new UsageException("--gemm cublas trains one document a step; drop it, or --batch-size " + batchSize);
         }
         // wte, wpe, lm_head and 12 n_embd^2 per block (vocabulary at most 2^16 characters here), in one Java array
         long largest = 2L * 65_536 * nEmbd + (long) blockSize * nEmbd + 12L * nLayer * nEmbd * nEmbd;

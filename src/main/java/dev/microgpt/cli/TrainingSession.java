@@ -75,7 +75,8 @@ final class TrainingSession {
         RunOptions.Report report = options.report();
         double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
         Trainer.Outcome outcome;
-        try (TrainingEngine engine = Engines.create(device, options.device(), run.layout(), run.initialParams());
+        try (TrainingEngine engine = Engines.create(device, options.device(), run.layout(), run.initialParams(),
+                batchSize);
              MetricsWriter metrics = report.metrics() == null ? null
                      : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step());
              Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery())) {

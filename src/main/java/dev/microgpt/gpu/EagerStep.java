@@ -6,7 +6,7 @@ import jcuda.driver.CUstream;
 
 /**
  * {@link GpuMode#eager}: a step is the copy of its input, then one launch per kernel ({@link StepLaunches}) and Adam's,
- * issued one after another: 1 + (6 + 14 n_layer) + 1 driver calls a step with the hand kernels.
+ * issued one after another: the copy and 7 + 14 n_layer launches a step with the hand kernels.
  */
 class EagerStep implements StepProgram {
 

@@ -3,24 +3,30 @@ package dev.microgpt.gpu;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT;
+import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import java.util.List;
+import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
 /**
  * {@link GpuMode#fused}: one launch of {@code train_step_fused} (kernels/step.cu) runs forward, loss, backward and Adam,
- * a persistent grid working through the eager launches' stages with a barrier between stages; or K steps, one after
- * another ({@code --steps-per-launch}): submitted steps are held until K are staged (or the engine waits for the
- * batch's losses), then their inputs go up in one copy and one launch runs them, 2 / K driver calls a step.
+ * working through the eager launches' stages with a barrier between stages; or K steps, one after another
+ * ({@code --steps-per-launch}): submitted steps are held until K are staged (or the engine waits for the group's
+ * losses), then their inputs go up in one copy and one launch runs them, 2 / K driver calls a step.
  *
- * <p>Where it runs: when the step's activations fit in one block's shared memory (16/16 does, 64/64 does not) the
- * whole step runs in one block, on chip, its stages separated by {@code __syncthreads}. Otherwise the activations
- * live in global memory (in practice the L2 cache) and the grid spreads over as many blocks as the widest layer
- * (mlp_fc1's forward) has 32 x 32 output tiles, launched cooperatively so that a grid-wide sync can separate the
- * stages; every block must be resident at once, which caps the grid at what the GPU holds together.
+ * <p>Where it runs, one document a step: when the step's activations fit in one block's shared memory (16/16 does,
+ * 64/64 does not) the whole step runs in one block, on chip, its stages separated by {@code __syncthreads}. Otherwise
+ * the activations live in global memory (in practice the L2 cache) and the grid spreads over as many blocks as the
+ * widest layer (mlp_fc1's forward) has 32 x 32 output tiles, launched cooperatively so that a grid-wide sync can
+ * separate the stages; every block must be resident at once, which caps the grid at what the GPU holds together.
+ *
+ * <p>B documents a step: the documents side by side, a block per document (each block taking documents in turn when
+ * B exceeds the blocks resident at once), its activations on chip where they fit, its gradients into a slice of its
+ * own; after a grid-wide sync the slices are summed in block order for Adam.
  */
 final class FusedStep implements StepProgram {
 
@@ -31,8 +37,10 @@ final class FusedStep implements StepProgram {
     private final StepInput input;
     private final CUstream stream;
     private final int stepsPerLaunch;
-    private final DeviceArray workspace;     // [workspace floats] global, or null: the workspace is in shared memory
+    private final DeviceArray workspace;     // [teams][workspace floats] global, or null: in shared memory
     private final DeviceArray tensorOffsets; // [3 + 4 L] int, see kernels/step.cu
+    private final DeviceArray blockGrads;    // [blocks][P] zero between steps, or null: one document a step
+    private final DeviceArray blockLosses;   // [blocks], with blockGrads
     private final int blocks;
     private final int sharedBytes;
     private DeviceArray losses;
@@ -44,7 +52,7 @@ final class FusedStep implements StepProgram {
 
     /**
      * @param requestedBlocks the grid's blocks, or 0 to choose as described above
-     * @param stepsPerLaunch  K, the steps one launch runs (the device's input has that many slots)
+     * @param stepsPerLaunch  K, the steps one launch runs (the device's input has that many steps' slots)
      */
     FusedStep(GpuContext gpu, ParameterLayout layout, TrainingState state, StepInput input, int requestedBlocks,
               int stepsPerLaunch) {
@@ -63,8 +71,10 @@ final class FusedStep implements StepProgram {
             boolean fitsOnChip = onChipBytes <= gpu.attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
             int widestLayerTiles = KernelLibrary.ceilDiv(cfg.blockSize(), KernelLibrary.TILE)
                     * KernelLibrary.ceilDiv(cfg.mlpHidden(), KernelLibrary.TILE);
-            int chosen = requestedBlocks > 0 ? requestedBlocks : fitsOnChip ? 1 : widestLayerTiles;
-            boolean onChip = fitsOnChip && chosen == 1;
+            boolean sideBySide = input.batchSize() > 1;
+            int chosen = requestedBlocks > 0 ? requestedBlocks
+                    : sideBySide ? input.batchSize() : fitsOnChip ? 1 : widestLayerTiles;
+            boolean onChip = fitsOnChip && (sideBySide || chosen == 1);
             this.sharedBytes = Math.toIntExact(onChip ? onChipBytes : scratchFloats * DeviceArray.ELEMENT_BYTES);
             int resident = kernels.fusedStepBlocksPerMultiprocessor(sharedBytes)
                     * gpu.attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
@@ -77,9 +87,13 @@ final class FusedStep implements StepProgram {
             if (blocks > 1) {
                 requireCooperative(gpu, resident);
             }
-            this.workspace = onChip ? null : resources.own(new DeviceArray("fused_workspace", workspaceFloats));
+            int teams = sideBySide ? blocks : 1;
+            this.workspace = onChip ? null
+                    : resources.own(new DeviceArray("fused_workspace", teams * workspaceFloats));
             this.tensorOffsets = resources.own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
             tensorOffsets.upload(offsets(layout));
+            this.blockGrads = sideBySide ? zeroed("fused_block_grads", (long) blocks * layout.size()) : null;
+            this.blockLosses = sideBySide ? zeroed("fused_block_losses", blocks) : null;
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -121,10 +135,20 @@ final class FusedStep implements StepProgram {
      * in grads.
      */
     Launch launch(boolean update, int steps) {
-        return kernels.fusedStep(blocks, sharedBytes, state.params().at(0), state.grads().at(0), state.adamM().at(0),
-                state.adamV().at(0), losses.at(0), input.tokens(), tensorOffsets.at(0),
-                workspace == null ? null : workspace.at(0), layout.config(), layout.size(), adam, update, steps,
-                input.slotInts(), input.scalars());
+        return kernels.fusedStep(blocks, sharedBytes, state, losses.at(0), tensorOffsets.at(0), at(workspace),
+                at(blockGrads), at(blockLosses), layout.config(), layout.size(), adam, update, steps,
+                input.documents());
+    }
+
+    private static CUdeviceptr at(DeviceArray array) {
+        return array == null ? null : array.at(0);
+    }
+
+    /** An array of zeros: the kernel keeps the block gradients zero between steps. */
+    private DeviceArray zeroed(String name, long length) {
+        DeviceArray array = resources.own(new DeviceArray(name, length));
+        Cuda.check(cuMemsetD32Async(array.at(0), 0, length, stream), "cuMemsetD32Async(" + name + ")");
+        return array;
     }
 
     /** Steps held so far keep the losses array and Adam settings they were submitted with: they are launched first. */
@@ -182,10 +206,11 @@ final class FusedStep implements StepProgram {
         return 2.0 / stepsPerLaunch;
     }
 
-    /** The grid and where the activations live. */
+    /** The grid, how it shares the documents, and where the activations live. */
     @Override
     public String detail() {
-        return blocks + (blocks == 1 ? " block" : " blocks (cooperative)") + ", activations in "
+        return blocks + (blocks == 1 ? " block" : " blocks (cooperative)")
+                + (blockGrads == null ? "" : ", documents side by side") + ", activations in "
                 + (workspace == null ? "shared" : "global") + " memory";
     }
 

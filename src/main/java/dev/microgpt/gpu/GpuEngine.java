@@ -25,7 +25,7 @@ import jcuda.Pointer;
  */
 public final class GpuEngine implements TrainingEngine {
 
-    /** Steps submitted between loss collections (the trainer's batch). */
+    /** Steps submitted between loss collections (the trainer's group) at one document a step. */
     public static final int LOSS_BATCH = 256;
 
     private final ParameterLayout layout;
@@ -36,7 +36,8 @@ public final class GpuEngine implements TrainingEngine {
     private final TrainingState state;
     private final StepInput input;
     private final StepProgram program;
-    private final PinnedInts lossesHost;           // [LOSS_BATCH] float
+    private final int lossBatch;                   // steps between loss collections: LOSS_BATCH / B, at least 1
+    private final PinnedInts lossesHost;           // [lossBatch] float
     private final Pointer lossesHostAddress;       // lossesHost's element 0, made once
     private final float[] hostScratch;             // [P], for moving state to and from the host
     private DeviceArray losses;                    // [capacity] float: losses[step]
@@ -55,10 +56,18 @@ public final class GpuEngine implements TrainingEngine {
         this(layout, initialParams, new GpuOptions(mode, GemmBackend.hand));
     }
 
-    /** Where cuBLAS is asked for but cannot load ({@link CublasSupport}), a CudaException gives the reason. */
     public GpuEngine(ParameterLayout layout, double[] initialParams, GpuOptions options) {
+        this(layout, initialParams, options, 1);
+    }
+
+    /**
+     * An engine for steps of {@code batchSize} documents. Where cuBLAS is asked for but cannot load
+     * ({@link CublasSupport}), a CudaException gives the reason.
+     */
+    public GpuEngine(ParameterLayout layout, double[] initialParams, GpuOptions options, int batchSize) {
         this.layout = layout;
         this.options = options;
+        this.lossBatch = Math.max(1, LOSS_BATCH / batchSize);
         this.gpu = own(new GpuContext());
         try {
             this.kernels = gpu.kernels();
@@ -66,10 +75,11 @@ public final class GpuEngine implements TrainingEngine {
             this.state = new TrainingState(array("params", p), array("grads", p), array("adam_m", p),
                     array("adam_v", p));
             int t = layout.config().blockSize();
-            this.input = own(new StepInput(t, options.stepsPerLaunch(), LOSS_BATCH, gpu.stream()));
-            this.lossesHost = own(new PinnedInts("losses_host", LOSS_BATCH));
+            this.input = own(new StepInput(t, batchSize, Math.min(options.stepsPerLaunch(), lossBatch), lossBatch,
+                    gpu.stream()));
+            this.lossesHost = own(new PinnedInts("losses_host", lossBatch));
             this.lossesHostAddress = lossesHost.at(0);
-            this.losses = array("losses", LOSS_BATCH); // grown by ensureLossCapacity for longer runs
+            this.losses = array("losses", lossBatch); // grown by ensureLossCapacity for longer runs
             this.hostScratch = new float[p];
             zero(state.grads());
             zero(state.adamM());
@@ -145,15 +155,15 @@ public final class GpuEngine implements TrainingEngine {
      * Stages a training step as {@link #submitStep} would, copies its input up and returns the operations that would
      * then run it, without issuing them: for {@link StepProfiler}.
      */
-    List<StepOp> stageForProfile(int[] doc, int positions, AdamConfig adamConfig, int step, int numSteps) {
+    List<StepOp> stageForProfile(DocumentBatch batch, AdamConfig adamConfig, int step, int numSteps) {
         gpu.makeCurrent();
         requireNothingPending();
         ensureLossCapacity(numSteps);
         ensureAdam(adamConfig);
         clearGradientsIfNeeded();
-        input.stage(0, doc, positions, step, numSteps);
+        input.stage(0, batch, step, numSteps);
         input.copyUp(0, 1);
-        return program.operations(positions);
+        return program.operations(batch.positions(0));
     }
 
     GpuContext context() {
@@ -172,17 +182,14 @@ public final class GpuEngine implements TrainingEngine {
 
     @Override
     public int lossBatch() {
-        return LOSS_BATCH;
+        return lossBatch;
     }
 
     @Override
     public void submitStep(DocumentBatch batch, AdamConfig adamConfig, int step, int numSteps) {
         gpu.makeCurrent();
-        requireOneDocument(batch);
-        int[] doc = batch.tokens(0);
-        int positions = batch.positions(0);
-        if (pending == LOSS_BATCH) {
-            throw new IllegalStateException("collect losses at least every " + LOSS_BATCH + " steps");
+        if (pending == lossBatch) {
+            throw new IllegalStateException("collect losses at least every " + lossBatch + " steps");
         }
         if (pending > 0 && step != firstPendingStep + pending) {
             throw new IllegalArgumentException("steps must be submitted in order: expected " + (firstPendingStep + pending)
@@ -194,8 +201,8 @@ public final class GpuEngine implements TrainingEngine {
         if (pending == 0) {
             firstPendingStep = step;
         }
-        input.stage(pending, doc, positions, step, numSteps);
-        program.submit(pending, positions);
+        input.stage(pending, batch, step, numSteps);
+        program.submit(pending, batch.positions(0));
         pending++;
     }
 
@@ -207,7 +214,7 @@ public final class GpuEngine implements TrainingEngine {
             return 0;
         }
         program.flush();
-        // losses.at makes one small pointer object per batch of up to LOSS_BATCH steps; nothing else here allocates
+        // losses.at makes one small pointer object per group of up to lossBatch steps; nothing else here allocates
         Cuda.check(cuMemcpyDtoHAsync(lossesHostAddress, losses.at(firstPendingStep), n * 4L, gpu.stream()),
                 "cuMemcpyDtoHAsync(losses)");
         gpu.synchronizeSteps(firstPendingStep, n);
@@ -221,14 +228,11 @@ public final class GpuEngine implements TrainingEngine {
     @Override
     public double forwardBackward(DocumentBatch batch) {
         gpu.makeCurrent();
-        requireOneDocument(batch);
-        int[] doc = batch.tokens(0);
-        int positions = batch.positions(0);
         requireNothingPending();
         clearGradientsIfNeeded();
-        input.stage(0, doc, positions, 0, (int) losses.length());
+        input.stage(0, batch, 0, (int) losses.length());
         input.copyUp(0, 1);
-        program.gradients(positions);
+        program.gradients(batch.positions(0));
         gradientsZero = false;
         Cuda.check(cuMemcpyDtoHAsync(lossesHostAddress, losses.at(0), 4, gpu.stream()), "cuMemcpyDtoHAsync(loss)");
         gpu.synchronize("forward and backward");
@@ -240,7 +244,7 @@ public final class GpuEngine implements TrainingEngine {
         gpu.makeCurrent();
         requireNothingPending();
         ensureAdam(adamConfig);
-        input.stageScalars(0, step, 0, numSteps);
+        input.stageScalars(0, step, numSteps);
         input.copyUp(0, 1);
         adamLaunch.enqueue(gpu.stream());
         gpu.synchronize("adam_update"); // the staging slot is reused by the next call
@@ -257,13 +261,6 @@ public final class GpuEngine implements TrainingEngine {
 
     private void zero(DeviceArray array) {
         Cuda.check(cuMemsetD32Async(array.at(0), 0, array.length(), gpu.stream()), "cuMemsetD32Async");
-    }
-
-    private static void requireOneDocument(DocumentBatch batch) {
-        if (batch.size() != 1) {
-            throw new IllegalArgumentException("the GPU engine trains one document a step; --batch-size " + batch.size()
-                    + " needs the CPU (--device cpu)");
-        }
     }
 
     private void requireNothingPending() {

@@ -43,6 +43,7 @@ final class KernelLibrary {
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;
     private static final int MATMUL_BLOCK = 256; // the tiled matmuls need exactly this, and so the fused step
+    private static final int ITEM_BLOCK = 256;   // a thread per item (the embedding's gradients)
     /** Rows and columns of one matmul output tile. */
     static final int TILE = 32;
     /** Dynamic shared memory a launch may use without cuFuncSetAttribute. */
@@ -101,86 +102,96 @@ final class KernelLibrary {
         });
     }
 
-    private Launch rows(String family, String kernel, int t, Args args) {
-        return new Launch(kernel, function(family, kernel), ceilDiv(t, ROW_WARPS), 1, 1, ROW_BLOCK, 0, args.pointer());
+    /** A row kernel over the step's B x T rows, a warp per row. */
+    private Launch rows(String family, String kernel, DocumentSlots docs, Args args) {
+        return new Launch(kernel, function(family, kernel), ceilDiv(docs.rows(), ROW_WARPS), 1, 1, ROW_BLOCK, 0,
+                documents(args, docs).pointer());
     }
 
-    /** x [T,C] = wte[tokens] + wpe; y [T,C] = rmsnorm(x); scale [T]. */
-    Launch embeddingRmsnormForward(CUdeviceptr emb, CUdeviceptr y, CUdeviceptr scale, CUdeviceptr tokens,
-                                   CUdeviceptr wte, CUdeviceptr wpe, int c, int t, CUdeviceptr ss) {
-        return rows("rmsnorm", "embedding_rmsnorm_forward", t,
-                new Args().ptr(emb).ptr(y).ptr(scale).ptr(tokens).ptr(wte).ptr(wpe).i(c).i(t).ptr(ss));
+    /** The arguments every batched kernel ends with: T, then the documents' slots (kernels/common.cuh, Batch). */
+    private static Args documents(Args args, DocumentSlots docs) {
+        return args.i(docs.blockSize()).ptr(docs.slots()).i(docs.slotInts()).i(docs.documents());
     }
 
-    /** y [T,C] = rmsnorm(x [T,C]); scale [T]. */
-    Launch rmsnormForward(CUdeviceptr y, CUdeviceptr scale, CUdeviceptr x, int c, int t, CUdeviceptr ss) {
-        return rows("rmsnorm", "rmsnorm_forward", t, new Args().ptr(y).ptr(scale).ptr(x).i(c).i(t).ptr(ss));
+    /** emb [BT,C] = wte[tokens] + wpe; y [BT,C] = rmsnorm(emb); scale [BT]. */
+    Launch embeddingRmsnormForward(CUdeviceptr emb, CUdeviceptr y, CUdeviceptr scale, CUdeviceptr wte,
+                                   CUdeviceptr wpe, int c, DocumentSlots docs) {
+        return rows("rmsnorm", "embedding_rmsnorm_forward", docs,
+                new Args().ptr(emb).ptr(y).ptr(scale).ptr(wte).ptr(wpe).i(c));
     }
 
-    /** dx [T,C] (+)= rmsnorm backward of dy [T,C] at x [T,C] with scale [T]. */
+    /** y [BT,C] = rmsnorm(x [BT,C]); scale [BT]. */
+    Launch rmsnormForward(CUdeviceptr y, CUdeviceptr scale, CUdeviceptr x, int c, DocumentSlots docs) {
+        return rows("rmsnorm", "rmsnorm_forward", docs, new Args().ptr(y).ptr(scale).ptr(x).i(c));
+    }
+
+    /** dx [BT,C] (+)= rmsnorm backward of dy [BT,C] at x [BT,C] with scale [BT]. */
     Launch rmsnormBackward(CUdeviceptr dx, CUdeviceptr dy, CUdeviceptr x, CUdeviceptr scale, int c, boolean accumulate,
-                           int t, CUdeviceptr ss) {
-        return rows("rmsnorm", "rmsnorm_backward", t,
-                new Args().ptr(dx).ptr(dy).ptr(x).ptr(scale).i(c).i(accumulate ? 1 : 0).i(t).ptr(ss));
+                           DocumentSlots docs) {
+        return rows("rmsnorm", "rmsnorm_backward", docs,
+                new Args().ptr(dx).ptr(dy).ptr(x).ptr(scale).i(c).i(accumulate ? 1 : 0));
     }
 
-    /** dwte [V,C] += and dwpe [T,C] += the rmsnorm-then-embedding backward of dy [T,C]. */
-    Launch rmsnormEmbeddingBackward(CUdeviceptr dwte, CUdeviceptr dwpe, CUdeviceptr dy, CUdeviceptr emb,
-                                    CUdeviceptr scale, CUdeviceptr tokens, int c, int t, CUdeviceptr ss) {
-        return rows("rmsnorm", "rmsnorm_embedding_backward", t,
-                new Args().ptr(dwte).ptr(dwpe).ptr(dy).ptr(emb).ptr(scale).ptr(tokens).i(c).i(t).ptr(ss));
+    /** dwte [V,C] += and dwpe [T,C] += the embedding's backward of dEmb [BT,C], summed over the batch in row order. */
+    Launch embeddingBackward(CUdeviceptr dwte, CUdeviceptr dwpe, CUdeviceptr dEmb, int c, int v, DocumentSlots docs) {
+        return new Launch("embedding_backward", function("rmsnorm", "embedding_backward"),
+                ceilDiv((v + docs.blockSize()) * c, ITEM_BLOCK), 1, 1, ITEM_BLOCK, 0,
+                documents(new Args().ptr(dwte).ptr(dwpe).ptr(dEmb).i(c).i(v), docs).pointer());
     }
 
-    /** y [T,out] = relu?(x [T,in] w[out,in]^T) + residual [T,out] (residual may be null, or y itself). */
+    /** y [BT,out] = relu?(x [BT,in] w[out,in]^T) + residual [BT,out] (residual may be null, or y itself). */
     Launch linearForward(CUdeviceptr y, CUdeviceptr x, CUdeviceptr w, CUdeviceptr residual, int in, int out,
-                         boolean relu, int t, CUdeviceptr ss) {
-        return new Launch("linear_forward", function("linear", "linear_forward"), ceilDiv(out, TILE), ceilDiv(t, TILE), 1,
-                MATMUL_BLOCK, 0, new Args().ptr(y).ptr(x).ptr(w).ptr(residual).i(in).i(out).i(relu ? 1 : 0).i(t)
-                .ptr(ss).pointer());
+                         boolean relu, DocumentSlots docs) {
+        return new Launch("linear_forward", function("linear", "linear_forward"), ceilDiv(out, TILE),
+                ceilDiv(docs.rows(), TILE), 1, MATMUL_BLOCK, 0,
+                documents(new Args().ptr(y).ptr(x).ptr(w).ptr(residual).i(in).i(out).i(relu ? 1 : 0), docs).pointer());
     }
 
-    /** dx [T,in] = dy w (dx may be null); dw [out,in] += dy^T x; dy masked by relu_out [T,out] when given. */
+    /** dx [BT,in] = dy w (dx may be null); dw [out,in] += dy^T x; dy masked by relu_out [BT,out] when given. */
     Launch linearBackward(CUdeviceptr dx, CUdeviceptr dw, CUdeviceptr dy, CUdeviceptr x, CUdeviceptr w,
-                          CUdeviceptr reluOut, int in, int out, int t, CUdeviceptr ss) {
+                          CUdeviceptr reluOut, int in, int out, DocumentSlots docs) {
         return new Launch("linear_backward", function("linear", "linear_backward"), ceilDiv(in, TILE),
-                ceilDiv(t, TILE) + ceilDiv(out, TILE), 1, MATMUL_BLOCK, 0,
-                new Args().ptr(dx).ptr(dw).ptr(dy).ptr(x).ptr(w).ptr(reluOut).i(in).i(out).i(t).ptr(ss).pointer());
+                ceilDiv(docs.rows(), TILE) + ceilDiv(out, TILE), 1, MATMUL_BLOCK, 0,
+                documents(new Args().ptr(dx).ptr(dw).ptr(dy).ptr(x).ptr(w).ptr(reluOut).i(in).i(out), docs).pointer());
     }
 
-    /** qkv [T,3C] = x [T,C] w[3C,C]^T, the fused wq|wk|wv block. */
-    Launch qkvForward(CUdeviceptr qkv, CUdeviceptr x, CUdeviceptr w, int c, int t, CUdeviceptr ss) {
-        return new Launch("qkv_forward", function("qkv", "qkv_forward"), ceilDiv(3 * c, TILE), ceilDiv(t, TILE), 1,
-                MATMUL_BLOCK, 0, new Args().ptr(qkv).ptr(x).ptr(w).i(c).i(t).ptr(ss).pointer());
+    /** qkv [BT,3C] = x [BT,C] w[3C,C]^T, the fused wq|wk|wv block. */
+    Launch qkvForward(CUdeviceptr qkv, CUdeviceptr x, CUdeviceptr w, int c, DocumentSlots docs) {
+        return new Launch("qkv_forward", function("qkv", "qkv_forward"), ceilDiv(3 * c, TILE),
+                ceilDiv(docs.rows(), TILE), 1, MATMUL_BLOCK, 0,
+                documents(new Args().ptr(qkv).ptr(x).ptr(w).i(c), docs).pointer());
     }
 
-    /** dx [T,C] = dqkv w; dw [3C,C] += dqkv^T x. */
-    Launch qkvBackward(CUdeviceptr dx, CUdeviceptr dw, CUdeviceptr dqkv, CUdeviceptr x, CUdeviceptr w, int c, int t,
-                       CUdeviceptr ss) {
+    /** dx [BT,C] = dqkv w; dw [3C,C] += dqkv^T x. */
+    Launch qkvBackward(CUdeviceptr dx, CUdeviceptr dw, CUdeviceptr dqkv, CUdeviceptr x, CUdeviceptr w, int c,
+                       DocumentSlots docs) {
         return new Launch("qkv_backward", function("qkv", "qkv_backward"), ceilDiv(c, TILE),
-                ceilDiv(t, TILE) + ceilDiv(3 * c, TILE), 1, MATMUL_BLOCK, 0,
-                new Args().ptr(dx).ptr(dw).ptr(dqkv).ptr(x).ptr(w).i(c).i(t).ptr(ss).pointer());
+                ceilDiv(docs.rows(), TILE) + ceilDiv(3 * c, TILE), 1, MATMUL_BLOCK, 0,
+                documents(new Args().ptr(dx).ptr(dw).ptr(dqkv).ptr(x).ptr(w).i(c), docs).pointer());
     }
 
-    /** out [T,C] and probs [H,T,T] of causal attention over qkv [T,3C]. */
-    Launch attentionForward(CUdeviceptr out, CUdeviceptr probs, CUdeviceptr qkv, int c, int h, int t, CUdeviceptr ss) {
-        return new Launch("attention_forward", function("attention", "attention_forward"), ceilDiv(t, ROW_WARPS), h, 1,
-                ROW_BLOCK, attentionShared(c, h, t), new Args().ptr(out).ptr(probs).ptr(qkv).i(c).i(h).i(t).ptr(ss)
-                .pointer());
+    /** out [BT,C] and probs [B,H,T,T] of causal attention within each document over qkv [BT,3C]. */
+    Launch attentionForward(CUdeviceptr out, CUdeviceptr probs, CUdeviceptr qkv, int c, int h, DocumentSlots docs) {
+        return new Launch("attention_forward", function("attention", "attention_forward"),
+                ceilDiv(docs.rows(), ROW_WARPS), h, 1, ROW_BLOCK, attentionShared(c, h, docs.blockSize()),
+                documents(new Args().ptr(out).ptr(probs).ptr(qkv).i(c).i(h), docs).pointer());
     }
 
-    /** dqkv [T,3C] = attention backward of dout [T,C]. */
+    /** dqkv [BT,3C] = attention backward of dout [BT,C]. */
     Launch attentionBackward(CUdeviceptr dqkv, CUdeviceptr dout, CUdeviceptr qkv, CUdeviceptr probs, CUdeviceptr out,
-                             int c, int h, int t, CUdeviceptr ss) {
-        return new Launch("attention_backward", function("attention", "attention_backward"), ceilDiv(t, ROW_WARPS), h,
-                2, ROW_BLOCK, attentionShared(c, h, t), new Args().ptr(dqkv).ptr(dout).ptr(qkv).ptr(probs).ptr(out)
-                .i(c).i(h).i(t).ptr(ss).pointer());
+                             int c, int h, DocumentSlots docs) {
+        return new Launch("attention_backward", function("attention", "attention_backward"),
+                ceilDiv(docs.rows(), ROW_WARPS), h, 2, ROW_BLOCK, attentionShared(c, h, docs.blockSize()),
+                documents(new Args().ptr(dqkv).ptr(dout).ptr(qkv).ptr(probs).ptr(out).i(c).i(h), docs).pointer());
     }
 
-    /** dlogits [T,V] (may be logits) and losses[step] from logits [T,V]. */
-    Launch crossEntropy(CUdeviceptr dLogits, CUdeviceptr losses, CUdeviceptr logits, CUdeviceptr tokens, int v, int t,
-                        CUdeviceptr ss) {
+    /**
+     * dlogits [BT,V] (may be logits) and losses[step], the mean of the documents' mean losses, from logits [BT,V];
+     * each document's dlogits weighted 1 / B.
+     */
+    Launch crossEntropy(CUdeviceptr dLogits, CUdeviceptr losses, CUdeviceptr logits, int v, DocumentSlots docs) {
         return new Launch("crossentropy_forward_backward", function("crossentropy", "crossentropy_forward_backward"),
-                1, 1, 1, 1024, 0, new Args().ptr(dLogits).ptr(losses).ptr(logits).ptr(tokens).i(v).i(t).ptr(ss).pointer());
+                1, 1, 1, 1024, 0, documents(new Args().ptr(dLogits).ptr(losses).ptr(logits).i(v), docs).pointer());
     }
 
     /** Adam over params/grads/m/v [P], the step read from ss; zeroes grads. */
@@ -230,16 +241,18 @@ final class KernelLibrary {
 
     /**
      * {@code steps} training steps in one launch (kernels/step.cu): each forward, loss into losses[step], backward,
-     * then Adam when {@code update}, else the gradients stay in grads. Step k's tokens and scalars are {@code tokens}
-     * and {@code ss} plus k * slotInts ints. workspace null: the activations live in shared memory.
+     * then Adam when {@code update}, else the gradients stay in grads. Step k's documents are the B slots from slot
+     * k x B of {@code docs}. workspace null: the activations live in shared memory. blockGrads [blocks, P] and
+     * blockLosses [blocks], zeroed, for documents side by side (B > 1); null for one document, the grid together.
      */
-    Launch fusedStep(int blocks, int sharedBytes, CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m,
-                     CUdeviceptr v, CUdeviceptr losses, CUdeviceptr tokens, CUdeviceptr tensorOffsets,
-                     CUdeviceptr workspace, ModelConfig cfg, int numParams, AdamConfig adam, boolean update, int steps,
-                     int slotInts, CUdeviceptr ss) {
-        Pointer args = shape(new Args().ptr(params).ptr(grads).ptr(m).ptr(v).ptr(losses).ptr(tokens).ptr(tensorOffsets)
-                .ptr(workspace), cfg).i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2())
-                .d(adam.eps()).i(update ? 1 : 0).i(steps).i(slotInts).ptr(ss).pointer();
+    Launch fusedStep(int blocks, int sharedBytes, TrainingState state, CUdeviceptr losses, CUdeviceptr tensorOffsets,
+                     CUdeviceptr workspace, CUdeviceptr blockGrads, CUdeviceptr blockLosses, ModelConfig cfg,
+                     int numParams, AdamConfig adam, boolean update, int steps, DocumentSlots docs) {
+        Pointer args = shape(new Args().ptr(state.params().at(0)).ptr(state.grads().at(0)).ptr(state.adamM().at(0))
+                .ptr(state.adamV().at(0)).ptr(losses).ptr(tensorOffsets).ptr(workspace).ptr(blockGrads)
+                .ptr(blockLosses), cfg).i(numParams).d(adam.learningRate()).d(adam.beta1()).d(adam.beta2())
+                .d(adam.eps()).i(update ? 1 : 0).i(steps).ptr(docs.slots()).i(docs.slotInts()).i(docs.documents())
+                .pointer();
         CUfunction f = function(FUSED_FAMILY, "train_step_fused");
         return blocks == 1 ? new Launch("train_step_fused", f, 1, 1, 1, MATMUL_BLOCK, sharedBytes, args)
                 : Launch.cooperative("train_step_fused", f, blocks, MATMUL_BLOCK, sharedBytes, args);

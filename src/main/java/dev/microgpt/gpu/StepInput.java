@@ -2,17 +2,18 @@ package dev.microgpt.gpu;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 
+import dev.microgpt.engine.DocumentBatch;
 import java.nio.IntBuffer;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 
 /**
- * What a training step reads besides the weights: its tokens and its StepScalars (kernels/common.cuh), one slot of
- * {@code T + 1} tokens then the 4 scalars each. The host stages a batch's steps into pinned slots; a copy takes one or
- * more of them, asynchronously, into the device's slots, which the kernels read (an eager or graph step slot 0, a fused
- * launch of K steps slots 0 to K - 1). The copy is ordered on the engine's stream after the steps before it, which
- * may still read those device slots, and nothing on the hot path waits or allocates.
+ * What a training step reads besides the weights: its B documents, each as a slot of {@code T + 1} tokens then its
+ * 4 StepScalars (kernels/common.cuh, Batch). The host stages a group of steps into pinned slots, B a step; a copy
+ * takes one or more steps' slots, asynchronously, into the device's, which the kernels read (an eager or graph step
+ * the first B, a fused launch of K steps K x B). The copy is ordered on the engine's stream after the steps before
+ * it, which may still read those device slots, and nothing on the hot path waits or allocates.
  */
 final class StepInput implements AutoCloseable {
 
@@ -20,22 +21,29 @@ final class StepInput implements AutoCloseable {
 
     private final NativeResources resources = new NativeResources();
     private final int t;
+    private final int documents;
     private final int slotInts;
     private final CUstream stream;
-    private final DeviceArray device;  // [device slots][T + 1 + 4] int
-    private final PinnedInts host;     // [host slots][T + 1 + 4] int, slots as the device's
-    private final Pointer[] hostSlots; // [host slots]: each slot's address, made once
+    private final DeviceArray device;  // [device steps][B][T + 1 + 4] int
+    private final PinnedInts host;     // [host steps][B][T + 1 + 4] int, laid out as the device's
+    private final Pointer[] hostSteps; // [host steps]: each step's first slot, made once
 
-    StepInput(int blockSize, int deviceSlots, int hostSlots, CUstream stream) {
+    /**
+     * @param documents   B, the documents of every step
+     * @param deviceSteps the steps one copy may take up (a fused launch's K)
+     * @param hostSteps   the steps staged before their losses are collected
+     */
+    StepInput(int blockSize, int documents, int deviceSteps, int hostSteps, CUstream stream) {
         this.t = blockSize;
+        this.documents = documents;
         this.slotInts = blockSize + 1 + SCALARS;
         this.stream = stream;
         try {
-            this.device = resources.own(new DeviceArray("step_input", (long) deviceSlots * slotInts));
-            this.host = resources.own(new PinnedInts("staging", hostSlots * slotInts));
-            this.hostSlots = new Pointer[hostSlots];
-            for (int slot = 0; slot < hostSlots; slot++) {
-                this.hostSlots[slot] = host.at(slot * slotInts);
+            this.device = resources.own(new DeviceArray("step_input", (long) deviceSteps * documents * slotInts));
+            this.host = resources.own(new PinnedInts("staging", Math.multiplyExact(hostSteps * documents, slotInts)));
+            this.hostSteps = new Pointer[hostSteps];
+            for (int step = 0; step < hostSteps; step++) {
+                this.hostSteps[step] = host.at(step * documents * slotInts);
             }
         } catch (RuntimeException e) {
             resources.close();
@@ -43,45 +51,57 @@ final class StepInput implements AutoCloseable {
         }
     }
 
-    /** [T + 1] int, the device's slot 0: the tokens a step's kernels read. */
-    CUdeviceptr tokens() {
-        return device.at(0);
+    /** The device's first step's documents, as the kernels take them. */
+    DocumentSlots documents() {
+        return new DocumentSlots(device.at(0), slotInts, documents, t);
     }
 
-    /** [4] int, the device's slot 0: the StepScalars a step's kernels read. */
+    /** [4] int, the first document's StepScalars on the device: the step's, for Adam. */
     CUdeviceptr scalars() {
         return device.at(t + 1);
     }
 
-    /** Ints from one slot to the next. */
-    int slotInts() {
-        return slotInts;
+    /** B. */
+    int batchSize() {
+        return documents;
     }
 
-    /** Writes a step's tokens [0, positions] and its scalars into host slot {@code slot}. */
-    void stage(int slot, int[] doc, int positions, int step, int numSteps) {
-        if (positions < 1 || positions > t || doc.length < positions + 1) {
-            throw new IllegalArgumentException("positions must be in [1, " + t + "] with positions + 1 tokens, got "
-                    + positions + " of " + doc.length);
+    /** Writes the batch's documents and their scalars into host step {@code slot}. */
+    void stage(int slot, DocumentBatch batch, int step, int numSteps) {
+        if (batch.size() != documents) {
+            throw new IllegalArgumentException("this engine trains " + documents + " documents a step, got "
+                    + batch.size());
         }
-        int base = slot * slotInts;
         IntBuffer pinned = host.ints();
-        for (int i = 0; i <= positions; i++) {
-            pinned.put(base + i, doc[i]);
+        for (int b = 0; b < documents; b++) {
+            int[] doc = batch.tokens(b);
+            int positions = batch.positions(b);
+            if (positions > t) {
+                throw new IllegalArgumentException("positions must be in [1, " + t + "], got " + positions);
+            }
+            int base = (slot * documents + b) * slotInts;
+            for (int i = 0; i <= positions; i++) {
+                pinned.put(base + i, doc[i]);
+            }
+            putScalars(base, step, positions, numSteps);
         }
-        stageScalars(slot, step, positions, numSteps);
     }
 
-    /** Writes the scalars alone into host slot {@code slot}: a step that reads no tokens (an Adam update). */
-    void stageScalars(int slot, int step, int positions, int numSteps) {
-        int s = slot * slotInts + t + 1;
+    /** Writes the first document's scalars alone into host step {@code slot}: a step that reads no tokens (Adam). */
+    void stageScalars(int slot, int step, int numSteps) {
+        putScalars(slot * documents * slotInts, step, 0, numSteps);
+    }
+
+    private void putScalars(int slotBase, int step, int positions, int numSteps) {
+        int s = slotBase + t + 1;
         host.ints().put(s, step).put(s + 1, positions).put(s + 2, numSteps).put(s + 3, 0);
     }
 
-    /** Copies host slots [first, first + count) into the device's slots [0, count), in one copy on the stream. */
+    /** Copies host steps [first, first + count) into the device's first steps, in one copy on the stream. */
     void copyUp(int first, int count) {
-        Cuda.check(cuMemcpyHtoDAsync(device.at(0), hostSlots[first], (long) count * slotInts * DeviceArray.ELEMENT_BYTES,
-                stream), "cuMemcpyHtoDAsync(tokens and step scalars)");
+        Cuda.check(cuMemcpyHtoDAsync(device.at(0), hostSteps[first],
+                (long) count * documents * slotInts * DeviceArray.ELEMENT_BYTES, stream),
+                "cuMemcpyHtoDAsync(tokens and step scalars)");
     }
 
     @Override

@@ -17,28 +17,33 @@ final class StepLaunches implements AutoCloseable {
 
     private final NativeResources resources = new NativeResources();
     private final KernelLibrary kernels;
-    private final StepInput input;
-    private final int t;
+    private final DocumentSlots docs;
+    private final long rows; // B x T, the rows of every activation
     private final int vocab;
     private final List<StepOp> operations = new ArrayList<>();
-    private final DeviceArray logits; // [T, V], dlogits in place
+    private final DeviceArray logits; // [BT, V], dlogits in place
     private final int crossEntropyIndex; // where the cross-entropy launch, bound to the losses array, sits
 
     /**
-     * Allocates the activations and binds every operation; the linear layers without a fused ReLU go through
-     * {@code gemm} (cuBLAS through a handle on {@code stream}, owned here), mlp_fc1 is always the hand kernel.
+     * Allocates the activations for the step's B documents and binds every operation; the linear layers without a
+     * fused ReLU go through {@code gemm} (cuBLAS through a handle on {@code stream}, owned here; one document a step
+     * only), mlp_fc1 is always the hand kernel.
      */
     StepLaunches(KernelLibrary kernels, ParameterLayout layout, TrainingState state, StepInput input, GemmBackend gemm,
                  CUstream stream, DeviceArray losses) {
         this.kernels = kernels;
-        this.input = input;
+        this.docs = input.documents();
+        this.rows = docs.rows();
         ModelConfig cfg = layout.config();
-        this.t = cfg.blockSize();
         this.vocab = cfg.vocabSize();
+        if (gemm == GemmBackend.cublas && docs.documents() > 1) {
+            throw new CudaException("--gemm cublas trains one document a step; drop it for --batch-size "
+                    + docs.documents());
+        }
         try {
             LinearLayers linear = gemm == GemmBackend.cublas ? resources.own(new CublasGemm(stream))
-                    : new HandLinearLayers(kernels, t, input.scalars());
-            this.logits = array("logits", (long) t * vocab);
+                    : new HandLinearLayers(kernels, docs);
+            this.logits = array("logits", rows * vocab);
             this.crossEntropyIndex = build(cfg, layout, state, linear, losses);
         } catch (RuntimeException e) {
             close();
@@ -57,46 +62,45 @@ final class StepLaunches implements AutoCloseable {
         int f = cfg.mlpHidden();
         int h = cfg.nHead();
         int layers = cfg.nLayer();
-        CUdeviceptr ss = input.scalars();
-        CUdeviceptr tok = input.tokens();
-        DeviceArray emb = array("emb", (long) t * c);
-        DeviceArray embScale = array("emb_scale", t);
+        int t = cfg.blockSize();
+        DeviceArray emb = array("emb", rows * c);
+        DeviceArray embScale = array("emb_scale", rows);
         DeviceArray[] stream = new DeviceArray[layers + 1];
         for (int i = 0; i <= layers; i++) {
-            stream[i] = array("stream" + i, (long) t * c);
+            stream[i] = array("stream" + i, rows * c);
         }
-        DeviceArray dStream = array("d_stream", (long) t * c);
-        DeviceArray dNorm = array("d_norm", (long) t * c);
-        DeviceArray dHidden = array("d_hidden", (long) t * f);
-        DeviceArray dAttnOut = array("d_attn_out", (long) t * c);
-        DeviceArray dQkv = array("d_qkv", (long) t * 3 * c);
+        DeviceArray dStream = array("d_stream", rows * c);
+        DeviceArray dNorm = array("d_norm", rows * c);
+        DeviceArray dHidden = array("d_hidden", rows * f);
+        DeviceArray dAttnOut = array("d_attn_out", rows * c);
+        DeviceArray dQkv = array("d_qkv", rows * 3 * c);
 
         List<StepOp> backward = new ArrayList<>();
-        operations.add(kernels.embeddingRmsnormForward(emb.at(0), stream[0].at(0), embScale.at(0), tok,
-                s.weight(layout.wte()), s.weight(layout.wpe()), c, t, ss));
+        operations.add(kernels.embeddingRmsnormForward(emb.at(0), stream[0].at(0), embScale.at(0),
+                s.weight(layout.wte()), s.weight(layout.wpe()), c, docs));
         for (int i = 0; i < layers; i++) {
             ParameterLayout.Layer w = layout.layer(i);
             String p = "layer" + i + ".";
-            DeviceArray attnNorm = array(p + "attn_norm", (long) t * c);
-            DeviceArray attnScale = array(p + "attn_scale", t);
-            DeviceArray qkv = array(p + "qkv", (long) t * 3 * c);
-            DeviceArray probs = array(p + "probs", (long) h * t * t);
-            DeviceArray attnOut = array(p + "attn_out", (long) t * c);
-            DeviceArray mid = array(p + "mid", (long) t * c);
-            DeviceArray mlpNorm = array(p + "mlp_norm", (long) t * c);
-            DeviceArray mlpScale = array(p + "mlp_scale", t);
-            DeviceArray hidden = array(p + "hidden", (long) t * f);
+            DeviceArray attnNorm = array(p + "attn_norm", rows * c);
+            DeviceArray attnScale = array(p + "attn_scale", rows);
+            DeviceArray qkv = array(p + "qkv", rows * 3 * c);
+            DeviceArray probs = array(p + "probs", rows * h * t); // [B, H, T, T]
+            DeviceArray attnOut = array(p + "attn_out", rows * c);
+            DeviceArray mid = array(p + "mid", rows * c);
+            DeviceArray mlpNorm = array(p + "mlp_norm", rows * c);
+            DeviceArray mlpScale = array(p + "mlp_scale", rows);
+            DeviceArray hidden = array(p + "hidden", rows * f);
             CUdeviceptr wQkv = s.params().at(w.qkvOffset());
             CUdeviceptr dwQkv = s.grads().at(w.qkvOffset());
 
-            operations.add(kernels.rmsnormForward(attnNorm.at(0), attnScale.at(0), stream[i].at(0), c, t, ss));
+            operations.add(kernels.rmsnormForward(attnNorm.at(0), attnScale.at(0), stream[i].at(0), c, docs));
             operations.addAll(linear.qkvForward(qkv.at(0), attnNorm.at(0), wQkv, c));
-            operations.add(kernels.attentionForward(attnOut.at(0), probs.at(0), qkv.at(0), c, h, t, ss));
+            operations.add(kernels.attentionForward(attnOut.at(0), probs.at(0), qkv.at(0), c, h, docs));
             operations.addAll(linear.forward(mid.at(0), attnOut.at(0), s.weight(w.attnWo()), stream[i].at(0), c, c));
-            operations.add(kernels.rmsnormForward(mlpNorm.at(0), mlpScale.at(0), mid.at(0), c, t, ss));
+            operations.add(kernels.rmsnormForward(mlpNorm.at(0), mlpScale.at(0), mid.at(0), c, docs));
             // mlp_fc1 stays the hand kernel with any backend: its ReLU is fused into the kernel's epilogue.
             operations.add(kernels.linearForward(hidden.at(0), mlpNorm.at(0), s.weight(w.mlpFc1()), null, c, f, true,
-                    t, ss));
+                    docs));
             operations.addAll(linear.forward(stream[i + 1].at(0), hidden.at(0), s.weight(w.mlpFc2()), mid.at(0), f,
                     c));
 
@@ -104,15 +108,15 @@ final class StepLaunches implements AutoCloseable {
             List<StepOp> block = new ArrayList<>(linear.backward(dHidden.at(0), s.gradient(w.mlpFc2()), dStream.at(0),
                     hidden.at(0), s.weight(w.mlpFc2()), f, c));
             block.add(kernels.linearBackward(dNorm.at(0), s.gradient(w.mlpFc1()), dHidden.at(0), mlpNorm.at(0),
-                    s.weight(w.mlpFc1()), hidden.at(0), c, f, t, ss));
-            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), mid.at(0), mlpScale.at(0), c, true, t, ss));
+                    s.weight(w.mlpFc1()), hidden.at(0), c, f, docs));
+            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), mid.at(0), mlpScale.at(0), c, true, docs));
             block.addAll(linear.backward(dAttnOut.at(0), s.gradient(w.attnWo()), dStream.at(0), attnOut.at(0),
                     s.weight(w.attnWo()), c, c));
             block.add(kernels.attentionBackward(dQkv.at(0), dAttnOut.at(0), qkv.at(0), probs.at(0), attnOut.at(0), c, h,
-                    t, ss));
+                    docs));
             block.addAll(linear.qkvBackward(dNorm.at(0), dwQkv, dQkv.at(0), attnNorm.at(0), wQkv, c));
-            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), stream[i].at(0), attnScale.at(0), c, true, t,
-                    ss));
+            block.add(kernels.rmsnormBackward(dStream.at(0), dNorm.at(0), stream[i].at(0), attnScale.at(0), c, true,
+                    docs));
             backward.addAll(0, block);
         }
         operations.addAll(linear.forward(logits.at(0), stream[layers].at(0), s.weight(layout.lmHead()), null, c,
@@ -122,15 +126,16 @@ final class StepLaunches implements AutoCloseable {
         operations.addAll(linear.backward(dStream.at(0), s.gradient(layout.lmHead()), logits.at(0),
                 stream[layers].at(0), s.weight(layout.lmHead()), c, vocab));
         operations.addAll(backward);
-        operations.add(kernels.rmsnormEmbeddingBackward(s.gradient(layout.wte()), s.gradient(layout.wpe()),
-                dStream.at(0), emb.at(0), embScale.at(0), tok, c, t, ss));
+        // The embedding: d(emb) through the first norm, then summed into dwte and dwpe in a fixed order.
+        operations.add(kernels.rmsnormBackward(dNorm.at(0), dStream.at(0), emb.at(0), embScale.at(0), c, false, docs));
+        operations.add(kernels.embeddingBackward(s.gradient(layout.wte()), s.gradient(layout.wpe()), dNorm.at(0), c,
+                vocab, docs));
         return lossIndex;
     }
 
     /** The loss and dlogits (in place of the logits), each step's loss into losses[step]. */
     private Launch crossEntropy(DeviceArray losses) {
-        return kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), input.tokens(), vocab, t,
-                input.scalars());
+        return kernels.crossEntropy(logits.at(0), losses.at(0), logits.at(0), vocab, docs);
     }
 
     /** Binds the cross-entropy launch to a new losses array. */

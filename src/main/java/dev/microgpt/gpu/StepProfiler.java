@@ -6,6 +6,7 @@ import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import java.util.List;
 import jcuda.driver.CUevent;
 
@@ -20,8 +21,9 @@ public final class StepProfiler {
     }
 
     /** Runs one training step of {@code engine} so, and returns each operation's GPU milliseconds in issue order. */
-    public static float[] profile(GpuEngine engine, int[] doc, int positions, AdamConfig adam, int step, int numSteps) {
-        List<StepOp> ops = engine.stageForProfile(doc, positions, adam, step, numSteps);
+    public static float[] profile(GpuEngine engine, DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
+        List<StepOp> ops = engine.stageForProfile(batch, adam, step, numSteps);
+        int positions = batch.positions(0);
         GpuContext gpu = engine.context();
         CUevent[] events = new CUevent[2 * ops.size()];
         try {

@@ -2,7 +2,7 @@ package dev.microgpt.ops;
 
 /**
  * Token plus position embedding, {@code x = wte[token] + wpe[pos]}. CPU twin of the embedding half of
- * embedding_rmsnorm_forward and rmsnorm_embedding_backward in kernels/rmsnorm.cu (the GPU fuses it with the norm).
+ * embedding_rmsnorm_forward (the GPU fuses it with the norm) and of embedding_backward in kernels/rmsnorm.cu.
  */
 public final class Embedding {
 

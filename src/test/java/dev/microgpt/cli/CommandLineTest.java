@@ -392,6 +392,11 @@ class CommandLineTest {
     }
 
     @Test
+    void cublasTrainsOneDocumentAStep() throws Exception {
+        assertOneLineError(run("--gemm", "cublas", "--batch-size", "2"), 2, "--gemm cublas", "--batch-size 2");
+    }
+
+    @Test
     void divergenceStopsAndKeepsTheLastGoodCheckpoint() throws Exception {
         Result r = run("--input", "names.txt", "--steps", "200", "--learning-rate", "10000", "--checkpoint-every", "1",
                 "--checkpoint", "d.safetensors");

@@ -69,6 +69,20 @@ final class DeviceHarness implements AutoCloseable {
         return array;
     }
 
+    /**
+     * A step's documents as StepInput stages them (kernels/common.cuh, Batch): document b's T + 1 tokens, then its
+     * StepScalars {step, positions[b], num_steps, 0}.
+     */
+    DocumentSlots documents(int t, int[][] tokens, int[] positions, int step, int numSteps) {
+        int slotInts = t + 5;
+        int[] slots = new int[positions.length * slotInts];
+        for (int b = 0; b < positions.length; b++) {
+            System.arraycopy(tokens[b], 0, slots, b * slotInts, t + 1);
+            System.arraycopy(new int[] {step, positions[b], numSteps, 0}, 0, slots, b * slotInts + t + 1, 4);
+        }
+        return new DocumentSlots(ints("documents", slots).at(0), slotInts, positions.length, t);
+    }
+
     /** StepScalars (kernels/README.md): int[4] {step, positions, num_steps, reserved = 0}. */
     DeviceArray stepScalars(int step, int positions, int numSteps) {
         return ints("step_scalars", new int[] {step, positions, numSteps, 0});

@@ -139,8 +139,8 @@ class EmulatedDeviceTest {
     @Test
     void moreThreadsThanTheKernelIsBuiltForAreRefused() {
         Launch tiles = device.kernels().linearForward(device.poisoned("y", 32 * 32).at(0),
-                device.poisoned("x", 32 * 32).at(0), device.poisoned("w", 32 * 32).at(0), null, 32, 32, false, 32,
-                device.stepScalars(0, 32, 1).at(0));
+                device.poisoned("x", 32 * 32).at(0), device.poisoned("w", 32 * 32).at(0), null, 32, 32, false,
+                device.documents(32, new int[1][33], new int[] {32}, 0, 1));
         Launch doubled = new Launch(tiles.kernel(), tiles.function(), tiles.gridX(), tiles.gridY(), 1, 2 * tiles.block(),
                 0, tiles.arguments());
         CudaException e = assertThrows(CudaException.class, () -> device.run(doubled));
@@ -189,7 +189,7 @@ class EmulatedDeviceTest {
         DeviceArray x = device.floats("x", randomRows());
         DeviceArray y = device.poisoned("y", SIZE * ROW_FLOATS);
         Launch launch = device.kernels().rmsnormForward(y.at(0), device.poisoned("scale", SIZE).at(0), x.at(0),
-                ROW_FLOATS, SIZE, device.stepScalars(0, SIZE, 1).at(0));
+                ROW_FLOATS, document(SIZE));
         Cuda.check(jcuda.driver.JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
         launch.enqueue(device.stream()); // queued on the non-blocking stream, not waited for
         float[] host = new float[SIZE * ROW_FLOATS];
@@ -262,7 +262,12 @@ class EmulatedDeviceTest {
 
     private Launch rmsnormForward(CUdeviceptr y, int n) {
         return device.kernels().rmsnormForward(y, device.poisoned("scale", SIZE).at(0),
-                device.floats("x", randomRows()).at(0), ROW_FLOATS, SIZE, device.stepScalars(0, n, 1).at(0));
+                device.floats("x", randomRows()).at(0), ROW_FLOATS, document(n));
+    }
+
+    /** One document of n positions in a context of SIZE, its tokens 0. */
+    private DocumentSlots document(int n) {
+        return device.documents(SIZE, new int[1][SIZE + 1], new int[] {n}, 0, 1);
     }
 
     private static double[] randomRows() {
@@ -278,7 +283,7 @@ class EmulatedDeviceTest {
         int c = SIZE;
         return device.kernels().attentionForward(device.poisoned("out", SIZE * c).at(0),
                 device.poisoned("probs", 4 * SIZE * SIZE).at(0), device.floats("qkv", new double[SIZE * 3 * c]).at(0),
-                c, 4, SIZE, device.stepScalars(0, SIZE, 1).at(0));
+                c, 4, document(SIZE));
     }
 
     /**
@@ -287,10 +292,10 @@ class EmulatedDeviceTest {
      */
     private Launch fusedGradientsLaunch(int blocks) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(SIZE, 4, 1, SIZE, 27));
-        StepInput input = own(new StepInput(SIZE, 1, 1, device.stream()));
+        StepInput input = own(new StepInput(SIZE, 1, 1, 1, device.stream()));
         int[] doc = new int[SIZE + 1];
         java.util.Arrays.fill(doc, 26);
-        input.stage(0, doc, SIZE, 0, 1);
+        input.stage(0, dev.microgpt.engine.DocumentBatch.of(doc, SIZE), 0, 1);
         input.copyUp(0, 1);
         int p = layout.size();
         TrainingState state = new TrainingState(device.floats("params", new double[p]),

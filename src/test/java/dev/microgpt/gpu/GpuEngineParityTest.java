@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.model.ModelConfig;
@@ -128,8 +129,8 @@ class GpuEngineParityTest {
     void launchesPerStepAreWhatTheModesPromise() {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(16, 4, 2, 16, 27));
         double[] weights = floatWeights(layout, new Random(5));
-        // eager: the staging copy, 6 + 14 L launches; graph and fused: a copy and a launch; fused K = 16: 2 / 16
-        double[] expected = {1 + 6 + 14 * 2, 2, 2, 2.0 / 16};
+        // eager: the staging copy, 7 + 14 L launches; graph and fused: a copy and a launch; fused K = 16: 2 / 16
+        double[] expected = {1 + 7 + 14 * 2, 2, 2, 2.0 / 16};
         GpuOptions[] modes = {new GpuOptions(GpuMode.eager, GemmBackend.hand),
                 new GpuOptions(GpuMode.graph, GemmBackend.hand), new GpuOptions(GpuMode.fused, GemmBackend.hand),
                 new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16)};
@@ -149,19 +150,26 @@ class GpuEngineParityTest {
         ParameterLayout layout = reference.layout();
         for (int length : new int[] {size + 1, 3, size / 2 + 3}) {
             int[] doc = RandomDocuments.of(random, length, layout.config().vocabSize());
-            int positions = Math.min(size, length - 1);
-            double expectedLoss = reference.forwardBackward(doc, positions);
-            double loss = tested.forwardBackward(doc, positions);
-            assertEquals(expectedLoss, loss, 1e-5 * expectedLoss, "loss of a " + length + "-token document");
-            double[] expected = new double[layout.size()];
-            double[] actual = new double[layout.size()];
-            reference.readGradients(expected);
-            tested.readGradients(actual);
-            for (ParameterLayout.Tensor t : layout.tensors()) {
-                double rel = relative(actual, expected, t);
-                assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient, " + length + " tokens: relative " + rel
-                        + " > " + GRADIENT_TOLERANCE);
-            }
+            assertGradientsAgree(reference, tested, DocumentBatch.of(doc, Math.min(size, length - 1)),
+                    "a " + length + "-token document");
+        }
+    }
+
+    /** The loss (1e-5 relative) and every gradient tensor of {@code tested} against {@code reference} on a batch. */
+    static void assertGradientsAgree(TrainingEngine reference, TrainingEngine tested, DocumentBatch batch,
+                                     String what) {
+        ParameterLayout layout = reference.layout();
+        double expectedLoss = reference.forwardBackward(batch);
+        double loss = tested.forwardBackward(batch);
+        assertEquals(expectedLoss, loss, 1e-5 * expectedLoss, "loss of " + what);
+        double[] expected = new double[layout.size()];
+        double[] actual = new double[layout.size()];
+        reference.readGradients(expected);
+        tested.readGradients(actual);
+        for (ParameterLayout.Tensor t : layout.tensors()) {
+            double rel = relative(actual, expected, t);
+            assertTrue(rel <= GRADIENT_TOLERANCE, t.name() + " gradient of " + what + ": relative " + rel + " > "
+                    + GRADIENT_TOLERANCE);
         }
     }
 

@@ -35,7 +35,7 @@ final class KernelBuild {
     /** Every kernel family (kernels/NAME.cu, /kernels/NAME.ptx) and the extern "C" entry points it must define. */
     static final Map<String, Set<String>> EXPECTED_ENTRIES = Collections.unmodifiableMap(new TreeMap<>(Map.of(
             "rmsnorm", Set.of("rmsnorm_forward", "rmsnorm_backward", "embedding_rmsnorm_forward",
-                    "rmsnorm_embedding_backward"),
+                    "embedding_backward"),
             "linear", Set.of("linear_forward", "linear_backward"),
             "qkv", Set.of("qkv_forward", "qkv_backward"),
             "attention", Set.of("attention_forward", "attention_backward", "attention_shared_bytes"),
