@@ -15,7 +15,7 @@
 # Step counts are calibrated per row: a short trial run estimates ms/step, then the warm-up and each repeat get
 # enough steps to last about --warmup-seconds and --repeat-seconds (the counts are in the report).
 #
-# Writes to OUT (default bench/out/, git-ignored): results.md, results.json and ms_per_step.png (written by
+# Writes to OUT (default bench/out/, git-ignored): results.md, results.json, ms_per_step.png and docs_per_second.png (by
 # dev.microgpt.bench.BenchReport), rows.jsonl (the raw rows the report was made from), long-docs.txt (the generated
 # dataset) and run.log (every JVM's stderr). Exit 0 when every row was measured or says why it could not be
 # (unavailable); 1 when a run failed (its row says how; the report is still written); 2 usage.
@@ -28,6 +28,8 @@
 #                           and the fused variants gpu-fused-bN (a grid of N >= 1 blocks instead of the engine's
 #                           choice), gpu-fused-kK (K = 2 to 256 steps a launch) and gpu-fused-bN-kK (default: all but
 #                           cpu-tape and the variants, plus gpu-fused-k16)
+#   --batch-sizes "B ..."   documents a step: every engine but cuBLAS is also measured at each B > 1, as ENGINE-bsB
+#                           (default "1 8 32 128"; "1" for one document a step only)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -44,7 +46,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
-quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""
+quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
 engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
@@ -57,6 +59,7 @@ while [ $# -gt 0 ]; do
     --input) input=$2 ;;
     --sizes) sizes=$2 ;;
     --engines) engines=$2 ;;
+    --batch-sizes) batch_sizes=$2 ;;
     --repeats) repeats=$2 ;;
     --repeat-seconds) repeat_s=$2 ;;
     --warmup-seconds) warmup_s=$2 ;;
@@ -86,6 +89,22 @@ done
 # shellcheck disable=SC2086 # split into words on purpose
 engines=$(printf '%s\n' $engines | xargs)
 [ -n "$engines" ] || die "--engines is empty"
+# shellcheck disable=SC2086 # split into words on purpose
+batch_sizes=$(printf '%s\n' $batch_sizes | sort -n | uniq | xargs)
+[ -n "$batch_sizes" ] || die "--batch-sizes is empty"
+for b in $batch_sizes; do
+  is_count "$b" || die "--batch-sizes: $b is not a positive integer"
+done
+# Each engine at each batch size (cuBLAS trains one document a step); the names are checked in Java below.
+batched=""
+for engine in $engines; do
+  for b in $batch_sizes; do
+    if [ "$b" = 1 ]; then batched="$batched $engine"
+    elif [[ $engine != *-cublas ]]; then batched="$batched $engine-bs$b"; fi
+  done
+done
+# shellcheck disable=SC2086 # split into words on purpose
+engines=$(printf '%s\n' $batched | xargs)
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
 is_seconds "$repeat_s" || die "--repeat-seconds must be a positive number, got $repeat_s"
 is_seconds "$warmup_s" || die "--warmup-seconds must be a positive number, got $warmup_s"
@@ -146,7 +165,7 @@ out=${out:-$root/bench/out}
 mkdir -p "$out" || die "cannot create $out" 1
 out="$(cd "$out" && pwd)"
 rows="$out/rows.jsonl"; log="$out/run.log"; long="$out/long-docs.txt"
-rm -f "$rows" "$log" "$out/results.md" "$out/results.json" "$out/ms_per_step.png"
+rm -f "$rows" "$log" "$out/results.md" "$out/results.json" "$out/ms_per_step.png" "$out/docs_per_second.png"
 : > "$rows"
 started=$(date +%s)
 {
@@ -283,7 +302,8 @@ run_java dev.microgpt.bench.BenchReport --rows "$rows" --out "$out" \
   --dataset "long=long-docs.txt: $long_docs documents of at least $min_chars characters ($long_mean on average), consecutive names of $(basename "$input") joined without a separator (same vocabulary and parameters), so a step trains on all block_size positions" \
   2>>"$log" || die "writing the report failed (see $log)" 1
 cat "$out/results.md"
-echo "bench/run.sh: wrote $out/results.md, results.json$([ -f "$out/ms_per_step.png" ] && echo ', ms_per_step.png') in $(( $(date +%s) - started )) s" >&2
+charts="$([ -f "$out/ms_per_step.png" ] && echo ', ms_per_step.png')$([ -f "$out/docs_per_second.png" ] && echo ', docs_per_second.png')"
+echo "bench/run.sh: wrote $out/results.md, results.json$charts in $(( $(date +%s) - started )) s" >&2
 if [ "$failed" = 1 ]; then
   echo "bench/run.sh: some runs FAILED; their rows say how, and $log has their output" >&2
   exit 1

@@ -17,6 +17,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToIntFunction;
 import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -28,11 +31,12 @@ import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The benchmark chart: median ms/step against model size (n_embd = block_size, on a log2 axis), log scale, one line
- * per engine and dataset (one colour per engine, one line style per dataset; the legend in the report's engine order,
- * {@link BenchReport#ENGINE_ORDER}). Modes without a number (unavailable, failed) are listed in a footer under the plot
- * instead. Kept apart from {@link BenchReport} because it needs AWT (java.desktop), which a trimmed runtime may lack:
- * the report catches the failure and writes everything else.
+ * The benchmark's charts, log scales, one colour per engine and one line style per dataset (the legend in the report's
+ * engine order, {@link BenchReport#ENGINE_ORDER}): median ms/step against model size (n_embd = block_size), one line
+ * per engine and dataset; and documents per second against the documents a step (B), one line per engine (its batch
+ * rows on the line of its one-document name), size and dataset. Modes without a number (unavailable, failed) are listed
+ * in a footer under the plot instead. Kept apart from {@link BenchReport} because it needs AWT (java.desktop), which a
+ * trimmed runtime may lack: the report catches the failure and writes everything else.
  */
 final class BenchChart {
 
@@ -47,57 +51,83 @@ final class BenchChart {
     private BenchChart() {
     }
 
+    /** Median ms/step against size, the rows of one document a step. */
     static void write(Path png, List<Row> rows) throws IOException {
+        List<String> datasets = rows.stream().map(Row::dataset).distinct().toList();
+        plot(png, rows, new Axes("Training step time against model size (lower is better)", "n_embd = block_size",
+                "median ms/step (log scale)", r -> r.engine() + " · " + r.dataset(), Row::engine,
+                r -> datasets.indexOf(r.dataset()), Row::nEmbd, r -> r.measurement("median_ms_per_step").orElseThrow()));
+    }
+
+    /** Documents/s against B, each engine's rows at every batch size on one line per size and dataset. */
+    static void writeDocumentsPerSecond(Path png, List<Row> rows) throws IOException {
+        List<String> lineStyles = rows.stream().map(r -> r.size() + " · " + r.dataset()).distinct().toList();
+        plot(png, rows, new Axes("Documents trained per second against documents a step (higher is better)",
+                "documents a step (B)", "documents/s (log scale)",
+                r -> r.oneDocumentEngine() + " · " + r.size() + " · " + r.dataset(), Row::oneDocumentEngine,
+                r -> lineStyles.indexOf(r.size() + " · " + r.dataset()), Row::batchSize,
+                r -> r.batchSize() * 1000 / r.measurement("median_ms_per_step").orElseThrow()));
+    }
+
+    /**
+     * What a chart plots: its titles, the series a row is on, the engine that colours it and the index of its line
+     * style, and its x (on a log2 axis, labelled with the value) and y (log scale).
+     */
+    private record Axes(String title, String xTitle, String yTitle, Function<Row, String> series,
+                        Function<Row, String> colourEngine, ToIntFunction<Row> lineStyle, ToIntFunction<Row> x,
+                        ToDoubleFunction<Row> y) {
+    }
+
+    private static void plot(Path png, List<Row> rows, Axes axes) throws IOException {
         System.setProperty("java.awt.headless", "true");
         List<Row> measured = rows.stream().filter(r -> r.status() == Status.measured).toList();
         if (measured.isEmpty()) {
             throw new IOException("no measured row to plot");
         }
-        List<String> engines = BenchReport.engines(rows);
-        List<String> datasets = rows.stream().map(Row::dataset).distinct().toList();
+        List<String> engines = measured.stream().map(axes.colourEngine()).distinct().sorted(BenchReport.ENGINE_ORDER)
+                .toList();
 
-        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
-                .title("Training step time against model size (lower is better)")
-                .xAxisTitle("n_embd = block_size").yAxisTitle("median ms/step (log scale)").build();
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(axes.title()).xAxisTitle(axes.xTitle())
+                .yAxisTitle(axes.yTitle()).build();
         XYStyler styler = chart.getStyler();
         styler.setYAxisLogarithmic(true);
         styler.setLegendPosition(Styler.LegendPosition.OutsideE);
         styler.setMarkerSize(8);
         styler.setPlotGridLinesVisible(true);
-        // x is log2(size), so that 16, 32, 64, 128 sit evenly apart; with a label function XChart puts the ticks at the
-        // measured x values, each labelled with its size.
-        styler.setxAxisTickLabelsFormattingFunction(BenchChart::sizeLabel);
+        // x is log2 of the value, so that 16, 32, 64, 128 (or 1, 8, 32, 128) sit evenly apart; with a label function
+        // XChart puts the ticks at the measured x values, each labelled with its value.
+        styler.setxAxisTickLabelsFormattingFunction(BenchChart::powerOfTwoLabel);
         styler.setChartBackgroundColor(Color.WHITE);
 
-        // One series per engine and dataset, added (so listed in the legend) by engine, then dataset.
+        // One series per key, added (so listed in the legend) in the report's engine order, then as the rows came.
         List<Row> ordered = new ArrayList<>(measured);
-        ordered.sort(Comparator.comparing(Row::engine, BenchReport.ENGINE_ORDER)
-                .thenComparingInt(r -> datasets.indexOf(r.dataset())));
+        ordered.sort(Comparator.comparing(axes.colourEngine(), BenchReport.ENGINE_ORDER));
         Map<String, List<Row>> series = new LinkedHashMap<>();
         for (Row r : ordered) {
-            series.computeIfAbsent(r.engine() + " · " + r.dataset(), k -> new ArrayList<>()).add(r);
+            series.computeIfAbsent(axes.series().apply(r), k -> new ArrayList<>()).add(r);
         }
         for (Map.Entry<String, List<Row>> e : series.entrySet()) {
             List<Row> points = new ArrayList<>(e.getValue());
-            points.sort(Comparator.comparingInt(Row::nEmbd).thenComparingInt(Row::blockSize));
+            points.sort(Comparator.comparingInt(axes.x()));
             double[] x = new double[points.size()];
             double[] y = new double[points.size()];
             for (int i = 0; i < x.length; i++) {
-                x[i] = Math.log(points.get(i).nEmbd()) / Math.log(2);
-                y[i] = points.get(i).measurement("median_ms_per_step").orElseThrow();
+                x[i] = Math.log(axes.x().applyAsInt(points.get(i))) / Math.log(2);
+                y[i] = axes.y().applyAsDouble(points.get(i));
             }
             Row first = points.get(0);
             XYSeries s = chart.addSeries(e.getKey(), x, y);
-            Color color = COLORS[engines.indexOf(first.engine()) % COLORS.length];
+            Color color = COLORS[engines.indexOf(axes.colourEngine().apply(first)) % COLORS.length];
             s.setLineColor(color);
             s.setMarkerColor(color);
-            s.setLineStyle(LINES[datasets.indexOf(first.dataset()) % LINES.length]);
+            s.setLineStyle(LINES[axes.lineStyle().applyAsInt(first) % LINES.length]);
             s.setMarker(SeriesMarkers.CIRCLE);
         }
+        writeWithFooter(png, BitmapEncoder.getBufferedImage(chart), unmeasured(rows));
+    }
 
-        BufferedImage plot = BitmapEncoder.getBufferedImage(chart);
-        // Modes without a number go in a footer under the plot, where they cannot hide a line.
-        List<String> missing = unmeasured(rows);
+    /** The plot, with what has no number listed under it, where it cannot hide a line. */
+    private static void writeWithFooter(Path png, BufferedImage plot, List<String> missing) throws IOException {
         int lineHeight = 18;
         int footer = missing.isEmpty() ? 0 : 12 + lineHeight * missing.size();
         BufferedImage image = new BufferedImage(plot.getWidth(), plot.getHeight() + footer, BufferedImage.TYPE_INT_RGB);
@@ -148,7 +178,7 @@ final class BenchChart {
         return lines;
     }
 
-    private static String sizeLabel(Double log2) {
+    private static String powerOfTwoLabel(Double log2) {
         return Long.toString(Math.round(Math.pow(2, log2)));
     }
 }

@@ -23,16 +23,22 @@ import java.util.regex.Pattern;
  * gpu-fused-bN                           the fused step on N blocks       ... --gpu-mode fused --fused-blocks N
  * gpu-fused-kK                           K steps a launch                 ... --gpu-mode fused --steps-per-launch K
  * gpu-fused-bN-kK                        both
+ * NAME-bsB                               any but cuBLAS, B documents a step ... --batch-size B
  * </pre>
  *
- * <p>N is 1 or more and K 2 to {@link GpuEngine#LOSS_BATCH}, written without sign or leading zeros (one step a launch is
- * gpu-fused itself), so every engine has exactly one name: {@code parse(e.name())} is {@code e}, and
+ * <p>N is 1 or more, K 2 to {@link GpuEngine#LOSS_BATCH} and B 2 to {@link #MAX_BATCH_SIZE}, written without sign or
+ * leading zeros (one step a launch is gpu-fused itself, one document a step the name without -bsB), so every engine
+ * has exactly one name: {@code parse(e.name())} is {@code e}, and
  * {@code parse(name).name()} is {@code name}. A name outside the grammar is refused with one line saying why.
  *
- * @param engine the engine StepBenchmark creates
- * @param gpu    the GPU engine's options, for {@link Engine#gpu} only (else null)
+ * @param engine    the engine StepBenchmark creates
+ * @param gpu       the GPU engine's options, for {@link Engine#gpu} only (else null)
+ * @param batchSize the documents of every step
  */
-public record BenchEngine(Engine engine, GpuOptions gpu) {
+public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
+
+    /** The largest batch a name may ask for, as the trainer's --batch-size. */
+    static final int MAX_BATCH_SIZE = 4096;
 
     /** The names without a number, in report order; the fused variants go right after gpu-fused. */
     static final List<String> PLAIN = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
@@ -42,14 +48,17 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
     /** A fused variant's shape, its numbers taken loosely so that a bad one gets its own reason. */
     private static final Pattern FUSED_VARIANT = Pattern.compile("gpu-fused(?:-b([0-9]+))?(?:-k([0-9]+))?");
     private static final Pattern PLAIN_NUMBER = Pattern.compile("[1-9][0-9]{0,9}");
+    /** A batch suffix, its number taken loosely so that a bad one gets its own reason. */
+    private static final Pattern BATCH = Pattern.compile("(.*)-bs([0-9]+)");
 
     /**
      * Engines in report order: {@link #PLAIN}, with the fused variants after gpu-fused by blocks (the engine's choice
-     * first), then steps a launch.
+     * first), then steps a launch; each engine's batch sizes after it, smallest first.
      */
     static final Comparator<BenchEngine> ORDER = Comparator.comparingInt(BenchEngine::rank)
             .thenComparingInt(e -> e.gpu == null ? 0 : e.gpu.fusedBlocks())
-            .thenComparingInt(e -> e.gpu == null ? 1 : e.gpu.stepsPerLaunch());
+            .thenComparingInt(e -> e.gpu == null ? 1 : e.gpu.stepsPerLaunch())
+            .thenComparingInt(BenchEngine::batchSize);
 
     /**
      * Names in report order ({@link #ORDER}); names outside the grammar after all the others, tied (a stable sort keeps
@@ -63,11 +72,19 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
         if ((engine == Engine.gpu) != (gpu != null)) {
             throw new IllegalArgumentException("GPU options go with the gpu engine only, got " + engine + " and " + gpu);
         }
+        if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+            throw new IllegalArgumentException("the batch size is 1 to " + MAX_BATCH_SIZE + ", got " + batchSize);
+        }
     }
 
     /** The engine StepBenchmark's own options give: the GPU options count for the gpu engine only. */
-    static BenchEngine of(Engine engine, GpuOptions gpu) {
-        return new BenchEngine(engine, engine == Engine.gpu ? gpu : null);
+    static BenchEngine of(Engine engine, GpuOptions gpu, int batchSize) {
+        return new BenchEngine(engine, engine == Engine.gpu ? gpu : null, batchSize);
+    }
+
+    /** This engine at {@code documents} a step. */
+    BenchEngine withBatchSize(int documents) {
+        return new BenchEngine(engine, gpu, documents);
     }
 
     /**
@@ -76,11 +93,29 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
      */
     public static BenchEngine parse(String name) {
         Objects.requireNonNull(name, "name");
+        Matcher batch = BATCH.matcher(name);
+        if (batch.matches()) {
+            int documents = number(batch.group(2), MAX_BATCH_SIZE);
+            if (documents < 2) {
+                throw new IllegalArgumentException(name + ": B, the documents a step, is 2 to " + MAX_BATCH_SIZE
+                        + ", written without leading zeros, got " + batch.group(2) + " (one document a step is "
+                        + batch.group(1) + ")");
+            }
+            BenchEngine engine = parseOneDocument(batch.group(1));
+            if (engine.gpu != null && engine.gpu.gemm() == GemmBackend.cublas) {
+                throw new IllegalArgumentException(name + ": cuBLAS trains one document a step, as --gemm cublas does");
+            }
+            return engine.withBatchSize(documents);
+        }
+        return parseOneDocument(name);
+    }
+
+    private static BenchEngine parseOneDocument(String name) {
         switch (name) {
             case "cpu-fast":
-                return new BenchEngine(Engine.fast, null);
+                return new BenchEngine(Engine.fast, null, 1);
             case "cpu-tape":
-                return new BenchEngine(Engine.tape, null);
+                return new BenchEngine(Engine.tape, null, 1);
             case "gpu-eager-cublas":
                 return gpu(GpuMode.eager, GemmBackend.cublas, 0, 1);
             case "gpu-graph-cublas":
@@ -95,7 +130,8 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
         }
         if (!name.startsWith(FUSED + "-")) {
             throw new IllegalArgumentException("unknown engine " + name + " (" + String.join(", ", PLAIN.subList(0, 5))
-                    + ", " + FUSED + "-bN-kK, " + String.join(", ", PLAIN.subList(5, PLAIN.size())) + ")");
+                    + ", " + FUSED + "-bN-kK, " + String.join(", ", PLAIN.subList(5, PLAIN.size()))
+                    + "; any of them -bsB for B documents a step)");
         }
         Matcher m = FUSED_VARIANT.matcher(name);
         if (!m.matches()) {
@@ -131,7 +167,7 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
     }
 
     private static BenchEngine gpu(GpuMode mode, GemmBackend gemm, int blocks, int stepsPerLaunch) {
-        return new BenchEngine(Engine.gpu, new GpuOptions(mode, gemm, blocks, stepsPerLaunch));
+        return new BenchEngine(Engine.gpu, new GpuOptions(mode, gemm, blocks, stepsPerLaunch), 1);
     }
 
     /** The engine of a name, or null where the name is outside the grammar. */
@@ -143,8 +179,13 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
         }
     }
 
-    /** The engine's one name: cpu-fast, gpu-graph-cublas, gpu-fused-b4-k16, ... */
+    /** The engine's one name: cpu-fast, gpu-graph-cublas, gpu-fused-b4-k16, cpu-fast-bs32, ... */
     public String name() {
+        return oneDocumentName() + (batchSize > 1 ? "-bs" + batchSize : "");
+    }
+
+    /** The name of this engine at one document a step: what its batch rows are compared and charted under. */
+    String oneDocumentName() {
         if (engine != Engine.gpu) {
             return "cpu-" + engine;
         }
@@ -168,13 +209,16 @@ public record BenchEngine(Engine engine, GpuOptions gpu) {
                 args.addAll(List.of("--steps-per-launch", Integer.toString(gpu.stepsPerLaunch())));
             }
         }
+        if (batchSize > 1) {
+            args.addAll(List.of("--batch-size", Integer.toString(batchSize)));
+        }
         return args;
     }
 
     /** Where the engine goes in {@link #ORDER} before its fused knobs: its plain name's place. */
     private int rank() {
         if (engine != Engine.gpu) {
-            return PLAIN.indexOf(name());
+            return PLAIN.indexOf(oneDocumentName());
         }
         return PLAIN.indexOf("gpu-" + gpu.mode() + (gpu.gemm() == GemmBackend.hand ? "" : "-" + gpu.gemm()));
     }

@@ -53,6 +53,7 @@ public final class BenchReport implements Callable<Integer> {
     static final String MARKDOWN = "results.md";
     static final String JSON = "results.json";
     static final String CHART = "ms_per_step.png";
+    static final String BATCH_CHART = "docs_per_second.png";
     static final String BASELINE = "cpu-fast";
     /**
      * Engines in report order (tables and chart legend), by the names' one grammar ({@link BenchEngine#NAME_ORDER}):
@@ -151,6 +152,28 @@ public final class BenchReport implements Callable<Integer> {
         boolean sameShape(Row other) {
             return dataset().equals(other.dataset()) && nEmbd() == other.nEmbd() && blockSize() == other.blockSize();
         }
+
+        /** B, the documents a step: the row's, else its engine name's (a failed row has only the name), else 1. */
+        int batchSize() {
+            OptionalDouble b = number("batch_size");
+            if (b.isPresent()) {
+                return (int) b.getAsDouble();
+            }
+            BenchEngine e = BenchEngine.parseOrNull(engine());
+            return e == null ? 1 : e.batchSize();
+        }
+
+        /** The engine at one document a step: the line a batch row is charted on. */
+        String oneDocumentEngine() {
+            BenchEngine e = BenchEngine.parseOrNull(engine());
+            return e == null ? engine() : e.oneDocumentName();
+        }
+    }
+
+    /** Draws a chart into a file. */
+    @FunctionalInterface
+    private interface ChartWriter {
+        void write(Path png, List<Row> rows) throws IOException;
     }
 
     @Override
@@ -176,33 +199,56 @@ public final class BenchReport implements Callable<Integer> {
         datasetNames.putAll(pairs(datasets, "--dataset"));
         Map<String, String> header = withDefaults(given);
         Files.createDirectories(outDir);
-        Files.deleteIfExists(outDir.resolve(CHART)); // no chart from an earlier report may pass for this one's
-        String chart = null;
-        String chartNote;
+        List<Row> oneDocument = rows.stream().filter(r -> r.batchSize() == 1).toList();
+        List<String> batchedEngines = rows.stream().filter(r -> r.batchSize() > 1).map(Row::oneDocumentEngine)
+                .distinct().toList();
+        List<Row> batchLines = rows.stream().filter(r -> batchedEngines.contains(r.oneDocumentEngine())).toList();
+        List<String> notes = new ArrayList<>();
+        String chart = chart(CHART, "median ms/step against size, one document a step, log scale", BenchChart::write,
+                oneDocument, notes);
+        String batchChart = batchedEngines.isEmpty() ? null : chart(BATCH_CHART,
+                "documents/s against documents a step, log scales", BenchChart::writeDocumentsPerSecond, batchLines,
+                notes);
+        String chartNote = String.join("; ", notes);
+        Files.writeString(outDir.resolve(JSON), json(header, datasetNames, chart, batchChart, rows),
+                StandardCharsets.UTF_8);
+        Files.writeString(outDir.resolve(MARKDOWN), markdown(header, datasetNames, chartNote, rows), StandardCharsets.UTF_8);
+        System.err.printf("bench-report: %d rows -> %s, %s%s%s%n", rows.size(), outDir.resolve(MARKDOWN), JSON,
+                chart == null ? " (no chart)" : ", " + CHART, batchChart == null ? "" : ", " + BATCH_CHART);
+        return 0;
+    }
+
+    /**
+     * Draws one chart from {@code rows} into {@code file} under the output directory (deleting an earlier report's
+     * first, so that none passes for this one's) and returns the file name, or null where it was not drawn; either
+     * way adds a note on it to {@code notes}.
+     */
+    private String chart(String file, String description, ChartWriter writer, List<Row> rows, List<String> notes)
+            throws IOException {
+        Files.deleteIfExists(outDir.resolve(file));
+        String note;
+        String drawn = null;
         if (noChart) {
-            chartNote = "not rendered (--no-chart)";
+            note = "not rendered (--no-chart)";
         } else if (rows.stream().noneMatch(r -> r.status() == Status.measured)) {
-            chartNote = "not rendered: no row was measured";
+            note = "not rendered: no row was measured";
         } else {
             try {
-                BenchChart.write(outDir.resolve(CHART), rows);
-                chart = CHART;
-                chartNote = "[" + CHART + "](" + CHART + ") (median ms/step against size, log scale)";
+                writer.write(outDir.resolve(file), rows);
+                drawn = file;
+                note = "[" + file + "](" + file + ") (" + description + ")";
             } catch (IOException | RuntimeException e) {
-                chartNote = "not rendered: " + e;
-                System.err.println("bench-report: chart " + chartNote);
+                note = "not rendered: " + e;
+                System.err.println("bench-report: chart " + note);
             } catch (LinkageError e) {
                 // Where the chart library or AWT is missing: the GPU bundle leaves both out (bench/gpu-bundle.sh).
-                chartNote = "not rendered: " + e + " (no chart library or AWT here, as in the GPU bundle; BenchReport"
+                note = "not rendered: " + e + " (no chart library or AWT here, as in the GPU bundle; BenchReport"
                         + " --rows results.json draws it where they are)";
-                System.err.println("bench-report: chart " + chartNote);
+                System.err.println("bench-report: chart " + note);
             }
         }
-        Files.writeString(outDir.resolve(JSON), json(header, datasetNames, chart, rows), StandardCharsets.UTF_8);
-        Files.writeString(outDir.resolve(MARKDOWN), markdown(header, datasetNames, chartNote, rows), StandardCharsets.UTF_8);
-        System.err.printf("bench-report: %d rows -> %s, %s%s%n", rows.size(), outDir.resolve(MARKDOWN), JSON,
-                chart == null ? " (no chart)" : ", " + CHART);
-        return 0;
+        notes.add(drawn == null ? file + " " + note : note);
+        return drawn;
     }
 
     /** The rows' engines, each once, in {@link #ENGINE_ORDER}. */
@@ -296,7 +342,8 @@ public final class BenchReport implements Callable<Integer> {
         return header;
     }
 
-    static String json(Map<String, String> header, Map<String, String> datasetNames, String chart, List<Row> rows) {
+    static String json(Map<String, String> header, Map<String, String> datasetNames, String chart, String batchChart,
+                       List<Row> rows) {
         JsonObject root = new JsonObject();
         JsonObject metadata = new JsonObject();
         header.forEach(metadata::addProperty);
@@ -305,6 +352,7 @@ public final class BenchReport implements Callable<Integer> {
         datasetNames.forEach(ds::addProperty);
         root.add("datasets", ds);
         root.addProperty("chart", chart);
+        root.addProperty("batch_chart", batchChart);
         JsonArray array = new JsonArray();
         for (Row r : rows) {
             JsonObject o = r.json().deepCopy();
@@ -358,9 +406,10 @@ public final class BenchReport implements Callable<Integer> {
         }
 
         md.append("\n## All rows\n\n");
-        md.append("| engine | dataset | n_embd/block | params | median ms/step | min ms/step | launches/step | GPU busy ms/step"
-                + " | launch overhead | speed-up over " + BASELINE + " | warm-up + repeats × steps | note |\n");
-        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        md.append("| engine | dataset | n_embd/block | params | median ms/step | min ms/step | documents/s | launches/step"
+                + " | GPU busy ms/step | launch overhead | speed-up over " + BASELINE + " at the same B"
+                + " | warm-up + repeats × steps | note |\n");
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Row r : sorted) {
             boolean measured = r.status() == Status.measured;
             md.append("| ").append(r.engine())
@@ -369,6 +418,7 @@ public final class BenchReport implements Callable<Integer> {
                     .append(" | ").append(integer(r.number("params")))
                     .append(" | ").append(number(r.measurement("median_ms_per_step")))
                     .append(" | ").append(number(r.measurement("min_ms_per_step")))
+                    .append(" | ").append(integer(r.measurement("docs_per_s")))
                     .append(" | ").append(number(r.measurement("launches_per_step"))) // 2 / K: K fused steps a launch
                     .append(" | ").append(number(r.measurement("gpu_busy_ms_per_step")))
                     .append(" | ").append(percent(r.measurement("launch_overhead_share")))
@@ -387,8 +437,9 @@ public final class BenchReport implements Callable<Integer> {
             byReason.forEach((reason, names) -> md.append("- ").append(label(status)).append(": ")
                     .append(String.join(", ", names)).append(": ").append(escape(reason)).append('\n'));
         }
-        md.append("- median ms/step: wall time of real training steps (one document each, Adam included) after a"
-                + " warm-up, the median of the repeats; launches/step: driver calls the engine issues per step (a"
+        md.append("- median ms/step: wall time of real training steps (one document each, or B for an engine named -bsB,"
+                + " Adam included) after a warm-up, the median of the repeats; documents/s: B per median step;"
+                + " launches/step: driver calls the engine issues per step (a"
                 + " cuBLAS call counts once; 2/K when the fused step runs K steps a launch); GPU busy: the times of the step's operations from CUDA events; launch"
                 + " overhead: (wall - GPU busy) / wall; note: for the fused mode, the grid the step ran on and where"
                 + " its activations lived (mode_detail), else why a row has no number.\n");
@@ -442,12 +493,14 @@ public final class BenchReport implements Callable<Integer> {
         };
     }
 
+    /** The row's median against the CPU fast engine's at the same size, dataset and batch size, measured alike. */
     private static String speedUp(Row r, List<Row> rows) {
-        if (r.engine().equals(BASELINE)) {
+        String baseline = BenchEngine.of(StepBenchmark.Engine.fast, null, r.batchSize()).name();
+        if (r.engine().equals(baseline)) {
             return "";
         }
         OptionalDouble mine = r.measurement("median_ms_per_step");
-        OptionalDouble base = rows.stream().filter(x -> x.engine().equals(BASELINE) && x.sameShape(r))
+        OptionalDouble base = rows.stream().filter(x -> x.engine().equals(baseline) && x.sameShape(r))
                 .map(x -> x.measurement("median_ms_per_step")).filter(OptionalDouble::isPresent).findFirst()
                 .orElse(OptionalDouble.empty());
         if (mine.isEmpty() || base.isEmpty() || mine.getAsDouble() <= 0) {

@@ -32,8 +32,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, Adam included)
- * after a warm-up, timed in several repeats. Prints one JSON line: the median and minimum ms/step, and for the GPU the
+ * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, or B with
+ * {@code --batch-size}, Adam included) after a warm-up, timed in several repeats. Prints one JSON line: the median and
+ * minimum ms/step, the documents per second at the median, and for the GPU the
  * driver calls per step, the GPU busy time per step (the sum of its operations' times from CUDA events) and the
  * launch-overhead share (wall minus busy, over wall). Where no GPU is usable, or cuBLAS is asked for and cannot load,
  * a GPU row says why, as {@code "unavailable"}, and the exit code is still 0, so a harness can record it. A measured
@@ -66,7 +67,8 @@ public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--bench-engine", paramLabel = "NAME",
             description = "The engine by its benchmark name, instead of --engine and the GPU options: cpu-fast, cpu-tape,"
                     + " gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN, gpu-fused-kK, gpu-fused-bN-kK (N >= 1 blocks, K = 2"
-                    + " to " + GpuEngine.LOSS_BATCH + " steps a launch), gpu-eager-cublas, gpu-graph-cublas.")
+                    + " to " + GpuEngine.LOSS_BATCH + " steps a launch), gpu-eager-cublas, gpu-graph-cublas; any of them"
+                    + " -bsB for B documents a step.")
     String benchEngine;
 
     @Option(names = "--dataset", paramLabel = "KEY", description = "A dataset key the row carries (bench/run.sh: names, long).")
@@ -87,6 +89,10 @@ public final class StepBenchmark implements Callable<Integer> {
 
     /** The engine measured, once resolved from the options ({@link #benchEngine()}). */
     private BenchEngine resolved;
+
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "B",
+            description = "Documents a step (default: ${DEFAULT-VALUE}).")
+    int batchSize;
 
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
@@ -133,10 +139,11 @@ public final class StepBenchmark implements Callable<Integer> {
     BenchEngine benchEngine() {
         if (resolved == null) {
             if (benchEngine == null) {
-                resolved = BenchEngine.of(engine, engine == Engine.gpu ? gpuFlags.options() : null);
+                resolved = BenchEngine.of(engine, engine == Engine.gpu ? gpuFlags.options() : null, batchSize);
             } else {
                 List<String> alsoGiven = spec == null ? List.of() : spec.commandLine().getParseResult().matchedOptions()
-                        .stream().filter(o -> o.longestName().equals("--engine") || isGpuFlag(o))
+                        .stream().filter(o -> o.longestName().equals("--engine") || o.longestName().equals("--batch-size")
+                                || isGpuFlag(o))
                         .map(OptionSpec::longestName).distinct().toList();
                 if (!alsoGiven.isEmpty()) {
                     throw new IllegalArgumentException("--bench-engine " + benchEngine + " names the engine and its GPU"
@@ -188,8 +195,10 @@ public final class StepBenchmark implements Callable<Integer> {
         String engineName = label();
         TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize), 42);
         String first = dataset == null ? "{" : "{\"dataset\":" + JSON.toJson(dataset) + ",";
-        String head = String.format(Locale.ROOT, "\"engine\":%s,\"n_embd\":%d,\"block_size\":%d,\"params\":%d",
-                JSON.toJson(engineName), nEmbd, blockSize, run.layout().size());
+        int documents = benchEngine().batchSize();
+        String head = String.format(Locale.ROOT,
+                "\"engine\":%s,\"n_embd\":%d,\"block_size\":%d,\"batch_size\":%d,\"params\":%d",
+                JSON.toJson(engineName), nEmbd, blockSize, documents, run.layout().size());
         if (benchEngine().engine() == Engine.gpu) {
             String unavailable = gpuUnavailable();
             if (unavailable != null) {
@@ -205,24 +214,27 @@ public final class StepBenchmark implements Callable<Integer> {
         double[] msPerStep = new double[repeats];
         String gpuFields = "";
         try (TrainingEngine e = create(run)) {
-            Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0), (s, l, lr, t, tokens) -> { });
+            Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(0, warmupSteps, schedule, 0, documents),
+                    (s, l, lr, t, tokens) -> { });
             int step = warmupSteps;
             for (int r = 0; r < repeats; r++) {
                 long start = System.nanoTime();
-                Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(step, step + steps, schedule, 0),
-                        (s, l, lr, t, tokens) -> { });
+                Trainer.train(run, e, AdamConfig.MICROGPT, new Trainer.Schedule(step, step + steps, schedule, 0,
+                        documents), (s, l, lr, t, tokens) -> { });
                 msPerStep[r] = (System.nanoTime() - start) / 1e6 / steps;
                 step += steps;
             }
             if (e instanceof GpuEngine gpu) {
-                gpuFields = gpuFields(gpu, run, step, schedule, median(msPerStep));
+                gpuFields = gpuFields(gpu, run, documents, step, schedule, median(msPerStep));
             }
         }
         String median = String.format(Locale.ROOT, "%.5f", median(msPerStep));
+        String perSecond = String.format(Locale.ROOT, ",\"docs_per_s\":%.1f", documents * 1000 / median(msPerStep));
         String min = String.format(Locale.ROOT, "%.5f", Arrays.stream(msPerStep).min().orElseThrow());
         String stepCounts = String.format(Locale.ROOT, "\"warmup_steps\":%d,\"steps_per_repeat\":%d,", warmupSteps, steps);
         return emit(first + stepCounts + head + ",\"median_ms_per_step\":" + median + ",\"min_ms_per_step\":" + min
-                + ",\"repeats\":" + Arrays.toString(msPerStep) + gpuFields + "}", "measured " + median + " " + min);
+                + perSecond + ",\"repeats\":" + Arrays.toString(msPerStep) + gpuFields + "}",
+                "measured " + median + " " + min);
     }
 
     /** The row on stdout; or, with --row-file, written there, and the summary on stdout. */
@@ -260,15 +272,16 @@ public final class StepBenchmark implements Callable<Integer> {
         return switch (benchEngine().engine()) {
             case fast -> new FastEngine(run.layout(), run.initialParams());
             case tape -> new TapeEngine(run.layout(), run.initialParams());
-            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions());
+            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions(), benchEngine().batchSize());
         };
     }
 
     /** Busy time over 500 profiled steps (each operation between two events), next to the measured wall time. */
-    private static String gpuFields(GpuEngine gpu, TrainingRun run, int firstStep, int schedule, double wallMs) {
+    private static String gpuFields(GpuEngine gpu, TrainingRun run, int documents, int firstStep, int schedule,
+                                    double wallMs) {
         int profiled = 500;
         double busy = 0;
-        DocumentBatch batch = new DocumentBatch(1);
+        DocumentBatch batch = new DocumentBatch(documents);
         for (int s = firstStep; s < firstStep + profiled; s++) {
             run.fill(batch, s);
             for (float ms : StepProfiler.profile(gpu, batch, AdamConfig.MICROGPT, s, schedule)) {

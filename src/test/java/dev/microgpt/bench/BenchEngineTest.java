@@ -29,7 +29,8 @@ class BenchEngineTest {
 
     private static final List<String> VALID = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
             "gpu-fused-b1", "gpu-fused-b4", "gpu-fused-b2147483647", "gpu-fused-k2", "gpu-fused-k16", "gpu-fused-k256",
-            "gpu-fused-b2-k4", "gpu-fused-b16-k256", "gpu-eager-cublas", "gpu-graph-cublas");
+            "gpu-fused-b2-k4", "gpu-fused-b16-k256", "gpu-eager-cublas", "gpu-graph-cublas", "cpu-fast-bs2",
+            "cpu-tape-bs8", "gpu-eager-bs32", "gpu-graph-bs128", "gpu-fused-bs4096", "gpu-fused-b2-k4-bs8");
 
     @Test
     void everyValidNameRoundTrips() {
@@ -49,8 +50,12 @@ class BenchEngineTest {
                 BenchEngine.parse("gpu-graph-cublas").stepBenchmarkArgs());
         assertEquals(List.of("--engine", "gpu", "--gpu-mode", "fused", "--fused-blocks", "2", "--steps-per-launch", "4"),
                 BenchEngine.parse("gpu-fused-b2-k4").stepBenchmarkArgs());
-        assertEquals(new BenchEngine(Engine.gpu, new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16)),
+        assertEquals(new BenchEngine(Engine.gpu, new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16), 1),
                 BenchEngine.parse("gpu-fused-k16"));
+        assertEquals(List.of("--engine", "fast", "--batch-size", "32"), BenchEngine.parse("cpu-fast-bs32").stepBenchmarkArgs());
+        assertEquals(new BenchEngine(Engine.gpu, new GpuOptions(GpuMode.fused, GemmBackend.hand, 2, 4), 8),
+                BenchEngine.parse("gpu-fused-b2-k4-bs8"));
+        assertEquals("gpu-fused-b2-k4", BenchEngine.parse("gpu-fused-b2-k4-bs8").oneDocumentName());
         assertNull(BenchEngine.parse("cpu-fast").gpu());
 
         // Those options, given to StepBenchmark, are the same engine as the name: the name and the row's label agree.
@@ -69,9 +74,17 @@ class BenchEngineTest {
     @Test
     void aBadNameIsRefusedInOneLineSayingWhy() {
         assertEquals("unknown engine gpu-turbo (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK,"
-                + " gpu-eager-cublas, gpu-graph-cublas)", reason("gpu-turbo"));
+                + " gpu-eager-cublas, gpu-graph-cublas; any of them -bsB for B documents a step)", reason("gpu-turbo"));
         assertEquals("unknown engine  (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK,"
-                + " gpu-eager-cublas, gpu-graph-cublas)", reason(""));
+                + " gpu-eager-cublas, gpu-graph-cublas; any of them -bsB for B documents a step)", reason(""));
+        assertEquals("cpu-fast-bs1: B, the documents a step, is 2 to 4096, written without leading zeros, got 1 (one"
+                + " document a step is cpu-fast)", reason("cpu-fast-bs1"));
+        assertTrue(reason("gpu-eager-bs08").endsWith("got 08 (one document a step is gpu-eager)"));
+        assertTrue(reason("gpu-eager-bs4097").endsWith("got 4097 (one document a step is gpu-eager)"));
+        assertTrue(reason("gpu-turbo-bs8").startsWith("unknown engine gpu-turbo ("));
+        assertTrue(reason("gpu-eager-bs8-bs8").startsWith("unknown engine gpu-eager-bs8 ("));
+        assertEquals("gpu-graph-cublas-bs8: cuBLAS trains one document a step, as --gemm cublas does",
+                reason("gpu-graph-cublas-bs8"));
         assertTrue(reason("cpu-FAST").startsWith("unknown engine cpu-FAST ("));
         assertTrue(reason("gpu-fusedk4").startsWith("unknown engine gpu-fusedk4 ("));
         String variants = ": the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK, N >= 1 blocks,"
@@ -102,16 +115,20 @@ class BenchEngineTest {
     void reportOrderFollowsTheGrammarAndPutsOtherNamesLast() {
         List<String> names = new ArrayList<>(List.of("gpu-fused-k1", "gpu-graph-cublas", "gpu-fused-b4-k2", "gpu-fused-k2",
                 "gpu-fused", "cpu-tape", "gpu-fused-b4", "mystery", "gpu-eager-cublas", "gpu-graph", "gpu-eager", "cpu-fast",
-                "gpu-fused-b1"));
+                "gpu-fused-b1", "cpu-fast-bs128", "cpu-fast-bs8", "gpu-fused-bs32"));
         names.sort(BenchEngine.NAME_ORDER);
-        assertEquals(List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused", "gpu-fused-k2", "gpu-fused-b1",
-                "gpu-fused-b4", "gpu-fused-b4-k2", "gpu-eager-cublas", "gpu-graph-cublas", "gpu-fused-k1", "mystery"), names);
+        assertEquals(List.of("cpu-fast", "cpu-fast-bs8", "cpu-fast-bs128", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
+                "gpu-fused-bs32", "gpu-fused-k2", "gpu-fused-b1", "gpu-fused-b4", "gpu-fused-b4-k2", "gpu-eager-cublas",
+                "gpu-graph-cublas", "gpu-fused-k1", "mystery"), names);
     }
 
     @Test
     void stepBenchmarkRefusesABadNameOrTheOptionsItStandsForInOneLine() {
         assertEquals("error: unknown engine gpu-turbo (cpu-fast, cpu-tape, gpu-eager, gpu-graph, gpu-fused, gpu-fused-bN-kK,"
-                + " gpu-eager-cublas, gpu-graph-cublas)\n", stepBenchmarkError("--bench-engine", "gpu-turbo"));
+                + " gpu-eager-cublas, gpu-graph-cublas; any of them -bsB for B documents a step)\n",
+                stepBenchmarkError("--bench-engine", "gpu-turbo"));
+        assertEquals("error: --bench-engine cpu-fast-bs8 names the engine and its GPU options; drop --batch-size\n",
+                stepBenchmarkError("--bench-engine", "cpu-fast-bs8", "--batch-size", "8"));
         assertEquals("error: --bench-engine gpu-fused-k4 names the engine and its GPU options; drop --engine,"
                 + " --fused-blocks\n", stepBenchmarkError("--bench-engine", "gpu-fused-k4", "--engine", "gpu", "--fused-blocks", "2"));
     }
@@ -151,14 +168,18 @@ class BenchEngineTest {
     void stepBenchmarkWritesAMeasuredRowWithItsDatasetAndStepCounts(@TempDir Path dir) throws Exception {
         Path input = BuiltinDataset.writeTo(dir);
         Path row = dir.resolve("row.json");
-        String out = stdout(() -> new CommandLine(new StepBenchmark()).execute("--bench-engine", "cpu-fast", "--dataset",
-                "names", "--input", input.toString(), "--warmup-steps", "3", "--steps", "5", "--repeats", "2",
-                "--row-file", row.toString()));
+        String out = stdout(() -> new CommandLine(new StepBenchmark()).execute("--bench-engine", "cpu-fast-bs4",
+                "--dataset", "names", "--input", input.toString(), "--warmup-steps", "3", "--steps", "5", "--repeats",
+                "2", "--row-file", row.toString()));
         assertTrue(out.matches("measured [0-9]+\\.[0-9]{5} [0-9]+\\.[0-9]{5}\n"), out);
         JsonObject json = JsonParser.parseString(Files.readString(row)).getAsJsonObject();
-        assertEquals(List.of("dataset", "warmup_steps", "steps_per_repeat", "engine", "n_embd", "block_size", "params",
-                "median_ms_per_step", "min_ms_per_step", "repeats"), List.copyOf(json.keySet()));
-        assertEquals("cpu-fast", json.get("engine").getAsString());
+        assertEquals(List.of("dataset", "warmup_steps", "steps_per_repeat", "engine", "n_embd", "block_size",
+                "batch_size", "params", "median_ms_per_step", "min_ms_per_step", "docs_per_s", "repeats"),
+                List.copyOf(json.keySet()));
+        assertEquals("cpu-fast-bs4", json.get("engine").getAsString());
+        assertEquals(4, json.get("batch_size").getAsInt());
+        assertEquals(4 * 1000 / json.get("median_ms_per_step").getAsDouble(), json.get("docs_per_s").getAsDouble(),
+                0.05 + 1e-4 * json.get("docs_per_s").getAsDouble(), "B per median step, to a tenth");
         assertEquals(3, json.get("warmup_steps").getAsInt());
         assertEquals(5, json.get("steps_per_repeat").getAsInt());
         String[] summary = out.strip().split(" ");

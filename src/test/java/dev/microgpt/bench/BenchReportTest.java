@@ -50,6 +50,15 @@ class BenchReportTest {
             + "\"engine\":\"cpu-fast\",\"n_embd\":64,\"block_size\":64,\"params\":56704,\"median_ms_per_step\":0.3512,"
             + "\"min_ms_per_step\":0.34,\"repeats\":[0.3512]}";
 
+    private static final String CPU_BS8_16 = "{\"dataset\":\"names\",\"warmup_steps\":2000,\"steps_per_repeat\":600,"
+            + "\"engine\":\"cpu-fast-bs8\",\"n_embd\":16,\"block_size\":16,\"batch_size\":8,\"params\":4192,"
+            + "\"median_ms_per_step\":0.3,\"min_ms_per_step\":0.29,\"docs_per_s\":26666.7,\"repeats\":[0.3]}";
+    private static final String FUSED_BS8_16 = "{\"dataset\":\"names\",\"warmup_steps\":9000,\"steps_per_repeat\":3000,"
+            + "\"engine\":\"gpu-fused-bs8\",\"n_embd\":16,\"block_size\":16,\"batch_size\":8,\"params\":4192,"
+            + "\"median_ms_per_step\":0.02,\"min_ms_per_step\":0.019,\"docs_per_s\":400000.0,\"repeats\":[0.02],"
+            + "\"launches_per_step\":2,\"gpu_busy_ms_per_step\":0.015,\"launch_overhead_share\":0.25,"
+            + "\"mode_detail\":\"8 blocks (cooperative), documents side by side, activations in shared memory\"}";
+
     private static List<Row> rows(String... lines) {
         return BenchReport.parse(Arrays.asList(lines));
     }
@@ -96,12 +105,13 @@ class BenchReportTest {
         assertTrue(md.contains("| gpu-fused | 0.01 | unavailable |\n\n- gpu-fused: 16/16 on 1 block, activations in shared"
                 + " memory\n\n## All rows"), md);
         // Every row in full: GPU fields, the speed-up over the CPU, the step counts, the grid, and the reasons.
-        assertTrue(md.contains("| gpu-graph | names | 16/16 | 4192 | 0.02 | 0.019 | 1 | 0.012 | 40.0% | 1.96× | 9000 + 3 × 3000 |  |"), md);
-        assertTrue(md.contains("| gpu-fused | names | 16/16 | 4192 | 0.01 | 0.0095 | 2 | 0.008 | 20.0% | 3.91× | 9000 + 3 × 3000"
-                + " | 1 block, activations in shared memory |"), md);
-        assertTrue(md.contains("| gpu-eager | names | 64/64 | 56704 | — | — | — | — | — | — | — | unavailable: no usable CUDA"
-                + " driver or device (cudaErrorNoDevice) |"), md);
-        assertTrue(md.contains("| gpu-fused | names | 64/64 | 56704 | — | — | — |"), md);
+        assertTrue(md.contains("| gpu-graph | names | 16/16 | 4192 | 0.02 | 0.019 | — | 1 | 0.012 | 40.0% | 1.96× | 9000 + 3 × 3000"
+                + " |  |"), md);
+        assertTrue(md.contains("| gpu-fused | names | 16/16 | 4192 | 0.01 | 0.0095 | — | 2 | 0.008 | 20.0% | 3.91× | 9000 + 3 ×"
+                + " 3000 | 1 block, activations in shared memory |"), md);
+        assertTrue(md.contains("| gpu-eager | names | 64/64 | 56704 | — | — | — | — | — | — | — | — | unavailable: no usable"
+                + " CUDA driver or device (cudaErrorNoDevice) |"), md);
+        assertTrue(md.contains("| gpu-fused | names | 64/64 | 56704 | — | — | — | — |"), md);
         assertTrue(md.contains("- unavailable: gpu-eager, gpu-fused: no usable CUDA driver or device (cudaErrorNoDevice)\n"), md);
         assertTrue(md.contains("note: for the fused mode, the grid"), md);
         assertFalse(md.contains("987"), "the unavailable row's number must not appear:\n" + md);
@@ -142,6 +152,28 @@ class BenchReportTest {
         assertTrue(png.length > 5000, "a rendered chart, " + png.length + " bytes");
     }
 
+    /** Batch rows: B from the row (or a failed row's name), the speed-up over the CPU at the same B, a second chart. */
+    @Test
+    void batchRowsAreComparedWithTheCpuAtTheSameBatchSizeAndCharted(@TempDir Path dir) throws Exception {
+        List<Row> parsed = rows(CPU_16, CPU_BS8_16, FUSED_BS8_16, "{\"engine\":\"gpu-eager-bs32\",\"error\":\"boom\"}");
+        assertEquals(List.of(1, 8, 8, 32), parsed.stream().map(Row::batchSize).toList());
+        assertEquals("gpu-fused", parsed.get(2).oneDocumentEngine());
+
+        Path rowsFile = dir.resolve("rows.jsonl");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, FUSED_16, CPU_BS8_16, FUSED_BS8_16) + "\n");
+        Path out = dir.resolve("out");
+        assertEquals(0, new CommandLine(new BenchReport()).execute("--rows", rowsFile.toString(), "--out", out.toString()));
+        String md = Files.readString(out.resolve(BenchReport.MARKDOWN));
+        assertTrue(md.contains("| gpu-fused-bs8 | names | 16/16 | 4192 | 0.02 | 0.019 | 400000 | 2 | 0.015 | 25.0% | 15× |"),
+                "15 = cpu-fast-bs8's 0.3 over 0.02, not cpu-fast's:\n" + md);
+        assertTrue(md.contains("| cpu-fast-bs8 | names | 16/16 | 4192 | 0.3 | 0.29 | 26667 | — | — | — |  |"), md);
+        assertTrue(md.contains("[docs_per_second.png](docs_per_second.png)"), md);
+        JsonObject json = JsonParser.parseString(Files.readString(out.resolve(BenchReport.JSON))).getAsJsonObject();
+        assertEquals("docs_per_second.png", json.get("batch_chart").getAsString());
+        byte[] png = Files.readAllBytes(out.resolve(BenchReport.BATCH_CHART));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
+    }
+
     @Test
     void aResultsJsonIsReadBackWithItsMetadata(@TempDir Path dir) throws Exception {
         Path rowsFile = dir.resolve("rows.jsonl");
@@ -177,7 +209,7 @@ class BenchReportTest {
         assertEquals(0, exit);
         assertFalse(Files.exists(dir.resolve(BenchReport.CHART)));
         String md = Files.readString(dir.resolve(BenchReport.MARKDOWN));
-        assertTrue(md.contains("- chart: not rendered: no row was measured"), md);
+        assertTrue(md.contains("- chart: ms_per_step.png not rendered: no row was measured"), md);
         assertTrue(md.contains("- unavailable: gpu-eager, gpu-fused: no usable CUDA driver or device (cudaErrorNoDevice)"), md);
     }
 
