@@ -8,8 +8,9 @@
 #   .gpu/lib/            the dependency jars, test scope included, without what the device never loads: other
 #                        platforms' natives, JCuda's PTX compiler, NVRTC and runtime natives (26 MB), the chart library
 #   .gpu/shared/data/    ../shared/data/names.txt, the runs' dataset
-#   .gpu/cpu-losses/     the CPU fast engine's 1000 losses on it at 16/16, 32/32 and 64/64 (step,loss CSV), computed
-#                        here: the GPU runs are compared with them there
+#   .gpu/cpu-losses/     the CPU fast engine's 1000 losses on it at 16/16, 32/32 and 64/64, and at 16/16 and 64/64
+#                        with 128 documents a step (SIZE.csv, SIZE-bs128.csv; step,loss,... CSV), computed here: the
+#                        GPU runs are compared with them there
 #   .gpu/commit          the commit the bundle was built from (and whether sources had uncommitted changes)
 #   .gpu/java MAIN ...   runs a class;  .gpu/test [--include-tag TAG]  runs the tests (testing/BundleTestRunner: a
 #                        line per test, then the summary)
@@ -63,10 +64,15 @@ jlink --add-modules "$modules,java.logging,jdk.zipfs" --strip-debug --no-header-
 strip --strip-unneeded "$out/jre/lib/server/libjvm.so"  # its symbol tables: a fifth of it, of no use there
 
 cp "$names" "$out/shared/data/names.txt"
-for size in 16 32 64; do
+cpu_losses() {  # cpu_losses FILE OPTION...: the CPU fast engine's 1000 losses with these options
   java --add-modules jdk.incubator.vector -cp "target/classes:$out/lib/*" dev.microgpt.cli.Main --device cpu \
-    --input "$names" --n-embd "$size" --block-size "$size" --metrics "$out/cpu-losses/$size.csv" --quiet \
-    > /dev/null 2>&1
+    --input "$names" --metrics "$out/cpu-losses/$1" --quiet "${@:2}" > /dev/null 2>&1
+}
+for size in 16 32 64; do
+  cpu_losses "$size.csv" --n-embd "$size" --block-size "$size"
+done
+for size in 16 64; do
+  cpu_losses "$size-bs128.csv" --n-embd "$size" --block-size "$size" --batch-size 128
 done
 
 commit=$(git rev-parse --short HEAD)

@@ -3,14 +3,17 @@
 # bundle bench/gpu-bundle.sh made (.gpu/). Stages, in order of value, each with its own time limit, each packing its
 # logs into $OUT as soon as it ends (a command killed at its limit returns what is already there):
 #   1. machine    what the machine has: GPU, driver, the bundle's Java, libcuda, libcublas.so.12, compute-sanitizer
-#   2. runs       1000-step runs at 16/16, 32/32 and 64/64 in eager, graph, fused and fused with 16 steps a launch:
-#                 us/step and the largest |loss - CPU loss| against the CPU losses the bundle carries
+#   2. runs       1000-step runs at 16/16, 32/32 and 64/64 in eager, graph, fused and fused with 16 steps a launch,
+#                 and fused with 128 documents a step at 16/16 and 64/64: us/step, documents/s and the largest
+#                 |loss - CPU loss| against the CPU losses the bundle carries; then the CPU fast engine's 128
+#                 documents a step timed on the same machine, for the speed-up
 #   3. tests      the GPU test suite (JUnit tag gpu)
 #   4. sanitizer  compute-sanitizer: memcheck on a 5-step fused 16/16 run first (the stage stops there if the tool
 #                 cannot run), then memcheck on eager and fused 64/64, racecheck and synccheck on fused 16/16
-#   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, with
-#                 launches/step and GPU busy time (cuBLAS rows only where libcublas.so.12 loads)
-# About 6.5 minutes at the limits. Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
+#   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, one
+#                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
+#                 libcublas.so.12 loads, one document a step)
+# About 7 minutes at the limits, less where the runs end early. Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
 # Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
 #   --rehearse  run on the emulated CUDA device (target/emulated-cuda, which it puts first on LD_LIBRARY_PATH), with
@@ -44,6 +47,11 @@ names=.gpu/shared/data/names.txt
 sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
 export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/lib/*"
 note() { echo "$*" >> "$summary"; }
+# rate LOG STATUS: "us/step | documents/s" from a training run's summary line, or its exit status
+rate() {
+  sed -n 's/^trained .* \([0-9.]*\) ms\/step, \([0-9]*\) documents\/s.*/\1 \2/p' "$1" | tail -1 \
+    | awk -v status="$2" '{ printf "%.1f | %s", $1 * 1000, $2; found = 1 } END { if (!found) printf "exit %s | —", status }'
+}
 # pack STAGE DIR: the stage's logs into $OUT at once
 pack() { tar -czf "$out/$1.tar.gz" -C "$2" . 2>/dev/null; }
 
@@ -79,25 +87,36 @@ if wants runs; then
   logs=$(mktemp -d)
   note ""
   note "## 1000-step runs on names.txt, seed 42$([ "$steps" = 1000 ] || echo ", stopped after $steps steps"), against the CPU fast engine's losses (carried)"
-  note "| mode | n_embd/block | us/step (whole run) | largest abs loss diff | over the first 50 | mean of the last 100, GPU - CPU |"
-  note "|---|---|---|---|---|---|"
+  note "| mode | n_embd/block | us/step (whole run) | documents/s | largest abs loss diff | over the first 50 | mean of the last 100, GPU - CPU |"
+  note "|---|---|---|---|---|---|---|"
   for size in 16 32 64; do
-    for mode in eager graph fused fused-k16; do
+    for mode in eager graph fused fused-k16 fused-bs128; do
+      [ "$mode" != fused-bs128 ] || [ "$size" != 32 ] || continue
       args=(--device gpu --input "$names" --n-embd "$size" --block-size "$size" --steps 1000)
       [ "$steps" = 1000 ] || args+=(--stop-after "$steps" --checkpoint "$logs/$mode-$size.safetensors")
-      case "$mode" in fused-k16) args+=(--gpu-mode fused --steps-per-launch 16) ;; *) args+=(--gpu-mode "$mode") ;; esac
+      losses=".gpu/cpu-losses/$size.csv"
+      case "$mode" in
+        fused-k16) args+=(--gpu-mode fused --steps-per-launch 16) ;;
+        fused-bs128) args+=(--gpu-mode fused --batch-size 128); losses=".gpu/cpu-losses/$size-bs128.csv" ;;
+        *) args+=(--gpu-mode "$mode") ;;
+      esac
       timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/$mode-$size.csv" \
         > "$logs/$mode-$size.txt" 2>&1
       status=$?
-      ms=$(sed -n 's/^trained .* \([0-9.]*\) ms\/step.*/\1/p' "$logs/$mode-$size.txt" | tail -1)
       diffs=$(awk -F, -v n=1000 'NR == FNR { if (FNR > 1) cpu[$1] = $2; next }
         FNR > 1 && ($1 in cpu) { d = $2 - cpu[$1]; a = d < 0 ? -d : d; if (a > all) all = a
           if ($1 <= 50 && a > first) first = a; if ($1 > n - 100) { tail += d; k++ } }
         END { if (FNR > 1) printf "%.2e | %.2e | %s", all, first, k ? sprintf("%+.2e", tail / k) : "-" }' \
-        ".gpu/cpu-losses/$size.csv" "$logs/$mode-$size.csv")
-      us=$(awk -v ms="$ms" 'BEGIN { if (ms != "") printf "%.1f", ms * 1000 }')
-      note "| $mode | $size/$size | ${us:-exit $status} | ${diffs:-no losses} |"
+        "$losses" "$logs/$mode-$size.csv")
+      note "| $mode | $size/$size | $(rate "$logs/$mode-$size.txt" "${status}") | ${diffs:-no losses} |"
     done
+  done
+  # The CPU at 128 documents a step on this machine (200 steps), for the speed-up at the same batch size.
+  for size in 16 64; do
+    timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
+      --block-size "$size" --batch-size 128 --steps 1000 --stop-after 200 --checkpoint "$logs/cpu-$size.safetensors" \
+      > "$logs/cpu-bs128-$size.txt" 2>&1
+    note "| cpu-fast-bs128 (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size.txt" $?) | — | — | — |"
   done
   pack runs "$logs"
 fi
@@ -147,10 +166,14 @@ if wants bench; then
   else
     engines="$engines gpu-eager-cublas gpu-graph-cublas"
   fi
-  timeout $((110 * slow)) bench/run.sh --quick --sizes "16 64" --java .gpu/java --engines "$engines" --out "$logs/bench" \
-    > "$logs/bench-run.txt" 2>&1
+  timeout $((150 * slow)) bench/run.sh --quick --sizes "16 64" --batch-sizes "1 128" --java .gpu/java \
+    --engines "$engines" --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
   note "exit $?"
   sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" 2>/dev/null | sed '$d' >> "$summary"
+  note ""
+  note "128 documents a step (documents/s, and the speed-up over cpu-fast-bs128 measured in the same run):"
+  sed -n '/^## All rows/,/^## Notes/p' "$logs/bench/results.md" 2>/dev/null | grep -E '^\| (engine|---|[a-z0-9-]*-bs128) ' \
+    >> "$summary"
   cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
   pack bench "$logs"
 fi

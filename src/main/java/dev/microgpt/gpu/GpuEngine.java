@@ -19,9 +19,10 @@ import jcuda.Pointer;
  * ({@link FusedStep}). The initial weights come from the host, so a GPU run starts from the same weights as a CPU run
  * of the same seed.
  *
- * <p>Nothing on the hot path waits for the device: a step's tokens and scalars go up by one asynchronous copy, so
- * every kernel launch keeps the arguments it was built with; each step's loss stays in a device array and comes back
- * with the others of its batch when {@link #collectLosses} is called.
+ * <p>An engine is built for steps of B documents ({@code --batch-size}): its activations have B x T rows, and every
+ * kernel runs over all of them. Nothing on the hot path waits for the device: a step's documents go up by one
+ * asynchronous copy, so every kernel launch keeps the arguments it was built with; each step's loss stays in a device
+ * array and comes back with the others of its group when {@link #collectLosses} is called.
  */
 public final class GpuEngine implements TrainingEngine {
 
