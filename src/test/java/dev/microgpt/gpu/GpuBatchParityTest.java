@@ -43,8 +43,15 @@ class GpuBatchParityTest {
                 .map(batch -> Arguments.of(new ModelConfig(size, 4, 1, size, 27), o, batch))));
     }
 
+    /** And a batch of 1024, as large as the issue asks every mode to take, at 16/16 (graph runs eager's kernels). */
+    static Stream<Arguments> largestBatches() {
+        ModelConfig microgpt = new ModelConfig(16, 4, 1, 16, 27);
+        return Stream.of(Arguments.of(microgpt, new GpuOptions(GpuMode.eager, GemmBackend.hand), 1024),
+                Arguments.of(microgpt, new GpuOptions(GpuMode.fused, GemmBackend.hand), 1024));
+    }
+
     @ParameterizedTest(name = "{0}, {1}, B = {2}")
-    @MethodSource("shapesModesAndBatches")
+    @MethodSource({"shapesModesAndBatches", "largestBatches"})
     void batchGradientsMatchTheFastEngine(ModelConfig shape, GpuOptions options, int batchSize) {
         ParameterLayout layout = new ParameterLayout(shape);
         Random random = new Random(31L * shape.blockSize() + batchSize);
