@@ -34,9 +34,8 @@ attention_forward(float* __restrict__ out,          // [B * T, C] output: heads 
                   int T,                            // block_size
                   const int* __restrict__ slots,    // [B][slot_ints]: the documents (common.cuh, Batch)
                   int slot_ints, int B) {
-    const Batch batch{slots, slot_ints, B, T};
-    int r = warp_row();
-    if (r < batch.rows() && batch.holds(r)) {  // only warp-level synchronisation inside: whole warps may skip
+    int r = held_warp_row(slots, slot_ints, B, T);
+    if (r >= 0) {  // only warp-level synchronisation inside: whole warps may skip
         long b = r / T;
         attention_forward_row(r % T, blockIdx.y, out + b * T * C, probs + b * H * T * T, qkv + b * T * 3 * C, C, H,
                               T, attention_warp_scratch(C / H, T));
@@ -54,9 +53,8 @@ attention_backward(float* __restrict__ dqkv,        // [B * T, 3C] output: dq | 
                    int T,                           // block_size
                    const int* __restrict__ slots,   // [B][slot_ints]: the documents (common.cuh, Batch)
                    int slot_ints, int B) {
-    const Batch batch{slots, slot_ints, B, T};
-    int r = warp_row();  // query row t (z = 0) or key row u (z = 1) of document b
-    if (r >= batch.rows() || !batch.holds(r)) {
+    int r = held_warp_row(slots, slot_ints, B, T);  // query row t (z = 0) or key row u (z = 1) of document b
+    if (r < 0) {
         return;
     }
     long b = r / T;
@@ -70,7 +68,7 @@ attention_backward(float* __restrict__ dqkv,        // [B * T, 3C] output: dq | 
                                      scratch);
     } else {
         attention_backward_key_row(r % T, blockIdx.y, doc_dqkv, dout + tc, doc_qkv, doc_probs, out + tc, C, H, T,
-                                   batch.positions((int)b), scratch);
+                                   Batch{slots, slot_ints, B, T}.positions((int)b), scratch);
     }
 }
 

@@ -142,6 +142,13 @@ __device__ __forceinline__ int warp_row() {
     return blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
 }
 
+// The row of a step's B * T this warp takes (warp_row()), or -1 where it is past them or holds no position.
+__device__ __forceinline__ int held_warp_row(const int* slots, int slot_ints, int B, int T) {
+    const Batch batch{slots, slot_ints, B, T};
+    int r = warp_row();
+    return r < batch.rows() && batch.holds(r) ? r : -1;
+}
+
 // Block-wide sum for a block of up to 1024 threads (blockDim.x a multiple of 32). scratch: >= 32 floats of
 // shared memory. Every thread of the block must call it; every thread gets the result.
 __device__ __forceinline__ float block_sum(float v, float* scratch) {

@@ -25,9 +25,8 @@ rmsnorm_forward(float* __restrict__ y,              // [B * T, C] output, rows t
                 int T,                              // block_size
                 const int* __restrict__ slots,      // [B][slot_ints]: the documents (common.cuh, Batch)
                 int slot_ints, int B) {
-    const Batch batch{slots, slot_ints, B, T};
-    int r = warp_row();
-    if (r < batch.rows() && batch.holds(r)) {
+    int r = held_warp_row(slots, slot_ints, B, T);
+    if (r >= 0) {
         rmsnorm_forward_row(r, y, scale, x, C);
     }
 }
@@ -42,9 +41,8 @@ rmsnorm_backward(float* __restrict__ dx,            // [B * T, C] gradient of x:
                  int T,                             // block_size
                  const int* __restrict__ slots,     // [B][slot_ints]: the documents (common.cuh, Batch)
                  int slot_ints, int B) {
-    const Batch batch{slots, slot_ints, B, T};
-    int r = warp_row();
-    if (r < batch.rows() && batch.holds(r)) {
+    int r = held_warp_row(slots, slot_ints, B, T);
+    if (r >= 0) {
         rmsnorm_backward_row(r, dx, dy, x, scale, C, accumulate != 0);
     }
 }
@@ -59,10 +57,10 @@ embedding_rmsnorm_forward(float* __restrict__ emb,        // [B * T, C] output: 
                           int T,                          // block_size
                           const int* __restrict__ slots,  // [B][slot_ints]: the documents and their tokens
                           int slot_ints, int B) {
-    const Batch batch{slots, slot_ints, B, T};
-    int r = warp_row();
-    if (r < batch.rows() && batch.holds(r)) {
-        embedding_rmsnorm_forward_row(r, r % T, emb, y, scale, batch.tokens(r / T), wte, wpe, C);
+    int r = held_warp_row(slots, slot_ints, B, T);
+    if (r >= 0) {
+        embedding_rmsnorm_forward_row(r, r % T, emb, y, scale, Batch{slots, slot_ints, B, T}.tokens(r / T), wte, wpe,
+                                      C);
     }
 }
 
