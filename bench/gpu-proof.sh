@@ -13,7 +13,9 @@
 #   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, one
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
 #                 libcublas.so.12 loads, one document a step)
-# About 7 minutes at the limits, less where the runs end early. Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
+# The limits add up to about 14.5 minutes (each run 25 s, tests 130 s, sanitizer 130 s, bench 150 s); on a GPU a run
+# ends in seconds, so the command takes a few minutes, and a device call's own limit cuts the least valuable stage.
+# Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
 # Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
 #   --rehearse  run on the emulated CUDA device (target/emulated-cuda, which it puts first on LD_LIBRARY_PATH), with
