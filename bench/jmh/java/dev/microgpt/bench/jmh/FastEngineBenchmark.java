@@ -1,6 +1,7 @@
 package dev.microgpt.bench.jmh;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.model.ParameterLayout;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -22,16 +23,15 @@ public class FastEngineBenchmark extends HotLoopBenchmark {
     String document;
 
     FastEngine engine;
-    int[] tokens;
-    int positions;
+    DocumentBatch batch; // the one document, made once: a step allocates nothing
     final double[] loss = new double[1];
 
     @Setup
     public void setup() {
         ParameterLayout layout = Shapes.layout(size);
         engine = new FastEngine(layout, Shapes.initialParams(layout));
-        tokens = Shapes.TOKENIZER.encodeDocument(document.equals("name") ? Shapes.NAME : Shapes.FULL_DOCUMENT);
-        positions = Math.min(size, tokens.length - 1);
+        int[] tokens = Shapes.TOKENIZER.encodeDocument(document.equals("name") ? Shapes.NAME : Shapes.FULL_DOCUMENT);
+        batch = DocumentBatch.of(tokens, Math.min(size, tokens.length - 1));
     }
 
     @TearDown
@@ -41,13 +41,13 @@ public class FastEngineBenchmark extends HotLoopBenchmark {
 
     @Benchmark
     public double forwardBackward() {
-        return engine.forwardBackward(tokens, positions);
+        return engine.forwardBackward(batch);
     }
 
     /** One step of a long run (step 10 of 1,000,000, so the learning rate stays near its start), Adam included. */
     @Benchmark
     public double trainStep() {
-        engine.submitStep(tokens, positions, AdamConfig.MICROGPT, 10, 1_000_000);
+        engine.submitStep(batch, AdamConfig.MICROGPT, 10, 1_000_000);
         engine.collectLosses(loss);
         return loss[0];
     }
