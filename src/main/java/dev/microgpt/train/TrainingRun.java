@@ -13,7 +13,7 @@ import java.util.List;
  * documents, build the vocabulary, then draw every weight from gauss(0, 0.08) in layout order. The same
  * generator then draws the samples, so it is kept here.
  *
- * @param documents the shuffled documents, one per training step in turn
+ * @param documents the shuffled documents, taken in turn by the training steps ({@link #fill})
  * @param tokens    each document encoded as [BOS] + characters + [BOS]
  */
 public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer tokenizer, ParameterLayout layout,
@@ -49,11 +49,6 @@ public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer toke
         return new TrainingRun(List.copyOf(docs), tokens, tokenizer, layout, params, rng);
     }
 
-    /** The document of 0-based {@code step} of one document a step: {@code docs[step % len(docs)]}. */
-    public int[] documentAt(int step) {
-        return tokens[step % tokens.length];
-    }
-
     /**
      * Fills {@code batch} with the documents of 0-based {@code step} at B = batch.size() documents a step:
      * {@code docs[(step * B + b) % len(docs)]}, b < B, walking the shuffled order as microgpt.py does one at a time.
@@ -66,8 +61,8 @@ public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer toke
         }
     }
 
-    /** Positions a step trains on: {@code n = min(block_size, len(tokens) - 1)}. */
-    public int positionsOf(int[] documentTokens) {
+    /** Positions a document trains on: {@code n = min(block_size, len(tokens) - 1)}. */
+    private int positionsOf(int[] documentTokens) {
         return Math.min(layout.config().blockSize(), documentTokens.length - 1);
     }
 }
