@@ -76,8 +76,10 @@ public final class GpuEngine implements TrainingEngine {
             this.state = new TrainingState(array("params", p), array("grads", p), array("adam_m", p),
                     array("adam_v", p));
             int t = layout.config().blockSize();
-            this.input = own(new StepInput(t, batchSize, Math.min(options.stepsPerLaunch(), lossBatch), lossBatch,
-                    gpu.stream()));
+            // A fused launch runs at most the steps of one loss group: the engine launches what is held when it
+            // collects the group's losses.
+            int stepsPerLaunch = Math.min(options.stepsPerLaunch(), lossBatch);
+            this.input = own(new StepInput(t, batchSize, stepsPerLaunch, lossBatch, gpu.stream()));
             this.lossesHost = own(new PinnedInts("losses_host", lossBatch));
             this.lossesHostAddress = lossesHost.at(0);
             this.losses = array("losses", lossBatch); // grown by ensureLossCapacity for longer runs
@@ -89,7 +91,7 @@ public final class GpuEngine implements TrainingEngine {
             this.program = own(switch (options.mode()) {
                 case eager -> new EagerStep(launches(), input, gpu.stream());
                 case graph -> new GraphStep(launches(), input, gpu, t);
-                case fused -> new FusedStep(gpu, layout, state, input, options.fusedBlocks(), options.stepsPerLaunch());
+                case fused -> new FusedStep(gpu, layout, state, input, options.fusedBlocks(), stepsPerLaunch);
             });
             bindAdam(AdamConfig.MICROGPT);
         } catch (RuntimeException e) {

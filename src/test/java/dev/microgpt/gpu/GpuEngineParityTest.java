@@ -139,6 +139,11 @@ class GpuEngineParityTest {
                 assertEquals(expected[i], gpu.launchesPerStep(), 1e-12, modes[i].label());
             }
         }
+        // 32 documents a step: a loss group is 256 / 32 = 8 steps, and one launch runs at most one group.
+        try (GpuEngine gpu = new GpuEngine(layout, weights, modes[3], 32)) {
+            assertEquals(8, gpu.lossBatch());
+            assertEquals(2.0 / 8, gpu.launchesPerStep(), 1e-12, modes[3].label() + " at 32 documents a step");
+        }
     }
 
     /**
