@@ -27,7 +27,7 @@ final class Progress implements AutoCloseable {
     private int stepsSeen;
     private int lastStep;
     private double lastLoss = Double.NaN;
-    private Throughput throughput; // of the last step
+    private final Throughput throughput; // the session's, updated before each step reaches onStep
     private boolean closed;
     private long lastBarMessageNanos = -BAR_MESSAGE_INTERVAL_NANOS; // so the first step sets the message
 
@@ -35,7 +35,8 @@ final class Progress implements AutoCloseable {
      * @param firstStep 0-based step the run starts at (non-zero when resuming)
      * @param logEvery  steps between log lines off a terminal; 0 for a tenth of the run
      */
-    Progress(int firstStep, int endStep, int totalSteps, boolean quiet, int logEvery) {
+    Progress(int firstStep, int endStep, int totalSteps, boolean quiet, int logEvery, Throughput throughput) {
+        this.throughput = throughput;
         this.totalSteps = totalSteps;
         this.quiet = quiet;
         this.logEvery = logEvery > 0 ? logEvery : Math.max(1, (endStep - firstStep) / 10);
@@ -55,12 +56,11 @@ final class Progress implements AutoCloseable {
                 .build();
     }
 
-    void onStep(int step, double loss, double lr, Throughput throughput) {
+    void onStep(int step, double loss, double lr) {
         recent[stepsSeen % RECENT] = loss;
         stepsSeen++;
         lastStep = step;
         lastLoss = loss;
-        this.throughput = throughput;
         long elapsedNanos = throughput.elapsedNanos();
         if (bar != null) {
             bar.stepTo(step);

@@ -74,12 +74,14 @@ final class TrainingSession {
         double[] params = new double[run.layout().size()];
         RunOptions.Report report = options.report();
         double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
+        Throughput throughput = new Throughput(batchSize);
         Trainer.Outcome outcome;
         try (TrainingEngine engine = Engines.create(device, options.device(), run.layout(), run.initialParams(),
                 batchSize);
              MetricsWriter metrics = report.metrics() == null ? null
                      : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step());
-             Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery())) {
+             Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery(),
+                     throughput)) {
             if (resumed != null) {
                 engine.writeParameters(resumed.params());
                 engine.writeMoments(resumed.adamM(), resumed.adamV());
@@ -89,7 +91,6 @@ final class TrainingSession {
             this.metrics = metrics;
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
                     saving.every() == null ? 0 : saving.every(), batchSize);
-            Throughput throughput = new Throughput(batchSize);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
                 outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
                     throughput.add(tokens, nanos);
@@ -99,7 +100,7 @@ final class TrainingSession {
                     if (losses != null) {
                         losses[step - firstStep - 1] = loss;
                     }
-                    progress.onStep(step, loss, lr, throughput);
+                    progress.onStep(step, loss, lr);
                     if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
                         save(engine, step, checkpointFile);
                     }
