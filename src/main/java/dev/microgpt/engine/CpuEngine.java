@@ -72,6 +72,11 @@ public abstract class CpuEngine implements TrainingEngine {
         return loss;
     }
 
+    /** Adam on the parameters [from, to) only, clearing their gradients; call {@link #adamApplied} once all are. */
+    protected final void adamUpdate(AdamConfig adam, int step, int numSteps, int from, int to) {
+        Adam.update(adam, step, numSteps, params, grads, adamM, adamV, from, to);
+    }
+
     /** Adam, overlapped with a backward that publishes each tensor's range once its gradient is final. */
     protected final OverlappedAdam overlappedAdam(int rangesPerStep) {
         return new OverlappedAdam(params, grads, adamM, adamV, rangesPerStep);

@@ -1,102 +1,69 @@
 package dev.microgpt.engine;
 
-import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
-import dev.microgpt.ops.Attention;
-import dev.microgpt.ops.CrossEntropy;
-import dev.microgpt.ops.Embedding;
-import dev.microgpt.ops.Linear;
-import dev.microgpt.ops.RmsNorm;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The CPU reference path: microgpt's forward over a whole document at once and its hand-derived backward in
- * matrix form, in float64, composed from the ops in {@code dev.microgpt.ops}. Every buffer is allocated once
- * here; a training step allocates nothing.
+ * matrix form, in float64 ({@link DocumentPass}), spread over the machine's cores. Every buffer is allocated once,
+ * here or at the first step of a batch size; a training step allocates nothing.
  *
  * <p>Parameters, gradients and moments are kept with every linear weight transposed
  * ({@link StorageOrder#transposedLinears}): the forward then builds each output row as a sum over inputs in
  * increasing order, as microgpt.py's {@code sum(wi * xi ...)} does, with vector loads along the outputs.
  *
- * <p>The forward runs over a range of positions [from, to) and keeps every row, so it is also the KV-cached
- * forward that sampling uses one position at a time.
+ * <p>A step of several documents is cut into at most {@value #MAX_GROUPS} groups of consecutive documents, whatever
+ * the thread count: each group's gradient is summed on whichever thread takes it, and the groups' sums are added in
+ * group order, a slice of the parameters per thread, with Adam on each slice as soon as it is summed. So the threads
+ * change the speed and never the numbers: a run, or its resume, is bitwise the same on any machine. A step of one
+ * document (microgpt.py's) runs on the calling thread, with Adam on a second core overlapped with its backward.
  */
 public final class FastEngine extends CpuEngine {
 
-    /** Activations of one transformer block, every buffer [block, width] row-major. */
-    private static final class BlockActivations {
-        final double[] attnNorm;  // [T, C] rmsnorm of the block input
-        final double[] attnScale; // [T]
-        final double[] qkv;       // [T, 3C]
-        final double[] probs;     // [H, T, T] attention weights
-        final double[] attnOut;   // [T, C] heads concatenated
-        final double[] mid;       // [T, C] block input + attention projection
-        final double[] mlpNorm;   // [T, C]
-        final double[] mlpScale;  // [T]
-        final double[] hidden;    // [T, 4C] after ReLU
+    /**
+     * The most groups a step's documents are summed in. Each group past the first costs one pass over the parameters
+     * to add (a few percent of a document's work at 64/64) and P doubles of memory; 16 keeps up to 16 cores busy.
+     */
+    public static final int MAX_GROUPS = 16;
+    /** Parameters a thread adds up and updates at a time. */
+    private static final int SLICE = 4096;
 
-        BlockActivations(ModelConfig cfg) {
-            int t = cfg.blockSize();
-            int c = cfg.nEmbd();
-            attnNorm = new double[t * c];
-            attnScale = new double[t];
-            qkv = new double[t * 3 * c];
-            probs = new double[cfg.nHead() * t * t];
-            attnOut = new double[t * c];
-            mid = new double[t * c];
-            mlpNorm = new double[t * c];
-            mlpScale = new double[t];
-            hidden = new double[t * cfg.mlpHidden()];
-        }
+    private final DocumentPass[] passes;      // [threads] one per team member; passes[0] also serves sampling
+    private final ThreadTeam team;
+    private final OverlappedAdam overlappedAdam; // null for models too small for it to pay
+    private final DocumentPass.GradientsReady toAdam; // overlappedAdam::publish, bound once
+
+    // A step of several documents, handed to the team's members through these fields.
+    private final ThreadTeam.Task trainGroups = this::trainGroups;
+    private final ThreadTeam.Task sumGroups = this::sumGroups;
+    private final AtomicInteger nextGroup = new AtomicInteger();
+    private final AtomicInteger nextSlice = new AtomicInteger();
+    private double[][] groupGrads = new double[0][]; // [groups - 1][P]: groups 1.. (group 0 sums into grads)
+    private double[] documentLosses = new double[0]; // [B]
+    private DocumentBatch batch;
+    private int groups;
+    private AdamConfig adam; // null: sum the groups without updating
+    private int step;
+    private int numSteps;
+
+    /** An engine on the calling thread alone. */
+    public FastEngine(ParameterLayout layout, double[] initialParams) {
+        this(layout, initialParams, 1);
     }
 
-    private final ModelConfig cfg;
-    private final int c;
-    private final int hiddenWidth;
-    private final int vocab;
-    private final int block;
-
-    private final double[] embedding;      // [T, C] wte + wpe
-    private final double[] embeddingScale; // [T]
-    private final double[][] stream;       // [L + 1][T, C] residual stream entering each block, then the output
-    private final BlockActivations[] blocks;
-    private final double[] logits;         // [T, V] logits, then probabilities after the loss
-
-    private final double[] dLogits;  // [T, V]
-    private final double[] dStream;  // [T, C] gradient of the residual stream, carried down through the blocks
-    private final double[] dNorm;    // [T, C]
-    private final double[] dHidden;  // [T, 4C]
-    private final double[] dAttnOut; // [T, C]
-    private final double[] dQkv;     // [T, 3C]
-    private final double[] dScores;  // [T]
-    private final OverlappedAdam overlappedAdam; // null for models too small for it to pay
-    private final GradientsReady toAdam;          // overlappedAdam::publish, bound once
-
-    public FastEngine(ParameterLayout layout, double[] initialParams) {
+    /** An engine that spreads a step's documents over {@code threads} threads, the calling one included. */
+    public FastEngine(ParameterLayout layout, double[] initialParams, int threads) {
         super(layout, initialParams, StorageOrder.transposedLinears(layout));
-        this.cfg = layout.config();
-        this.c = cfg.nEmbd();
-        this.hiddenWidth = cfg.mlpHidden();
-        this.vocab = cfg.vocabSize();
-        this.block = cfg.blockSize();
-        this.embedding = new double[block * c];
-        this.embeddingScale = new double[block];
-        this.stream = new double[cfg.nLayer() + 1][block * c];
-        this.blocks = new BlockActivations[cfg.nLayer()];
-        for (int i = 0; i < blocks.length; i++) {
-            blocks[i] = new BlockActivations(cfg);
+        this.team = new ThreadTeam(threads);
+        this.passes = new DocumentPass[threads];
+        for (int i = 0; i < threads; i++) {
+            passes[i] = new DocumentPass(layout, params);
         }
-        this.logits = new double[block * vocab];
-        this.dLogits = new double[block * vocab];
-        this.dStream = new double[block * c];
-        this.dNorm = new double[block * c];
-        this.dHidden = new double[block * hiddenWidth];
-        this.dAttnOut = new double[block * c];
-        this.dQkv = new double[block * 3 * c];
-        this.dScores = new double[block];
         // lm_head, wte, wpe, and four tensors per block
-        this.overlappedAdam = layout.size() < OverlappedAdam.MIN_PARAMETERS ? null : overlappedAdam(3 + 4 * cfg.nLayer());
-        this.toAdam = overlappedAdam == null ? NOWHERE : overlappedAdam::publish;
+        this.overlappedAdam = layout.size() < OverlappedAdam.MIN_PARAMETERS ? null
+                : overlappedAdam(3 + 4 * layout.config().nLayer());
+        this.toAdam = overlappedAdam == null ? DocumentPass.NOWHERE : overlappedAdam::publish;
     }
 
     @Override
@@ -104,73 +71,48 @@ public final class FastEngine extends CpuEngine {
         return "cpu-fast";
     }
 
+    /** The trainer's thread count unless told otherwise: the machine's cores, up to one a group. */
+    public static int defaultThreads() {
+        return Math.min(MAX_GROUPS, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The threads a step's documents are spread over. */
+    public int threads() {
+        return team.size();
+    }
+
     /**
-     * The forward pass for positions [from, to): their logits land in rows [from, to) of {@link #logits}.
-     * Rows before {@code from} must hold this document's earlier positions.
+     * The forward pass for positions [from, to) of one document, on the calling thread; rows before {@code from} must
+     * hold this document's earlier positions (a KV cache).
      */
     public void forward(int[] tokens, int from, int to) {
-        Embedding.forward(params, layout.wte().offset(), layout.wpe().offset(), tokens, from, to, c, embedding);
-        // microgpt.py normalises the embedding before the first block (not redundant: the residual starts here).
-        RmsNorm.forward(embedding, 0, stream[0], 0, embeddingScale, from, to, c);
-        for (int i = 0; i < blocks.length; i++) {
-            ParameterLayout.Layer w = layout.layer(i);
-            BlockActivations a = blocks[i];
-            double[] in = stream[i];
-            double[] out = stream[i + 1];
-            RmsNorm.forward(in, 0, a.attnNorm, 0, a.attnScale, from, to, c);
-            Linear.forward(a.attnNorm, 0, params, w.qkvOffset(), a.qkv, 0, from, to, c, 3 * c);
-            Attention.forward(a.qkv, a.probs, a.attnOut, from, to, c, cfg.nHead(), block);
-            Linear.forward(a.attnOut, 0, params, w.attnWo().offset(), a.mid, 0, from, to, c, c);
-            addRows(a.mid, in, from, to, c);
-            RmsNorm.forward(a.mid, 0, a.mlpNorm, 0, a.mlpScale, from, to, c);
-            Linear.forward(a.mlpNorm, 0, params, w.mlpFc1().offset(), a.hidden, 0, from, to, c, hiddenWidth);
-            relu(a.hidden, from * hiddenWidth, to * hiddenWidth);
-            Linear.forward(a.hidden, 0, params, w.mlpFc2().offset(), out, 0, from, to, hiddenWidth, c);
-            addRows(out, a.mid, from, to, c);
-        }
-        Linear.forward(stream[blocks.length], 0, params, layout.lmHead().offset(), logits, 0, from, to, c, vocab);
+        passes[0].forward(tokens, from, to);
     }
 
     /** Copies the logits of position {@code row} (after {@link #forward}) into dst [V]. */
     public void copyLogits(int row, double[] dst) {
-        System.arraycopy(logits, row * vocab, dst, 0, vocab);
+        passes[0].copyLogits(row, dst);
     }
 
     @Override
     public double forwardBackward(DocumentBatch batch) {
         clearGradients();
-        return forwardBackward(batch, NOWHERE);
-    }
-
-    /**
-     * The documents one after another, each one's gradients added to the others' with its weight 1 / B (dlogits
-     * scaled, so B = 1 is exactly one document's step); the last document's backward reports each tensor to
-     * {@code lastReady} as its gradient becomes final. Returns the mean of the documents' losses, or the first loss
-     * that is not finite, leaving the gradients unfinished: a diverged step is not applied.
-     */
-    private double forwardBackward(DocumentBatch batch, GradientsReady lastReady) {
-        double sum = 0;
-        for (int b = 0; b < batch.size(); b++) {
-            int[] tokens = batch.tokens(b);
-            int n = batch.positions(b);
-            forward(tokens, 0, n);
-            double loss = CrossEntropy.forward(logits, tokens, n, vocab);
-            if (!Double.isFinite(loss)) {
-                return loss;
-            }
-            sum += loss;
-            CrossEntropy.backward(logits, tokens, n, vocab, batch.documentWeight(), dLogits);
-            backward(tokens, n, b == batch.size() - 1 ? lastReady : NOWHERE);
+        if (batch.size() == 1) {
+            return passes[0].train(batch.tokens(0), batch.positions(0), 1.0, grads, DocumentPass.NOWHERE);
         }
-        return sum / batch.size();
+        return trainDocuments(batch, null, 0, 0);
     }
 
     /**
-     * A training step with Adam on the other core, updating each tensor as soon as the last document's backward is
-     * done with it; for models too small for that to pay, the plain step.
+     * A training step: one document on this thread with Adam overlapped (where the model is large enough for that to
+     * pay); several on the team, Adam on each slice as it is summed.
      */
     @Override
     protected double trainStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
+        if (batch.size() > 1) {
+            clearGradients();
+            return trainDocuments(batch, adam, step, numSteps);
+        }
         if (overlappedAdam == null) {
             return super.trainStep(batch, adam, step, numSteps);
         }
@@ -178,7 +120,7 @@ public final class FastEngine extends CpuEngine {
         overlappedAdam.begin(adam, step, numSteps);
         double loss;
         try {
-            loss = forwardBackward(batch, toAdam);
+            loss = passes[0].train(batch.tokens(0), batch.positions(0), 1.0, grads, toAdam);
         } finally {
             overlappedAdam.await(); // never leave the worker on this step's ranges when the next one begins
         }
@@ -188,80 +130,92 @@ public final class FastEngine extends CpuEngine {
         return loss;
     }
 
-    /** Ends the Adam worker thread, if training started one. */
-    @Override
-    public void close() {
-        if (overlappedAdam != null) {
-            overlappedAdam.close();
+    /**
+     * The documents of {@code batch} on the team, in groups; when their mean loss is finite, the groups' gradients
+     * summed into {@code grads} and, unless {@code adam} is null, Adam applied. Returns that mean, or the first loss
+     * that is not finite, leaving the gradients unfinished: a diverged step is not applied.
+     */
+    private double trainDocuments(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
+        int b = batch.size();
+        int g = Math.min(b, MAX_GROUPS);
+        if (groupGrads.length < g - 1) {
+            groupGrads = new double[g - 1][layout.size()];
         }
-    }
-
-    /** Where the backward reports each tensor whose gradient is final: [offset, offset + length). */
-    @FunctionalInterface
-    private interface GradientsReady {
-        void ready(int offset, int length);
-    }
-
-    private static final GradientsReady NOWHERE = (offset, length) -> { };
-
-    /** Adds one document's gradients, from dLogits, to the gradients. */
-    private void backward(int[] tokens, int n, GradientsReady ready) {
-        Arrays.fill(dStream, 0.0);
-        ParameterLayout.Tensor lmHead = layout.lmHead();
-        Linear.backward(stream[blocks.length], 0, dLogits, 0, params, lmHead.offset(),
-                dStream, 0, grads, lmHead.offset(), n, c, vocab);
-        ready.ready(lmHead.offset(), lmHead.size());
-        for (int i = blocks.length - 1; i >= 0; i--) {
-            backwardBlock(i, n, ready);
+        if (documentLosses.length < b) {
+            documentLosses = new double[b];
         }
-        Arrays.fill(dNorm, 0.0);
-        RmsNorm.backward(embedding, 0, embeddingScale, dStream, 0, dNorm, 0, n, c);
-        Embedding.backward(dNorm, tokens, n, c, grads, layout.wte().offset(), layout.wpe().offset());
-        ready.ready(layout.wte().offset(), layout.wte().size());
-        ready.ready(layout.wpe().offset(), layout.wpe().size());
+        this.batch = batch;
+        this.groups = g;
+        nextGroup.set(0);
+        team.run(trainGroups);
+        double sum = 0;
+        for (int d = 0; d < b; d++) {
+            double loss = documentLosses[d];
+            if (!Double.isFinite(loss)) {
+                return loss;
+            }
+            sum += loss;
+        }
+        this.adam = adam;
+        this.step = step;
+        this.numSteps = numSteps;
+        nextSlice.set(0);
+        team.run(sumGroups);
+        if (adam != null) {
+            adamApplied();
+        }
+        return sum / b;
     }
 
-    /** On entry dStream holds the gradient of the block's output; on exit, of its input. */
-    private void backwardBlock(int i, int n, GradientsReady ready) {
-        ParameterLayout.Layer w = layout.layer(i);
-        BlockActivations a = blocks[i];
-        // MLP: out = mid + fc2(relu(fc1(rmsnorm(mid))))
-        Arrays.fill(dHidden, 0, n * hiddenWidth, 0.0);
-        Linear.backward(a.hidden, 0, dStream, 0, params, w.mlpFc2().offset(),
-                dHidden, 0, grads, w.mlpFc2().offset(), n, hiddenWidth, c);
-        ready.ready(w.mlpFc2().offset(), w.mlpFc2().size());
-        for (int j = 0; j < n * hiddenWidth; j++) {
-            if (a.hidden[j] <= 0) {
-                dHidden[j] = 0;
+    /** A member's part of the first task: whole groups, each summing its documents' gradients in document order. */
+    private void trainGroups(int member) {
+        DocumentPass pass = passes[member];
+        int b = batch.size();
+        double weight = batch.documentWeight();
+        for (int g = nextGroup.getAndIncrement(); g < groups; g = nextGroup.getAndIncrement()) {
+            double[] target = g == 0 ? grads : groupGrads[g - 1];
+            if (g > 0) {
+                Arrays.fill(target, 0.0);
+            }
+            for (int d = firstDocument(g, b); d < firstDocument(g + 1, b); d++) {
+                double loss = pass.train(batch.tokens(d), batch.positions(d), weight, target, DocumentPass.NOWHERE);
+                documentLosses[d] = loss;
+                if (!Double.isFinite(loss)) {
+                    break; // the step is not applied; the documents after this one are never read
+                }
             }
         }
-        Arrays.fill(dNorm, 0, n * c, 0.0);
-        Linear.backward(a.mlpNorm, 0, dHidden, 0, params, w.mlpFc1().offset(),
-                dNorm, 0, grads, w.mlpFc1().offset(), n, c, hiddenWidth);
-        ready.ready(w.mlpFc1().offset(), w.mlpFc1().size());
-        RmsNorm.backward(a.mid, 0, a.mlpScale, dNorm, 0, dStream, 0, n, c);
-        // Attention: mid = in + wo(attention(qkv(rmsnorm(in))))
-        Arrays.fill(dAttnOut, 0, n * c, 0.0);
-        Linear.backward(a.attnOut, 0, dStream, 0, params, w.attnWo().offset(),
-                dAttnOut, 0, grads, w.attnWo().offset(), n, c, c);
-        ready.ready(w.attnWo().offset(), w.attnWo().size());
-        Attention.backward(a.qkv, a.probs, dAttnOut, dQkv, dScores, n, c, cfg.nHead(), block);
-        Arrays.fill(dNorm, 0, n * c, 0.0);
-        Linear.backward(a.attnNorm, 0, dQkv, 0, params, w.qkvOffset(),
-                dNorm, 0, grads, w.qkvOffset(), n, c, 3 * c);
-        ready.ready(w.qkvOffset(), 3 * w.attnWq().size());
-        RmsNorm.backward(stream[i], 0, a.attnScale, dNorm, 0, dStream, 0, n, c);
     }
 
-    private static void addRows(double[] acc, double[] x, int from, int to, int width) {
-        for (int j = from * width; j < to * width; j++) {
-            acc[j] += x[j];
+    /** Group {@code g}'s first document of {@code b}: the groups are consecutive and differ by one document at most. */
+    private int firstDocument(int g, int b) {
+        return (int) ((long) g * b / groups);
+    }
+
+    /** A member's part of the second task: slices of the parameters, the groups added in order, then Adam. */
+    private void sumGroups(int member) {
+        int size = layout.size();
+        for (int s = nextSlice.getAndIncrement(); s * SLICE < size; s = nextSlice.getAndIncrement()) {
+            int from = s * SLICE;
+            int to = Math.min(size, from + SLICE);
+            for (int g = 1; g < groups; g++) {
+                double[] group = groupGrads[g - 1];
+                for (int i = from; i < to; i++) {
+                    grads[i] += group[i];
+                }
+            }
+            if (adam != null) {
+                adamUpdate(adam, step, numSteps, from, to);
+            }
         }
     }
 
-    private static void relu(double[] x, int from, int to) {
-        for (int j = from; j < to; j++) {
-            x[j] = Math.max(0.0, x[j]);
+    /** Ends the engine's threads, if training started any. */
+    @Override
+    public void close() {
+        team.close();
+        if (overlappedAdam != null) {
+            overlappedAdam.close();
         }
     }
 }

@@ -29,25 +29,27 @@ class BatchGradientTest {
 
     static Stream<Arguments> cases() {
         return Stream.of(
-                // engine, nEmbd, nHead, nLayer, blockSize, vocab, B
-                Arguments.of("fast", 8, 2, 1, 8, 7, 2),
-                Arguments.of("fast", 16, 4, 1, 16, 27, 8),
-                Arguments.of("fast", 12, 4, 2, 10, 9, 5),
-                Arguments.of("fast", 48, 4, 2, 24, 27, 3), // large enough for the overlapped Adam's engine
-                Arguments.of("tape", 8, 2, 1, 8, 7, 3),
-                Arguments.of("tape", 8, 2, 2, 6, 5, 4));
+                // engine, nEmbd, nHead, nLayer, blockSize, vocab, B, threads
+                Arguments.of("fast", 8, 2, 1, 8, 7, 2, 1),
+                Arguments.of("fast", 16, 4, 1, 16, 27, 8, 2),
+                Arguments.of("fast", 12, 4, 2, 10, 9, 5, 3),
+                Arguments.of("fast", 48, 4, 2, 24, 27, 3, 2), // large enough for the overlapped Adam's engine
+                Arguments.of("fast", 16, 4, 1, 16, 27, 37, 2), // over FastEngine.MAX_GROUPS: groups of 2 and 3
+                Arguments.of("tape", 8, 2, 1, 8, 7, 3, 1),
+                Arguments.of("tape", 8, 2, 2, 6, 5, 4, 1));
     }
 
-    @ParameterizedTest(name = "{0} engine, n_embd {1}, n_head {2}, n_layer {3}, block {4}, vocab {5}, B = {6}")
+    @ParameterizedTest(name = "{0} engine, n_embd {1}, n_head {2}, n_layer {3}, block {4}, vocab {5}, B = {6},"
+            + " {7} threads")
     @MethodSource("cases")
     void theBatchGradientIsTheMeanOfTheDocumentGradients(String engineName, int nEmbd, int nHead, int nLayer,
-                                                         int block, int vocab, int batchSize) {
+                                                         int block, int vocab, int batchSize, int threads) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(nEmbd, nHead, nLayer, block, vocab));
         Random random = new Random(1009L * batchSize + 31L * nEmbd + nLayer + engineName.length());
         double[] params = weights(layout, random);
         DocumentBatch batch = randomBatch(random, batchSize, block, vocab);
-        BiFunction<ParameterLayout, double[], CpuEngine> engines = engineName.equals("fast") ? FastEngine::new
-                : TapeEngine::new;
+        BiFunction<ParameterLayout, double[], CpuEngine> engines = engineName.equals("fast")
+                ? (l, p) -> new FastEngine(l, p, threads) : TapeEngine::new;
 
         try (CpuEngine engine = engines.apply(layout, params)) {
             double[] meanOfSingles = new double[layout.size()];

@@ -33,11 +33,11 @@ class SteadyStateAllocationTest {
     private static final int WINDOW = 1000;
     private static final int WINDOWS = 30;
 
-    @ParameterizedTest(name = "fast engine, n_embd = block_size = {0}, {1} documents a step")
-    @CsvSource({"16, 1", "64, 1", "16, 4"}) // 64/64 takes the overlapped-Adam path
-    void fastEngineStepsAllocateNothing(int size, int batchSize) {
+    @ParameterizedTest(name = "fast engine, n_embd = block_size = {0}, {1} documents a step, {2} threads")
+    @CsvSource({"16, 1, 1", "64, 1, 1", "16, 4, 1", "16, 4, 2", "16, 40, 2"}) // 64/64: the overlapped-Adam path
+    void fastEngineStepsAllocateNothing(int size, int batchSize, int threads) {
         ParameterLayout layout = layout(size);
-        try (FastEngine engine = new FastEngine(layout, weights(layout))) {
+        try (FastEngine engine = new FastEngine(layout, weights(layout), threads)) {
             assertSomeWindowAllocatesNothing(engine.name(), steps(engine, size, batchSize));
         }
     }

@@ -1,0 +1,141 @@
+package dev.microgpt.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.microgpt.model.ModelConfig;
+import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.testing.RandomDocuments;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The fast engine spreads a step's documents over threads without changing a single bit: the groups it sums are
+ * fixed by the batch size alone ({@link FastEngine#MAX_GROUPS}), so 1, 2 and 3 threads give the same losses, weights
+ * and moments, compared exactly, over training steps on fresh random documents (whose lengths make the threads finish
+ * their groups in varying order).
+ */
+class ThreadCountTest {
+
+    private static final int STEPS = 25;
+
+    @ParameterizedTest(name = "n_embd {0}, n_layer {1}, block {2}, B = {3}")
+    @CsvSource({
+        "16, 1, 16, 2",
+        "16, 1, 16, 7",   // groups of one document
+        "16, 1, 16, 37",  // groups of 2 and 3
+        "48, 2, 24, 5"})  // a model for which a one-document step overlaps Adam
+    void theThreadCountNeverChangesTheNumbers(int nEmbd, int nLayer, int block, int batchSize) {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(nEmbd, 4, nLayer, block, 27));
+        Random random = new Random(7919L * batchSize + nEmbd);
+        double[] initial = new double[layout.size()];
+        for (int i = 0; i < initial.length; i++) {
+            initial[i] = random.nextGaussian() * 0.08;
+        }
+        DocumentBatch[] batches = new DocumentBatch[STEPS];
+        for (int s = 0; s < STEPS; s++) {
+            batches[s] = new DocumentBatch(batchSize);
+            for (int b = 0; b < batchSize; b++) {
+                int[] tokens = RandomDocuments.of(random, 2 + random.nextInt(block + 3), 27);
+                batches[s].set(b, tokens, Math.min(block, tokens.length - 1));
+            }
+        }
+        Trained one = train(layout, initial, batches, 1);
+        for (int threads : new int[] {2, 3}) {
+            Trained many = train(layout, initial, batches, threads);
+            assertArrayEquals(one.losses, many.losses, threads + " threads: losses");
+            assertArrayEquals(one.params, many.params, threads + " threads: weights");
+            assertArrayEquals(one.m, many.m, threads + " threads: Adam's m");
+            assertArrayEquals(one.v, many.v, threads + " threads: Adam's v");
+            assertArrayEquals(one.gradients, many.gradients, threads + " threads: a forwardBackward's gradients");
+        }
+    }
+
+    private record Trained(double[] losses, double[] params, double[] m, double[] v, double[] gradients) {
+    }
+
+    private static Trained train(ParameterLayout layout, double[] initial, DocumentBatch[] batches, int threads) {
+        int p = layout.size();
+        Trained t = new Trained(new double[batches.length], new double[p], new double[p], new double[p], new double[p]);
+        try (FastEngine engine = new FastEngine(layout, initial, threads)) {
+            assertEquals(threads, engine.threads());
+            double[] loss = new double[1];
+            for (int s = 0; s < batches.length; s++) {
+                engine.submitStep(batches[s], AdamConfig.MICROGPT, s, batches.length);
+                engine.collectLosses(loss);
+                t.losses[s] = loss[0];
+            }
+            engine.readParameters(t.params);
+            engine.readMoments(t.m, t.v);
+            engine.forwardBackward(batches[0]);
+            engine.readGradients(t.gradients);
+        }
+        return t;
+    }
+
+    /**
+     * A document whose loss is not finite stops the step on any thread: the step reports that loss, Adam is skipped
+     * (the weights stay as they were), and the next good step trains from there.
+     */
+    @Test
+    void aDivergedDocumentLeavesTheWeightsAsTheyWere() {
+        ParameterLayout layout = new ParameterLayout(new ModelConfig(16, 4, 1, 16, 27));
+        Random random = new Random(11);
+        double[] initial = new double[layout.size()];
+        for (int i = 0; i < initial.length; i++) {
+            initial[i] = random.nextGaussian() * 0.08;
+        }
+        int poisoned = 26; // a token only document 9 holds: its embedding row is NaN
+        for (int c = 0; c < 16; c++) {
+            initial[layout.wte().offset() + poisoned * 16 + c] = Double.NaN;
+        }
+        DocumentBatch batch = new DocumentBatch(12);
+        for (int b = 0; b < batch.size(); b++) {
+            int[] tokens = {0, 1 + b, 2 + b, b == 9 ? poisoned : 3, 0};
+            batch.set(b, tokens, tokens.length - 1);
+        }
+        try (FastEngine engine = new FastEngine(layout, initial, 2)) {
+            double[] before = new double[layout.size()];
+            engine.readParameters(before);
+            double[] loss = new double[1];
+            engine.submitStep(batch, AdamConfig.MICROGPT, 0, 10);
+            engine.collectLosses(loss);
+            assertTrue(Double.isNaN(loss[0]), "the step's loss is the diverged document's, got " + loss[0]);
+            double[] after = new double[layout.size()];
+            engine.readParameters(after);
+            assertArrayEquals(before, after, "a diverged step is not applied");
+
+            batch.set(9, new int[] {0, 4, 5, 0}, 3);
+            engine.submitStep(batch, AdamConfig.MICROGPT, 1, 10);
+            engine.collectLosses(loss);
+            assertTrue(Double.isFinite(loss[0]), "the next good step trains, got " + loss[0]);
+            engine.readParameters(after);
+            assertFalse(java.util.Arrays.equals(before, after), "the next good step updates the weights");
+        }
+    }
+
+    /** A worker's failure reaches the caller, which can go on using the team; a closed team refuses work. */
+    @Test
+    void aWorkersFailureReachesTheCaller() {
+        ThreadTeam team = new ThreadTeam(3);
+        IllegalArgumentException planted = new IllegalArgumentException("planted");
+        IllegalStateException failure = assertThrows(IllegalStateException.class, () -> team.run(member -> {
+            if (member == 2) {
+                throw planted;
+            }
+        }));
+        assertSame(planted, failure.getCause());
+        AtomicInteger ran = new AtomicInteger();
+        team.run(member -> ran.incrementAndGet());
+        assertEquals(3, ran.get(), "every member runs the next task");
+        team.close();
+        assertThrows(IllegalStateException.class, () -> team.run(member -> { }));
+    }
+}
