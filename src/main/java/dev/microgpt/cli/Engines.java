@@ -28,7 +28,7 @@ final class Engines {
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
      * naming the reason, and so is --gemm cublas (under --device gpu or auto) without a usable GPU or cuBLAS; --device
-     * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine was asked for,
+     * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine option was given,
      * else the CPU, and says which and why. A GPU flag ({@link GpuFlags}) with --device cpu is a usage error.
      */
     static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape) {
@@ -45,7 +45,7 @@ final class Engines {
                 if (request.gpu().gemm() == GemmBackend.cublas) {
                     return requireGpu(request, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
                 }
-                if (request.cpuEngine() != null) {
+                if (request.cpuFlagGiven() != null) {
                     return Main.Device.cpu;
                 }
                 if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM) {
@@ -71,8 +71,8 @@ final class Engines {
      * cublas asks for it (checked first: it is the narrower request, and dropping it is the fix on any machine).
      */
     private static Main.Device requireGpu(RunOptions.DeviceRequest request, String asked) {
-        if (request.cpuEngine() != null) {
-            throw new UsageException("--engine chooses a CPU engine; drop it with " + asked);
+        if (request.cpuFlagGiven() != null) {
+            throw new UsageException(request.cpuFlagGiven() + " applies to the CPU engine; drop it with " + asked);
         }
         if (request.gpu().gemm() == GemmBackend.cublas) {
             CublasSupport.Status cublas = CublasSupport.status();
@@ -99,7 +99,7 @@ final class Engines {
             return new GpuEngine(layout, params, request.gpu(), batchSize);
         }
         return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params)
-                : new FastEngine(layout, params);
+                : new FastEngine(layout, params, request.cpuThreadsOrDefault());
     }
 
     /** The precision a checkpoint written by this engine holds: the one it trains in. */

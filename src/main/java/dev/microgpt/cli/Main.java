@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.FastEngine;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
@@ -104,6 +105,10 @@ public final class Main implements Callable<Integer> {
             description = "CPU engine: fast (matrix form, float64) or tape (scalar autograd op by op as microgpt.py; slow, the gradient oracle) (default: ${DEFAULT-VALUE}).")
     Engine engine;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "CPU engine fast: the threads a step's documents are spread over, 1 to " + FastEngine.MAX_GROUPS + "; the losses and weights are the same for any N (default: the machine's cores, at most " + FastEngine.MAX_GROUPS + "). One document a step trains on one thread, with Adam on a second.")
+    Integer threads;
+
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
             description = "Checkpoint file (safetensors). Written at the end of training when given, by --checkpoint-every, --stop-after and Ctrl-C; read by --resume and --predict (default: ${DEFAULT-VALUE}).")
     Path checkpoint;
@@ -192,7 +197,7 @@ public final class Main implements Callable<Integer> {
                 given("--batch-size") ? batchSize : null,
                 given("--learning-rate") ? learningRate : null, given("--beta1") ? beta1 : null,
                 given("--beta2") ? beta2 : null);
-        var deviceRequest = new RunOptions.DeviceRequest(device, given("--engine") ? engine : null,
+        var deviceRequest = new RunOptions.DeviceRequest(device, given("--engine") ? engine : null, threads,
                 gpuFlags.options(), GpuFlags.NAMES.stream().filter(this::given).toList());
         var saving = new RunOptions.Saving(checkpoint, given("--checkpoint"), checkpointEvery, stopAfter, resume,
                 predict);
@@ -220,6 +225,13 @@ public final class Main implements Callable<Integer> {
         requirePositive("--steps", steps);
         if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
             throw new UsageException("--batch-size must be in 1.." + MAX_BATCH_SIZE + ", got " + batchSize);
+        }
+        if (threads != null && (threads < 1 || threads > FastEngine.MAX_GROUPS)) {
+            throw new UsageException("--threads must be in 1.." + FastEngine.MAX_GROUPS + " (a step's documents are summed"
+                    + " in at most " + FastEngine.MAX_GROUPS + " groups), got " + threads);
+        }
+        if (threads != null && given("--engine") && engine == Engine.tape) {
+            throw new UsageException("--threads applies to the fast engine; drop it with --engine tape");
         }
         if (checkpointEvery != null) {
             requirePositive("--checkpoint-every", checkpointEvery);

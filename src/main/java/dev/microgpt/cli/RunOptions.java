@@ -1,6 +1,7 @@
 package dev.microgpt.cli;
 
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.FastEngine;
 import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
@@ -34,13 +35,24 @@ record RunOptions(Path input, TrainingRun.Shape shape, int steps, int batchSize,
     }
 
     /**
-     * --device, the CPU engine if one was named (null: none, the fast one where the CPU trains), the GPU's options,
-     * and which GPU flags were given (--device cpu refuses them).
+     * --device, the CPU engine if one was named (null: none, the fast one where the CPU trains), --threads if given
+     * (null: the machine's cores, {@link FastEngine#defaultThreads}), the GPU's options, and which GPU flags were given
+     * (--device cpu refuses them).
      */
-    record DeviceRequest(Main.Device device, Main.Engine cpuEngine, GpuOptions gpu, List<String> gpuFlagsGiven) {
+    record DeviceRequest(Main.Device device, Main.Engine cpuEngine, Integer cpuThreads, GpuOptions gpu,
+                         List<String> gpuFlagsGiven) {
 
         Main.Engine cpuEngineOrDefault() {
             return cpuEngine == null ? Main.Engine.fast : cpuEngine;
+        }
+
+        int cpuThreadsOrDefault() {
+            return cpuThreads == null ? FastEngine.defaultThreads() : cpuThreads;
+        }
+
+        /** The first CPU engine option given (--engine, --threads), which asks for the CPU; null if none. */
+        String cpuFlagGiven() {
+            return cpuEngine != null ? "--engine" : cpuThreads != null ? "--threads" : null;
         }
     }
 

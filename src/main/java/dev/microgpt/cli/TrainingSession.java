@@ -5,6 +5,7 @@ import dev.microgpt.checkpoint.CheckpointFile;
 import dev.microgpt.data.Dataset;
 import dev.microgpt.data.DatasetSource;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.Sampler;
@@ -57,7 +58,9 @@ final class TrainingSession {
         Main.LOG.info("vocab size: {}", run.tokenizer().vocabSize());
         Main.LOG.info("num params: {}", run.layout().size());
         if (batchSize > 1) {
-            Main.LOG.info("batch size: {} documents a step", batchSize);
+            boolean fastCpu = device == Main.Device.cpu && options.device().cpuEngineOrDefault() == Main.Engine.fast;
+            int threads = Math.min(options.device().cpuThreadsOrDefault(), Math.min(batchSize, FastEngine.MAX_GROUPS));
+            Main.LOG.info("batch size: {} documents a step{}", batchSize, fastCpu ? ", on " + threads + " CPU threads" : "");
         }
 
         int firstStep = resumed == null ? 0 : resumed.step();

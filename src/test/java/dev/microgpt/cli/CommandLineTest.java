@@ -295,7 +295,7 @@ class CommandLineTest {
         assertEquals(0, r.exitCode());
         for (String option : List.of("--input", "--n-embd", "--n-head", "--n-layer", "--block-size", "--steps",
                 "--learning-rate", "--beta1", "--beta2", "--seed", "--temperature", "--num-samples", "--prefix",
-                "--device", "--engine", "--checkpoint", "--checkpoint-every", "--resume", "--stop-after", "--predict",
+                "--device", "--engine", "--threads", "--checkpoint", "--checkpoint-every", "--resume", "--stop-after", "--predict",
                 "--metrics", "--plot", "--quiet", "--verbose")) {
             assertTrue(r.stdout().contains(option), "help should document " + option);
         }
@@ -363,13 +363,15 @@ class CommandLineTest {
         assertTrue(r.stderr().matches("(?s).*ms/step, \\d+ documents/s, \\d+ tokens/s;.*"), "summary: " + r.stderr());
     }
 
+    /** A batched run resumes bitwise and keeps its batch size, on any threads: 2 straight, 1 then the default resumed. */
     @Test
     void batchedRunsResumeExactlyAndKeepTheirBatchSize() throws Exception {
         Result straight = run("--input", "names.txt", "--steps", "40", "--batch-size", "4", "--metrics", "straight.csv",
-                "--checkpoint", "straight.safetensors", "--quiet");
+                "--checkpoint", "straight.safetensors", "--quiet", "--threads", "2");
         assertEquals(0, straight.exitCode(), straight.stderr());
         assertEquals(0, run("--input", "names.txt", "--steps", "40", "--batch-size", "4", "--stop-after", "20",
-                "--metrics", "chunks.csv", "--checkpoint", "chunks.safetensors", "--quiet").exitCode());
+                "--metrics", "chunks.csv", "--checkpoint", "chunks.safetensors", "--quiet", "--threads", "1")
+                .exitCode());
         assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "chunks.safetensors",
                 "--batch-size", "2"), 2, "--batch-size 2", "contradicts", "4");
         Result resumed = run("--input", "names.txt", "--resume", "--metrics", "chunks.csv", "--checkpoint",
@@ -389,6 +391,17 @@ class CommandLineTest {
     @CsvSource({"0", "-1", "4097"})
     void batchSizeOutOfRange(String b) throws Exception {
         assertOneLineError(run("--batch-size", b), 2, "--batch-size must be in 1..4096", b);
+    }
+
+    @Test
+    void threadsAreOneToSixteenForTheFastEngine() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--threads", "0"), 2, "--threads must be in 1..16", "got 0");
+        assertOneLineError(run("--input", "names.txt", "--threads", "17"), 2, "--threads must be in 1..16", "groups",
+                "got 17");
+        assertOneLineError(run("--input", "names.txt", "--threads", "2", "--engine", "tape"), 2,
+                "--threads applies to the fast engine", "--engine tape");
+        assertOneLineError(run("--input", "names.txt", "--threads", "2", "--device", "gpu"), 2,
+                "--threads applies to the CPU engine", "--device gpu");
     }
 
     @Test
