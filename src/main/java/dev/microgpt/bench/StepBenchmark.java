@@ -94,6 +94,10 @@ public final class StepBenchmark implements Callable<Integer> {
             description = "Documents a step (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--threads", paramLabel = "N",
+            description = "cpu-fast: threads, as the trainer's --threads (default: the machine's cores, at most 16).")
+    Integer threads;
+
     @Option(names = "--n-embd", defaultValue = "16")
     int nEmbd;
 
@@ -199,6 +203,9 @@ public final class StepBenchmark implements Callable<Integer> {
         String head = String.format(Locale.ROOT,
                 "\"engine\":%s,\"n_embd\":%d,\"block_size\":%d,\"batch_size\":%d,\"params\":%d",
                 JSON.toJson(engineName), nEmbd, blockSize, documents, run.layout().size());
+        if (benchEngine().engine() == Engine.fast) {
+            head += ",\"threads\":" + cpuThreads();
+        }
         if (benchEngine().engine() == Engine.gpu) {
             String unavailable = gpuUnavailable();
             if (unavailable != null) {
@@ -268,9 +275,13 @@ public final class StepBenchmark implements Callable<Integer> {
         return JSON.toJson(row);
     }
 
+    private int cpuThreads() {
+        return threads == null ? FastEngine.defaultThreads() : threads;
+    }
+
     private TrainingEngine create(TrainingRun run) {
         return switch (benchEngine().engine()) {
-            case fast -> new FastEngine(run.layout(), run.initialParams());
+            case fast -> new FastEngine(run.layout(), run.initialParams(), cpuThreads());
             case tape -> new TapeEngine(run.layout(), run.initialParams());
             case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions(), benchEngine().batchSize());
         };

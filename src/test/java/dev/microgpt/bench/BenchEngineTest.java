@@ -170,14 +170,15 @@ class BenchEngineTest {
         Path row = dir.resolve("row.json");
         String out = stdout(() -> new CommandLine(new StepBenchmark()).execute("--bench-engine", "cpu-fast-bs4",
                 "--dataset", "names", "--input", input.toString(), "--warmup-steps", "3", "--steps", "5", "--repeats",
-                "2", "--row-file", row.toString()));
+                "2", "--threads", "2", "--row-file", row.toString()));
         assertTrue(out.matches("measured [0-9]+\\.[0-9]{5} [0-9]+\\.[0-9]{5}\n"), out);
         JsonObject json = JsonParser.parseString(Files.readString(row)).getAsJsonObject();
         assertEquals(List.of("dataset", "warmup_steps", "steps_per_repeat", "engine", "n_embd", "block_size",
-                "batch_size", "params", "median_ms_per_step", "min_ms_per_step", "docs_per_s", "repeats"),
+                "batch_size", "params", "threads", "median_ms_per_step", "min_ms_per_step", "docs_per_s", "repeats"),
                 List.copyOf(json.keySet()));
         assertEquals("cpu-fast-bs4", json.get("engine").getAsString());
         assertEquals(4, json.get("batch_size").getAsInt());
+        assertEquals(2, json.get("threads").getAsInt());
         assertEquals(4 * 1000 / json.get("median_ms_per_step").getAsDouble(), json.get("docs_per_s").getAsDouble(),
                 0.05 + 1e-4 * json.get("docs_per_s").getAsDouble(), "B per median step, to a tenth");
         assertEquals(3, json.get("warmup_steps").getAsInt());
