@@ -20,6 +20,7 @@ final class ThreadTeam implements AutoCloseable {
     }
 
     private static final long SPIN_NANOS = 1_000_000;
+    private static final long YIELD_AFTER_NANOS = 50_000;
 
     private final int size;
     private final Thread[] workers; // [size - 1], started with the first task
@@ -63,8 +64,9 @@ final class ThreadTeam implements AutoCloseable {
         try {
             task.run(0);
         } finally {
+            long waitingSince = System.nanoTime();
             while (workersDone.get() < workers.length) {
-                Thread.onSpinWait();
+                pause(waitingSince);
             }
             failure = workerFailure;
             workerFailure = null;
@@ -98,10 +100,22 @@ final class ThreadTeam implements AutoCloseable {
                 workersDone.incrementAndGet();
                 idleSince = System.nanoTime();
             } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
-                Thread.onSpinWait();
+                pause(idleSince);
             } else {
                 LockSupport.park(this); // unparked by the next task, or by close
             }
+        }
+    }
+
+    /**
+     * A moment of waiting that began at {@code since}: a spin at first, then a yield, so that a member waiting for a
+     * core (more threads than cores, or a busy machine) gets this one instead of the waiting threads taking turns.
+     */
+    private static void pause(long since) {
+        if (System.nanoTime() - since < YIELD_AFTER_NANOS) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
         }
     }
 
