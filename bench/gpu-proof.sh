@@ -6,7 +6,7 @@
 #   2. runs       1000-step runs at 16/16, 32/32 and 64/64 in eager, graph, fused and fused with 16 steps a launch,
 #                 and fused with 128 documents a step at 16/16 and 64/64: us/step, documents/s and the largest
 #                 |loss - CPU loss| against the CPU losses the bundle carries; then the CPU fast engine's 128
-#                 documents a step timed on the same machine, for the speed-up
+#                 documents a step timed on the same machine, on one thread and on its cores, for the speed-up
 #   3. tests      the GPU test suite (JUnit tag gpu)
 #   4. sanitizer  compute-sanitizer: memcheck on a 5-step fused 16/16 run first (the stage stops there if the tool
 #                 cannot run), then memcheck on eager and fused 64/64, racecheck and synccheck on fused 16/16
@@ -113,12 +113,16 @@ if wants runs; then
       note "| $mode | $size/$size | $(rate "$logs/$mode-$size.txt" "${status}") | ${diffs:-no losses} |"
     done
   done
-  # The CPU at 128 documents a step on this machine (200 steps), for the speed-up at the same batch size.
+  # The CPU at 128 documents a step on this machine (200 steps), for the speed-up at the same batch size: on one
+  # thread, and on the machine's cores (at most 16), the trainer's default.
+  cores=$(nproc); [ "$cores" -le 16 ] || cores=16
   for size in 16 64; do
-    timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
-      --block-size "$size" --batch-size 128 --steps 1000 --stop-after 200 --checkpoint "$logs/cpu-$size.safetensors" \
-      > "$logs/cpu-bs128-$size.txt" 2>&1
-    note "| cpu-fast-bs128 (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size.txt" $?) | — | — | — |"
+    for threads in 1 "$cores"; do
+      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
+        --block-size "$size" --batch-size 128 --threads "$threads" --steps 1000 --stop-after 200 \
+        --checkpoint "$logs/cpu-$size-t$threads.safetensors" > "$logs/cpu-bs128-$size-t$threads.txt" 2>&1
+      note "| cpu-fast-bs128, $threads threads (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size-t$threads.txt" $?) | — | — | — |"
+    done
   done
   pack runs "$logs"
 fi
