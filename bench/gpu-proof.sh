@@ -121,7 +121,7 @@ if wants runs; then
       timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
         --block-size "$size" --batch-size 128 --threads "$threads" --steps 1000 --stop-after 200 \
         --checkpoint "$logs/cpu-$size-t$threads.safetensors" > "$logs/cpu-bs128-$size-t$threads.txt" 2>&1
-      note "| cpu-fast-bs128, $threads threads (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size-t$threads.txt" $?) | — | — | — |"
+      note "| cpu-fast-bs128, $threads thread$([ "$threads" = 1 ] || echo s) (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size-t$threads.txt" $?) | — | — | — |"
     done
   done
   pack runs "$logs"
