@@ -46,6 +46,7 @@ final class Engines {
                     return requireGpu(request, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
                 }
                 if (request.cpuFlagGiven() != null) {
+                    Main.LOG.info("device auto: training on the CPU ({} asks for the CPU engine)", request.cpuFlagGiven());
                     return Main.Device.cpu;
                 }
                 if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM) {

@@ -106,7 +106,7 @@ public final class Main implements Callable<Integer> {
     Engine engine;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "CPU engine fast: the threads a step's documents are spread over, 1 to " + FastEngine.MAX_GROUPS + "; the losses and weights are the same for any N (default: the machine's cores, at most " + FastEngine.MAX_GROUPS + "). One document a step trains on one thread, with Adam on a second.")
+            description = "CPU engine fast: the threads a step's documents are spread over, 1 to " + FastEngine.MAX_GROUPS + "; the losses and weights are the same for any N (default: the machine's cores, at most " + FastEngine.MAX_GROUPS + "). One document a step trains on one thread.")
     Integer threads;
 
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
@@ -226,9 +226,12 @@ public final class Main implements Callable<Integer> {
         if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
             throw new UsageException("--batch-size must be in 1.." + MAX_BATCH_SIZE + ", got " + batchSize);
         }
-        if (threads != null && (threads < 1 || threads > FastEngine.MAX_GROUPS)) {
-            throw new UsageException("--threads must be in 1.." + FastEngine.MAX_GROUPS + " (a step's documents are summed"
-                    + " in at most " + FastEngine.MAX_GROUPS + " groups), got " + threads);
+        if (threads != null) {
+            try {
+                FastEngine.checkThreads(threads);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--" + e.getMessage());
+            }
         }
         if (threads != null && given("--engine") && engine == Engine.tape) {
             throw new UsageException("--threads applies to the fast engine; drop it with --engine tape");

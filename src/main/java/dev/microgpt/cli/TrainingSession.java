@@ -57,11 +57,6 @@ final class TrainingSession {
         Main.LOG.info("num docs: {}", run.documents().size());
         Main.LOG.info("vocab size: {}", run.tokenizer().vocabSize());
         Main.LOG.info("num params: {}", run.layout().size());
-        if (batchSize > 1) {
-            boolean fastCpu = device == Main.Device.cpu && options.device().cpuEngineOrDefault() == Main.Engine.fast;
-            int threads = Math.min(options.device().cpuThreadsOrDefault(), Math.min(batchSize, FastEngine.MAX_GROUPS));
-            Main.LOG.info("batch size: {} documents a step{}", batchSize, fastCpu ? ", on " + threads + " CPU threads" : "");
-        }
 
         int firstStep = resumed == null ? 0 : resumed.step();
         int endStep = saving.stopAfter() == null ? totalSteps : saving.stopAfter();
@@ -85,6 +80,11 @@ final class TrainingSession {
                      : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step());
              Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery(),
                      throughput)) {
+            if (batchSize > 1) {
+                int threads = engine instanceof FastEngine fast ? fast.threadsAt(batchSize) : 0;
+                Main.LOG.info("batch size: {} documents a step{}", batchSize, threads == 0 ? ""
+                        : threads == 1 ? ", on one CPU thread" : ", on " + threads + " CPU threads");
+            }
             if (resumed != null) {
                 engine.writeParameters(resumed.params());
                 engine.writeMoments(resumed.adamM(), resumed.adamV());

@@ -13,11 +13,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link StorageOrder#transposedLinears}): the forward then builds each output row as a sum over inputs in
  * increasing order, as microgpt.py's {@code sum(wi * xi ...)} does, with vector loads along the outputs.
  *
- * <p>A step of several documents is cut into at most {@value #MAX_GROUPS} groups of consecutive documents, whatever
- * the thread count: each group's gradient is summed on whichever thread takes it, and the groups' sums are added in
- * group order, a slice of the parameters per thread, with Adam on each slice as soon as it is summed. So the threads
- * change the speed and never the numbers: a run, or its resume, is bitwise the same on any machine. A step of one
- * document (microgpt.py's) runs on the calling thread, with Adam on a second core overlapped with its backward.
+ * <p>A step of several documents is cut into at most {@value #MAX_GROUPS} groups of consecutive documents (fewer for a
+ * very large model, {@link #groupsOf}), whatever the thread count: each group's gradient is summed on whichever thread
+ * takes it, and the groups' sums are added in group order, a slice of the parameters per thread, with Adam on each
+ * slice as soon as it is summed. So the threads change the speed and never the numbers: a run, or its resume, is
+ * bitwise the same on any machine. A step of one document (microgpt.py's) runs on the calling thread, with Adam
+ * overlapped with its backward on a second core where the model is large enough for that to pay.
  */
 public final class FastEngine extends CpuEngine {
 
@@ -27,6 +28,8 @@ public final class FastEngine extends CpuEngine {
      * backward; 16 keeps up to 16 cores busy. Fixed, so that no machine's core count decides a sum's order.
      */
     public static final int MAX_GROUPS = 16;
+    /** The most doubles the groups past the first may hold together (256 MiB): a large model sums in fewer groups. */
+    private static final long MAX_GROUP_DOUBLES = 1L << 25;
     /** Parameters a thread adds up and updates at a time. */
     private static final int SLICE = 1024;
 
@@ -43,7 +46,7 @@ public final class FastEngine extends CpuEngine {
     private double[][] groupGrads = new double[0][]; // [groups - 1][P]: groups 1.. (group 0 sums into grads)
     private double[] documentLosses = new double[0]; // [B]
     private DocumentBatch batch;
-    private int groups;
+    private int stepGroups;
     private AdamConfig adam; // null: sum the groups without updating
     private int step;
     private int numSteps;
@@ -53,9 +56,13 @@ public final class FastEngine extends CpuEngine {
         this(layout, initialParams, 1);
     }
 
-    /** An engine that spreads a step's documents over {@code threads} threads, the calling one included. */
+    /**
+     * An engine that spreads a step's documents over {@code threads} threads (1 to {@value #MAX_GROUPS}), the calling
+     * one included.
+     */
     public FastEngine(ParameterLayout layout, double[] initialParams, int threads) {
         super(layout, initialParams, StorageOrder.transposedLinears(layout));
+        checkThreads(threads);
         this.team = new ThreadTeam(threads);
         this.passes = new DocumentPass[threads];
         for (int i = 0; i < threads; i++) {
@@ -77,9 +84,30 @@ public final class FastEngine extends CpuEngine {
         return Math.min(MAX_GROUPS, Runtime.getRuntime().availableProcessors());
     }
 
+    /** Refuses a thread count outside 1..{@value #MAX_GROUPS}, saying why (IllegalArgumentException). */
+    public static void checkThreads(int threads) {
+        if (threads < 1 || threads > MAX_GROUPS) {
+            throw new IllegalArgumentException("threads must be in 1.." + MAX_GROUPS + " (a step's documents are summed in"
+                    + " at most " + MAX_GROUPS + " groups), got " + threads);
+        }
+    }
+
     /** The threads a step's documents are spread over. */
     public int threads() {
         return team.size();
+    }
+
+    /**
+     * The groups a step of {@code batchSize} documents is summed in, for a model of {@code parameters}: a function of
+     * these two alone, never of the threads.
+     */
+    static int groupsOf(int batchSize, int parameters) {
+        return (int) Math.min(Math.min(batchSize, MAX_GROUPS), 1 + MAX_GROUP_DOUBLES / parameters);
+    }
+
+    /** The threads that work on a step of {@code batchSize} documents: one a group at most. */
+    public int threadsAt(int batchSize) {
+        return Math.min(team.size(), groupsOf(batchSize, layout.size()));
     }
 
     /**
@@ -138,7 +166,7 @@ public final class FastEngine extends CpuEngine {
      */
     private double trainDocuments(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
         int b = batch.size();
-        int g = Math.min(b, MAX_GROUPS);
+        int g = groupsOf(b, layout.size());
         if (groupGrads.length < g - 1) {
             groupGrads = new double[g - 1][layout.size()];
         }
@@ -146,9 +174,9 @@ public final class FastEngine extends CpuEngine {
             documentLosses = new double[b];
         }
         this.batch = batch;
-        this.groups = g;
+        this.stepGroups = g;
         nextGroup.set(0);
-        team.run(trainGroups);
+        team.run(trainGroups, g);
         double sum = 0;
         for (int d = 0; d < b; d++) {
             double loss = documentLosses[d];
@@ -161,7 +189,8 @@ public final class FastEngine extends CpuEngine {
         this.step = step;
         this.numSteps = numSteps;
         nextSlice.set(0);
-        team.run(sumGroups);
+        // No more members than the documents had: a slice is a few microseconds of work, less than waking a thread.
+        team.run(sumGroups, Math.min(g, (layout.size() + SLICE - 1) / SLICE));
         if (adam != null) {
             adamApplied();
         }
@@ -173,7 +202,7 @@ public final class FastEngine extends CpuEngine {
         DocumentPass pass = passes[member];
         int b = batch.size();
         double weight = batch.documentWeight();
-        for (int g = nextGroup.getAndIncrement(); g < groups; g = nextGroup.getAndIncrement()) {
+        for (int g = nextGroup.getAndIncrement(); g < stepGroups; g = nextGroup.getAndIncrement()) {
             double[] target = g == 0 ? grads : groupGrads[g - 1];
             if (g > 0) {
                 Arrays.fill(target, 0.0);
@@ -190,7 +219,7 @@ public final class FastEngine extends CpuEngine {
 
     /** Group {@code g}'s first document of {@code b}: the groups are consecutive and differ by one document at most. */
     private int firstDocument(int g, int b) {
-        return (int) ((long) g * b / groups);
+        return (int) ((long) g * b / stepGroups);
     }
 
     /** A member's part of the second task: slices of the parameters, the groups added in order, then Adam. */
@@ -199,7 +228,7 @@ public final class FastEngine extends CpuEngine {
         for (int s = nextSlice.getAndIncrement(); s * SLICE < size; s = nextSlice.getAndIncrement()) {
             int from = s * SLICE;
             int to = Math.min(size, from + SLICE);
-            for (int g = 1; g < groups; g++) {
+            for (int g = 1; g < stepGroups; g++) {
                 double[] group = groupGrads[g - 1];
                 for (int i = from; i < to; i++) {
                     grads[i] += group[i];

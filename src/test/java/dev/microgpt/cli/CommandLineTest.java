@@ -405,6 +405,20 @@ class CommandLineTest {
     }
 
     @Test
+    void threadsUnderDeviceAutoAskForTheCpuAndTheLogSaysHowManyWork() throws Exception {
+        Result r = run("--input", "names.txt", "--n-embd", "64", "--block-size", "64", "--steps", "2", "--batch-size",
+                "2", "--threads", "1", "--num-samples", "0");
+        assertEquals(0, r.exitCode(), r.stderr());
+        assertTrue(r.stderr().contains("device auto: training on the CPU (--threads asks for the CPU engine)"), r.stderr());
+        assertTrue(r.stderr().contains("batch size: 2 documents a step, on one CPU thread"), r.stderr());
+        Result three = run("--input", "names.txt", "--steps", "2", "--batch-size", "2", "--threads", "3",
+                "--num-samples", "0");
+        assertEquals(0, three.exitCode(), three.stderr());
+        assertTrue(three.stderr().contains("batch size: 2 documents a step, on 2 CPU threads"), "one thread a document: "
+                + three.stderr());
+    }
+
+    @Test
     void cublasTrainsOneDocumentAStep() throws Exception {
         assertOneLineError(run("--gemm", "cublas", "--batch-size", "2"), 2, "--gemm cublas", "--batch-size 2");
     }

@@ -11,7 +11,8 @@ import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.testing.RandomDocuments;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -48,7 +49,7 @@ class ThreadCountTest {
             }
         }
         Trained one = train(layout, initial, batches, 1);
-        for (int threads : new int[] {2, 3}) {
+        for (int threads : new int[] {2, 3, FastEngine.MAX_GROUPS}) { // 16: more threads than groups at B < 16
             Trained many = train(layout, initial, batches, threads);
             assertArrayEquals(one.losses, many.losses, threads + " threads: losses");
             assertArrayEquals(one.params, many.params, threads + " threads: weights");
@@ -81,11 +82,17 @@ class ThreadCountTest {
     }
 
     /**
-     * A document whose loss is not finite stops the step on any thread: the step reports that loss, Adam is skipped
-     * (the weights stay as they were), and the next good step trains from there.
+     * A document whose loss is not finite stops the step on any thread count, after good steps: the step reports that
+     * loss, Adam is skipped (the weights stay as they were), and the next good step trains from there, to the same
+     * weights whatever the threads.
      */
     @Test
     void aDivergedDocumentLeavesTheWeightsAsTheyWere() {
+        assertArrayEquals(trainThroughADivergedStep(1), trainThroughADivergedStep(3), "the weights, 1 vs 3 threads");
+    }
+
+    /** The weights after good steps, a diverged one and a good one, each step's outcome checked. */
+    private static double[] trainThroughADivergedStep(int threads) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(16, 4, 1, 16, 27));
         Random random = new Random(11);
         double[] initial = new double[layout.size()];
@@ -96,46 +103,65 @@ class ThreadCountTest {
         for (int c = 0; c < 16; c++) {
             initial[layout.wte().offset() + poisoned * 16 + c] = Double.NaN;
         }
-        DocumentBatch batch = new DocumentBatch(12);
-        for (int b = 0; b < batch.size(); b++) {
-            int[] tokens = {0, 1 + b, 2 + b, b == 9 ? poisoned : 3, 0};
-            batch.set(b, tokens, tokens.length - 1);
+        DocumentBatch good = new DocumentBatch(12);
+        DocumentBatch bad = new DocumentBatch(12);
+        for (int b = 0; b < good.size(); b++) {
+            good.set(b, new int[] {0, 1 + b, 2 + b, 3, 0}, 4);
+            int[] tokens = {0, 1 + b, 2 + b, b == 9 ? poisoned : 4, 0};
+            bad.set(b, tokens, tokens.length - 1);
         }
-        try (FastEngine engine = new FastEngine(layout, initial, 2)) {
+        try (FastEngine engine = new FastEngine(layout, initial, threads)) {
+            double[] loss = new double[1];
+            for (int s = 0; s < 3; s++) {
+                engine.submitStep(good, AdamConfig.MICROGPT, s, 10);
+                engine.collectLosses(loss);
+                assertTrue(Double.isFinite(loss[0]), "step " + s + " trains, got " + loss[0]);
+            }
             double[] before = new double[layout.size()];
             engine.readParameters(before);
-            double[] loss = new double[1];
-            engine.submitStep(batch, AdamConfig.MICROGPT, 0, 10);
+            engine.submitStep(bad, AdamConfig.MICROGPT, 3, 10);
             engine.collectLosses(loss);
             assertTrue(Double.isNaN(loss[0]), "the step's loss is the diverged document's, got " + loss[0]);
             double[] after = new double[layout.size()];
             engine.readParameters(after);
             assertArrayEquals(before, after, "a diverged step is not applied");
 
-            batch.set(9, new int[] {0, 4, 5, 0}, 3);
-            engine.submitStep(batch, AdamConfig.MICROGPT, 1, 10);
+            engine.submitStep(good, AdamConfig.MICROGPT, 3, 10);
             engine.collectLosses(loss);
             assertTrue(Double.isFinite(loss[0]), "the next good step trains, got " + loss[0]);
             engine.readParameters(after);
-            assertFalse(java.util.Arrays.equals(before, after), "the next good step updates the weights");
+            assertFalse(Arrays.equals(before, after), "the next good step updates the weights");
+            return after;
         }
     }
 
-    /** A worker's failure reaches the caller, which can go on using the team; a closed team refuses work. */
+    /**
+     * A member's failure reaches the caller as thrown, whichever member it was (a second one suppressed in it); the team
+     * goes on; a task runs on the members it asks for and no others; a closed team refuses work.
+     */
     @Test
-    void aWorkersFailureReachesTheCaller() {
-        ThreadTeam team = new ThreadTeam(3);
-        IllegalArgumentException planted = new IllegalArgumentException("planted");
-        IllegalStateException failure = assertThrows(IllegalStateException.class, () -> team.run(member -> {
-            if (member == 2) {
-                throw planted;
-            }
-        }));
-        assertSame(planted, failure.getCause());
-        AtomicInteger ran = new AtomicInteger();
-        team.run(member -> ran.incrementAndGet());
-        assertEquals(3, ran.get(), "every member runs the next task");
-        team.close();
-        assertThrows(IllegalStateException.class, () -> team.run(member -> { }));
+    void aMembersFailureReachesTheCallerAsThrown() {
+        try (ThreadTeam team = new ThreadTeam(4)) {
+            IllegalArgumentException planted = new IllegalArgumentException("planted");
+            assertSame(planted, assertThrows(IllegalArgumentException.class, () -> team.run(member -> {
+                if (member == 2) {
+                    throw planted;
+                }
+            }, 4)));
+            IllegalArgumentException own = assertThrows(IllegalArgumentException.class, () -> team.run(member -> {
+                throw new IllegalArgumentException("member " + member);
+            }, 2));
+            assertEquals("member 0", own.getMessage());
+            assertEquals("member 1", own.getSuppressed()[0].getMessage());
+
+            AtomicIntegerArray ran = new AtomicIntegerArray(4);
+            team.run(ran::incrementAndGet, 4);
+            team.run(ran::incrementAndGet, 2);
+            team.run(ran::incrementAndGet, 1);
+            team.run(ran::incrementAndGet, 99);
+            assertEquals("[4, 3, 2, 2]", ran.toString(), "runs per member");
+            team.close();
+            assertThrows(IllegalStateException.class, () -> team.run(member -> { }, 4));
+        }
     }
 }
