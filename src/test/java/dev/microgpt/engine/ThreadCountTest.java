@@ -59,6 +59,16 @@ class ThreadCountTest {
         }
     }
 
+    /** The groups depend on B and P alone: at most 16, and fewer where their sums would pass 2^25 doubles. */
+    @Test
+    void theGroupsAreAFunctionOfTheBatchAndTheModel() {
+        assertEquals(1, FastEngine.groupsOf(1, 4192));
+        assertEquals(7, FastEngine.groupsOf(7, 4192));
+        assertEquals(16, FastEngine.groupsOf(4096, 56_704));
+        assertEquals(4, FastEngine.groupsOf(128, 10_000_000)); // 1 + 3 sums of 10M doubles, under 2^25 = 33.5M
+        assertEquals(1, FastEngine.groupsOf(128, (1 << 25) + 1));
+    }
+
     private record Trained(double[] losses, double[] params, double[] m, double[] v, double[] gradients) {
     }
 
