@@ -73,11 +73,12 @@ class SteadyStateAllocationTest {
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assumeTrue(threads.isThreadAllocatedMemorySupported(), "this JVM cannot count a thread's allocations");
         int s = 0;
-        for (; s < WARM_UP; s++) { // JIT, tape growth, the engine's threads started, and the counter itself
-            step.accept(s);
-            allocatedBy(threads, trainingThreads());
-        }
+        step.accept(s++); // starts the engine's threads
         long[] tids = trainingThreads();
+        for (; s < WARM_UP; s++) { // JIT, tape growth, and the counter itself
+            step.accept(s);
+            allocatedBy(threads, tids);
+        }
         long[] allocated = new long[WINDOWS];
         for (int w = 0; w < WINDOWS; w++) {
             long before = allocatedBy(threads, tids);
