@@ -33,7 +33,7 @@ public final class FastEngine extends CpuEngine {
     /** Parameters a thread adds up and updates at a time. */
     private static final int SLICE = 1024;
 
-    private final DocumentPass[] passes;      // [threads] one per team member; passes[0] also serves sampling
+    private final DocumentPass[] passes; // [threads] one per team member, made when first needed; [0] also samples
     private final ThreadTeam team;
     private final OverlappedAdam overlappedAdam; // null for models too small for it to pay
     private final DocumentPass.GradientsReady toAdam; // overlappedAdam::publish, bound once
@@ -65,9 +65,7 @@ public final class FastEngine extends CpuEngine {
         checkThreads(threads);
         this.team = new ThreadTeam(threads);
         this.passes = new DocumentPass[threads];
-        for (int i = 0; i < threads; i++) {
-            passes[i] = new DocumentPass(layout, params);
-        }
+        this.passes[0] = new DocumentPass(layout, params);
         // lm_head, wte, wpe, and four tensors per block
         this.overlappedAdam = layout.size() < OverlappedAdam.MIN_PARAMETERS ? null
                 : overlappedAdam(3 + 4 * layout.config().nLayer());
@@ -172,6 +170,11 @@ public final class FastEngine extends CpuEngine {
         }
         if (documentLosses.length < b) {
             documentLosses = new double[b];
+        }
+        for (int m = 1; m < threadsAt(b); m++) {
+            if (passes[m] == null) { // a pass holds a model's activations: made for the members a batch size uses
+                passes[m] = new DocumentPass(layout, params);
+            }
         }
         this.batch = batch;
         this.stepGroups = g;
