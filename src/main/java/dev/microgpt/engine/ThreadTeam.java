@@ -78,12 +78,12 @@ final class ThreadTeam implements AutoCloseable {
         while (workersDone.get() < count - 1) {
             pause(waitingSince);
         }
-        Throwable workers = workerFailure;
+        Throwable workerThrew = workerFailure;
         workerFailure = null;
         if (failure == null) {
-            failure = workers;
-        } else if (workers != null) {
-            failure.addSuppressed(workers);
+            failure = workerThrew;
+        } else if (workerThrew != null) {
+            failure.addSuppressed(workerThrew);
         }
         if (failure instanceof RuntimeException e) {
             throw e;
