@@ -95,7 +95,8 @@ public final class StepBenchmark implements Callable<Integer> {
     int batchSize;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "cpu-fast: threads, as the trainer's --threads (default: the machine's cores, at most 16).")
+            description = "cpu-fast: threads, as the trainer's --threads (default: the machine's cores, at most "
+                    + FastEngine.MAX_GROUPS + ").")
     Integer threads;
 
     @Option(names = "--n-embd", defaultValue = "16")

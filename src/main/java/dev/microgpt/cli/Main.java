@@ -232,9 +232,9 @@ public final class Main implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new UsageException("--" + e.getMessage());
             }
-        }
-        if (threads != null && given("--engine") && engine == Engine.tape) {
-            throw new UsageException("--threads applies to the fast engine; drop it with --engine tape");
+            if (given("--engine") && engine == Engine.tape) {
+                throw new UsageException("--threads applies to the fast engine; drop it with --engine tape");
+            }
         }
         if (checkpointEvery != null) {
             requirePositive("--checkpoint-every", checkpointEvery);
