@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * takes it, and the groups' sums are added in group order, a slice of the parameters per thread, with Adam on each
  * slice as soon as it is summed. So the threads change the speed and never the numbers: a run, or its resume, is
  * bitwise the same on any machine. A step of one document (microgpt.py's) runs on the calling thread, with Adam
- * overlapped with its backward on a second core where the model is large enough for that to pay.
+ * overlapped with its backward on a second thread of the team where the model is large enough for that to pay
+ * ({@link OverlappedAdam}).
  */
 public final class FastEngine extends CpuEngine {
 
@@ -30,17 +31,24 @@ public final class FastEngine extends CpuEngine {
     public static final int MAX_GROUPS = 16;
     /** The most doubles the groups past the first may hold together (256 MiB): a large model sums in fewer groups. */
     private static final long MAX_GROUP_DOUBLES = 1L << 25;
+    /**
+     * The fewest parameters for which a one-document step overlaps Adam with its backward on a second thread: below,
+     * Adam takes a few microseconds and the second thread is not worth its handoffs.
+     */
+    public static final int MIN_OVERLAP_PARAMETERS = 16_384;
     /** Parameters a thread adds up and updates at a time. */
     private static final int SLICE = 1024;
 
     private final DocumentPass[] passes; // [threads] one per team member, made when first needed; [0] also samples
     private final ThreadTeam team;
-    private final OverlappedAdam overlappedAdam; // null for models too small for it to pay
+    private final OverlappedAdam overlappedAdam; // null on one thread, or for a model too small for it to pay
     private final DocumentPass.GradientsReady toAdam; // overlappedAdam::publish, bound once
 
-    // A step of several documents, handed to the team's members through these fields.
+    // A step's documents (its one document and loss when Adam is overlapped), handed to the members through these.
+    private final ThreadTeam.Task trainOverlapped = this::trainOverlapped;
     private final ThreadTeam.Task trainGroups = this::trainGroups;
     private final ThreadTeam.Task sumGroups = this::sumGroups;
+    private double overlappedLoss;
     private final AtomicInteger nextGroup = new AtomicInteger();
     private final AtomicInteger nextSlice = new AtomicInteger();
     private double[][] groupGrads = new double[0][]; // [groups - 1][P]: groups 1.. (group 0 sums into grads)
@@ -67,7 +75,7 @@ public final class FastEngine extends CpuEngine {
         this.passes = new DocumentPass[threads];
         this.passes[0] = new DocumentPass(layout, params);
         // lm_head, wte, wpe, and four tensors per block
-        this.overlappedAdam = layout.size() < OverlappedAdam.MIN_PARAMETERS ? null
+        this.overlappedAdam = threads == 1 || layout.size() < MIN_OVERLAP_PARAMETERS ? null
                 : overlappedAdam(3 + 4 * layout.config().nLayer());
         this.toAdam = overlappedAdam == null ? DocumentPass.NOWHERE : overlappedAdam::publish;
     }
@@ -103,9 +111,12 @@ public final class FastEngine extends CpuEngine {
         return (int) Math.min(Math.min(batchSize, MAX_GROUPS), 1 + MAX_GROUP_DOUBLES / parameters);
     }
 
-    /** The threads that work on a step of {@code batchSize} documents: one a group at most. */
+    /**
+     * The threads that work on a step of {@code batchSize} documents: one a group at most, and for one document two
+     * where Adam is overlapped with the backward.
+     */
     public int threadsAt(int batchSize) {
-        return Math.min(team.size(), groupsOf(batchSize, layout.size()));
+        return batchSize == 1 && overlappedAdam != null ? 2 : Math.min(team.size(), groupsOf(batchSize, layout.size()));
     }
 
     /**
@@ -131,8 +142,8 @@ public final class FastEngine extends CpuEngine {
     }
 
     /**
-     * A training step: one document on this thread with Adam overlapped (where the model is large enough for that to
-     * pay); several on the team, Adam on each slice as it is summed.
+     * A training step: one document on this thread, with Adam overlapped on a second one where that pays; several on
+     * the team, Adam on each slice as it is summed.
      */
     @Override
     protected double trainStep(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
@@ -144,17 +155,26 @@ public final class FastEngine extends CpuEngine {
             return super.trainStep(batch, adam, step, numSteps);
         }
         clearGradients();
+        this.batch = batch;
         overlappedAdam.begin(adam, step, numSteps);
-        double loss;
-        try {
-            loss = passes[0].train(batch.tokens(0), batch.positions(0), 1.0, grads, toAdam);
-        } finally {
-            overlappedAdam.await(); // never leave the worker on this step's ranges when the next one begins
-        }
-        if (Double.isFinite(loss)) {
+        team.run(trainOverlapped, 2);
+        if (Double.isFinite(overlappedLoss)) {
             adamApplied();
         }
-        return loss;
+        return overlappedLoss;
+    }
+
+    /** A member's part of a one-document step: the backward publishing to Adam, or Adam taking what it publishes. */
+    private void trainOverlapped(int member) {
+        if (member > 0) {
+            overlappedAdam.help();
+            return;
+        }
+        try {
+            overlappedLoss = passes[0].train(batch.tokens(0), batch.positions(0), 1.0, grads, toAdam);
+        } finally {
+            overlappedAdam.endBackward(); // also when the backward failed: the helper stops only after this
+        }
     }
 
     /**
@@ -171,7 +191,7 @@ public final class FastEngine extends CpuEngine {
         if (documentLosses.length < b) {
             documentLosses = new double[b];
         }
-        for (int m = 1; m < threadsAt(b); m++) {
+        for (int m = 1; m < Math.min(team.size(), g); m++) {
             if (passes[m] == null) { // a pass holds a model's activations: made for the members a batch size uses
                 passes[m] = new DocumentPass(layout, params);
             }
@@ -247,8 +267,5 @@ public final class FastEngine extends CpuEngine {
     @Override
     public void close() {
         team.close();
-        if (overlappedAdam != null) {
-            overlappedAdam.close();
-        }
     }
 }

@@ -1,46 +1,32 @@
 package dev.microgpt.engine;
 
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Adam on a second core, overlapped with the backward pass. Each weight tensor of microgpt is read by exactly one op
- * of the backward, the one that also produces its gradient, so once that op is done the tensor can be updated while
- * the backward goes on. The training thread publishes such ranges in order; a worker thread and, once its backward
- * is done, the training thread itself claim them one by one, so a worker that the OS does not schedule only means the
- * training thread does the work. Adam is elementwise, so the result is bitwise that of one update of all parameters.
- * The worker spins while training keeps it busy, polls ever more slowly when training pauses, and ends when the
- * engine is closed or after {@value #EXIT_AFTER_SECONDS} s without work, so an engine left unclosed leaves no
- * thread behind either; during training it is never restarted, so a step allocates nothing.
+ * Adam overlapped with the backward pass of a one-document step, by two members of a {@link ThreadTeam}. Each weight
+ * tensor of microgpt is read by exactly one op of the backward, the one that also produces its gradient, so once that
+ * op is done the tensor can be updated while the backward goes on. The backward {@link #publish}es such ranges in
+ * order; a helper member claims them one by one as they come, and the backward's member, once done, claims the rest,
+ * so a helper the OS does not schedule only means the backward's member does the work. Adam is elementwise, so the
+ * result is bitwise that of one update of all parameters. Allocates nothing.
  */
-final class OverlappedAdam implements AutoCloseable {
-
-    /** Below this many parameters Adam takes a few microseconds and a second thread is not worth its handoffs. */
-    static final int MIN_PARAMETERS = 16_384;
-    private static final long SPIN_NANOS = 2_000_000;
-    private static final long FIRST_PARK_NANOS = 50_000;
-    private static final long LONGEST_PARK_NANOS = 10_000_000;
-    private static final long EXIT_AFTER_SECONDS = 10;
+final class OverlappedAdam {
 
     private final double[] params;
     private final double[] grads;
     private final double[] m;
     private final double[] v;
-    private final int[] rangeFrom; // a ring of published ranges; every step is awaited before the next one publishes,
-    private final int[] rangeTo;   // so it never holds more than one step's ranges
-    private final AtomicLong claimed = new AtomicLong();   // ranges taken by either thread
-    private final AtomicLong completed = new AtomicLong(); // ranges updated
-    private final AtomicBoolean workerRunning = new AtomicBoolean();
+    private final int[] rangeFrom; // [ranges a step] the step's published ranges, in publishing order
+    private final int[] rangeTo;   // [ranges a step]
+    private final AtomicInteger claimed = new AtomicInteger(); // ranges of this step taken by either member
 
-    // The step's settings: written before its first range is published, read after a claim sees that range.
+    // The step's settings: written before the team runs the step, which hands them to the helper.
     private AdamConfig adam;
     private int step;
     private int numSteps;
 
-    private volatile long published; // ranges published so far (written by the training thread only)
-    private volatile Throwable failure;
-    private volatile boolean closed;
+    private volatile int published;         // ranges published so far (written by the backward's member only)
+    private volatile boolean backwardEnded; // nothing more will be published this step
 
     OverlappedAdam(double[] params, double[] grads, double[] m, double[] v, int rangesPerStep) {
         this.params = params;
@@ -51,88 +37,58 @@ final class OverlappedAdam implements AutoCloseable {
         this.rangeTo = new int[rangesPerStep];
     }
 
-    /** Starts a step; the previous one must have been awaited. */
+    /** Starts a step; call before the team runs it. */
     void begin(AdamConfig adam, int step, int numSteps) {
         this.adam = adam;
         this.step = step;
         this.numSteps = numSteps;
+        claimed.set(0);
+        published = 0;
+        backwardEnded = false;
     }
 
-    /** Hands the range [offset, offset + length), whose gradients are final, to whichever thread claims it first. */
+    /** Hands the range [offset, offset + length), whose gradients are final, to whichever member claims it first. */
     void publish(int offset, int length) {
-        long p = published;
-        if (p - completed.get() >= rangeFrom.length) {
+        int p = published;
+        if (p == rangeFrom.length) {
             throw new IllegalStateException("more than " + rangeFrom.length + " ranges published in one step");
         }
-        int slot = (int) (p % rangeFrom.length);
-        rangeFrom[slot] = offset;
-        rangeTo[slot] = offset + length;
-        published = p + 1; // the volatile write that makes the range, the settings and the gradients visible
-        if (!workerRunning.get() && workerRunning.compareAndSet(false, true)) {
-            Thread worker = new Thread(this::work, "microgpt-adam");
-            worker.setDaemon(true);
-            worker.start();
+        rangeFrom[p] = offset;
+        rangeTo[p] = offset + length;
+        published = p + 1; // the volatile write that makes the range and its gradients visible to the helper
+    }
+
+    /** The backward's member, once its backward has ended (normally or not): updates every range left unclaimed. */
+    void endBackward() {
+        backwardEnded = true;
+        while (claimAndUpdate()) {
+            // the helper may still be on one range: the team waits for it
         }
     }
 
-    /** Updates every published range the worker has not taken, then waits for the one it is on. */
-    void await() {
-        while (completed.get() != published) {
-            if (!claimAndUpdate()) {
-                Thread.onSpinWait();
+    /** The helper member's part: updates ranges as they are published, until the backward has ended and none is left. */
+    void help() {
+        while (true) {
+            boolean ended = backwardEnded; // read first: a range published before the end is then seen below
+            if (claimAndUpdate()) {
+                continue;
             }
-        }
-        Throwable f = failure;
-        if (f != null) {
-            failure = null;
-            throw new IllegalStateException("Adam failed: " + f, f);
+            if (ended) {
+                return;
+            }
+            Thread.onSpinWait();
         }
     }
 
     private boolean claimAndUpdate() {
-        long c = claimed.get();
-        if (c >= published || !claimed.compareAndSet(c, c + 1)) {
+        int c = claimed.get();
+        if (c >= published) {
             return false;
         }
-        int slot = (int) (c % rangeFrom.length);
-        try {
-            Adam.update(adam, step, numSteps, params, grads, m, v, rangeFrom[slot], rangeTo[slot]);
-        } catch (Throwable e) {
-            failure = e;
+        if (!claimed.compareAndSet(c, c + 1)) {
+            return true; // the other member took range c: look again
         }
-        completed.incrementAndGet();
+        Adam.update(adam, step, numSteps, params, grads, m, v, rangeFrom[c], rangeTo[c]);
         return true;
-    }
-
-    private void work() {
-        long lastWork = System.nanoTime();
-        long park = FIRST_PARK_NANOS;
-        while (!closed) {
-            if (claimAndUpdate()) {
-                lastWork = System.nanoTime();
-                park = FIRST_PARK_NANOS;
-                continue;
-            }
-            long idle = System.nanoTime() - lastWork;
-            if (idle < SPIN_NANOS) {
-                Thread.onSpinWait();
-            } else if (idle < EXIT_AFTER_SECONDS * 1_000_000_000L) {
-                LockSupport.parkNanos(park);
-                park = Math.min(2 * park, LONGEST_PARK_NANOS);
-            } else {
-                workerRunning.set(false);
-                // Work published after the claim above started no new worker only if this one takes it back.
-                if (claimed.get() >= published || !workerRunning.compareAndSet(false, true)) {
-                    return;
-                }
-            }
-        }
-        workerRunning.set(false);
-    }
-
-    /** Ends the worker; the engine is not trained any more. */
-    @Override
-    public void close() {
-        closed = true;
     }
 }

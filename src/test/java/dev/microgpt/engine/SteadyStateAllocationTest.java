@@ -34,7 +34,7 @@ class SteadyStateAllocationTest {
     private static final int WINDOWS = 30;
 
     @ParameterizedTest(name = "fast engine, n_embd = block_size = {0}, {1} documents a step, {2} threads")
-    @CsvSource({"16, 1, 1", "64, 1, 1", "16, 4, 1", "16, 4, 2", "16, 40, 2"}) // 64/64: the overlapped-Adam path
+    @CsvSource({"16, 1, 1", "64, 1, 2", "16, 4, 1", "16, 4, 2", "16, 40, 2"}) // 64/64 on 2: Adam overlapped
     void fastEngineStepsAllocateNothing(int size, int batchSize, int threads) {
         ParameterLayout layout = layout(size);
         try (FastEngine engine = new FastEngine(layout, weights(layout), threads)) {
@@ -94,7 +94,7 @@ class SteadyStateAllocationTest {
                 + Arrays.toString(allocated));
     }
 
-    /** This thread and the engines' own (FastEngine's team, the overlapped Adam's worker: named microgpt-...). */
+    /** This thread and the engines' own (FastEngine's team, named microgpt-...). */
     private static long[] trainingThreads() {
         return java.util.stream.LongStream.concat(java.util.stream.LongStream.of(Thread.currentThread().getId()),
                 Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("microgpt-"))

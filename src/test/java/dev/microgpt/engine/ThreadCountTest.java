@@ -32,7 +32,8 @@ class ThreadCountTest {
         "16, 1, 16, 2",
         "16, 1, 16, 7",   // groups of one document
         "16, 1, 16, 37",  // groups of 2 and 3
-        "48, 2, 24, 5"})  // a model for which a one-document step overlaps Adam
+        "48, 2, 24, 1",   // one document a step: Adam overlapped with the backward from 2 threads on
+        "48, 2, 24, 5"})
     void theThreadCountNeverChangesTheNumbers(int nEmbd, int nLayer, int block, int batchSize) {
         ParameterLayout layout = new ParameterLayout(new ModelConfig(nEmbd, 4, nLayer, block, 27));
         Random random = new Random(7919L * batchSize + nEmbd);

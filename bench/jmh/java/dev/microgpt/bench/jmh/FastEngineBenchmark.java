@@ -11,8 +11,9 @@ import org.openjdk.jmh.annotations.TearDown;
 
 /**
  * The fast engine on a fixed document: {@link FastEngine#forwardBackward} (forward, loss and backward, no Adam), and a
- * whole training step with Adam as the trainer submits it (at 64/64 Adam runs overlapped on a second thread). The
- * document is either one name (7 positions, like a step on names.txt) or long enough to fill the context (size positions).
+ * whole training step with Adam as the trainer submits it, on the trainer's threads (at 64/64 Adam runs overlapped on a
+ * second one). The document is either one name (7 positions, like a step on names.txt) or long enough to fill the
+ * context (size positions).
  */
 public class FastEngineBenchmark extends HotLoopBenchmark {
 
@@ -29,7 +30,7 @@ public class FastEngineBenchmark extends HotLoopBenchmark {
     @Setup
     public void setup() {
         ParameterLayout layout = Shapes.layout(size);
-        engine = new FastEngine(layout, Shapes.initialParams(layout));
+        engine = new FastEngine(layout, Shapes.initialParams(layout), FastEngine.defaultThreads());
         int[] tokens = Shapes.TOKENIZER.encodeDocument(document.equals("name") ? Shapes.NAME : Shapes.FULL_DOCUMENT);
         batch = DocumentBatch.of(tokens, Math.min(size, tokens.length - 1));
     }
