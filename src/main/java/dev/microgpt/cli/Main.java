@@ -6,6 +6,7 @@ import dev.microgpt.engine.FastEngine;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -61,7 +62,7 @@ public final class Main implements Callable<Integer> {
     int blockSize;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "1000",
-            description = "Training steps, one document each; the learning rate decays to 0 over them (default: ${DEFAULT-VALUE}).")
+            description = "Training steps, of --batch-size documents each; the learning rate decays to 0 over them (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--batch-size", paramLabel = "B", defaultValue = "1",
@@ -128,7 +129,7 @@ public final class Main implements Callable<Integer> {
     boolean predict;
 
     @Option(names = "--metrics", paramLabel = "FILE",
-            description = "Write step,loss,lr,elapsed_ms of every step as CSV (appended to when resuming).")
+            description = "Write every step's " + MetricsWriter.HEADER + " as CSV (appended to when resuming).")
     Path metrics;
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Render the loss curve and its moving average to PNG.")
@@ -253,6 +254,13 @@ public final class Main implements Callable<Integer> {
         }
         if (plot != null && !plot.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
             throw new UsageException("--plot writes PNG; give a file name ending in .png, got " + plot);
+        }
+        if (plot != null && !Files.isDirectory(plot.toAbsolutePath().getParent())) {
+            throw new UsageException("--plot " + plot + ": the directory " + plot.toAbsolutePath().getParent()
+                    + " does not exist; create it or choose another path");
+        }
+        if (plot != null && Files.isDirectory(plot)) {
+            throw new UsageException("--plot " + plot + " is a directory; give a file name ending in .png");
         }
         if (predict && !given("--checkpoint")) {
             throw new UsageException("--predict samples from a trained model; pass --checkpoint FILE written by a training run");

@@ -129,21 +129,31 @@ final class TrainingSession {
             }
             engine.readParameters(params);
         }
-        if (losses != null && outcome.stepsDone() > firstStep) {
-            LossPlot.write(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep,
-                    "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
-            Main.LOG.info("loss curve written to {}", report.plot());
-        }
         if (endStep < totalSteps) {
             Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with --resume)", endStep,
                     totalSteps, lastSaved);
-            return 0;
+        } else {
+            if (!report.quiet()) {
+                Main.LOG.info("--- inference (new, hallucinated names) ---");
+            }
+            Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());
         }
-        if (!report.quiet()) {
-            Main.LOG.info("--- inference (new, hallucinated names) ---");
+        if (losses != null && outcome.stepsDone() > firstStep) {
+            writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
         }
-        Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());
         return 0;
+    }
+
+    /** The loss curve, drawn last: a plot that cannot be written loses neither the samples nor the checkpoint. */
+    private void writePlot(Path png, int firstStep, double[] losses, int count) {
+        try {
+            LossPlot.write(png, firstStep, losses, count,
+                    "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
+        } catch (IOException e) {
+            throw new RunFailure("cannot write the loss plot to " + png + " (" + e.getMessage()
+                    + "); the run itself finished: choose another --plot path next time");
+        }
+        Main.LOG.info("loss curve written to {}", png);
     }
 
     /** The run's settings: the options, or for --resume the checkpoint's, refusing explicit contradictions. */

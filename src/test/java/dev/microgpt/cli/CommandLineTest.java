@@ -363,6 +363,29 @@ class CommandLineTest {
         assertTrue(r.stderr().matches("(?s).*ms/step, \\d+ documents/s, \\d+ tokens/s;.*"), "summary: " + r.stderr());
     }
 
+    /** A --plot in a missing directory, or naming a directory, is refused before anything trains. */
+    @Test
+    void aPlotThatCannotBeWrittenIsRefusedUpFront() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "missing/loss.png"), 2, "--plot",
+                "missing", "does not exist");
+        Files.createDirectory(dir.resolve("dir.png"));
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "dir.png"), 2, "--plot", "directory");
+    }
+
+    /**
+     * A plot that fails only when it is written (here a link into a missing directory, which passes the checks up
+     * front) costs neither the samples nor the checkpoint: they come first, then the one error line, exit 1.
+     */
+    @Test
+    void aPlotThatFailsAtTheEndLosesNothing() throws Exception {
+        Files.createSymbolicLink(dir.resolve("loss.png"), dir.resolve("missing/loss.png"));
+        Result r = run("--input", "names.txt", "--steps", "20", "--plot", "loss.png", "--num-samples", "4",
+                "--checkpoint", "c.safetensors");
+        assertOneLineError(r, 1, "loss plot", "loss.png", "--plot");
+        assertEquals(4, r.stdout().lines().count(), "the samples: " + r.stdout());
+        assertEquals(20, CheckpointFile.read(dir.resolve("c.safetensors")).step());
+    }
+
     /** A batched run resumes bitwise and keeps its batch size, on any threads: 2 straight, 1 then the default resumed. */
     @Test
     void batchedRunsResumeExactlyAndKeepTheirBatchSize() throws Exception {
