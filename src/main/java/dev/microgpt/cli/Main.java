@@ -6,7 +6,6 @@ import dev.microgpt.engine.FastEngine;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -254,13 +253,6 @@ public final class Main implements Callable<Integer> {
         }
         if (plot != null && !plot.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
             throw new UsageException("--plot writes PNG; give a file name ending in .png, got " + plot);
-        }
-        if (plot != null && !Files.isDirectory(plot.toAbsolutePath().getParent())) {
-            throw new UsageException("--plot " + plot + ": the directory " + plot.toAbsolutePath().getParent()
-                    + " does not exist; create it or choose another path");
-        }
-        if (plot != null && Files.isDirectory(plot)) {
-            throw new UsageException("--plot " + plot + " is a directory; give a file name ending in .png");
         }
         if (predict && !given("--checkpoint")) {
             throw new UsageException("--predict samples from a trained model; pass --checkpoint FILE written by a training run");

@@ -65,12 +65,18 @@ final class TrainingSession {
                     + totalSteps);
         }
         boolean savesAtEnd = saving.checkpointNamed() || saving.every() != null;
+        RunOptions.Report report = options.report();
         if (saving.checkpointsAsked()) {
-            requireWritable(checkpointFile);
+            OutputFile.requireWritable(checkpointFile, "checkpoint", "--checkpoint");
+        }
+        if (report.metrics() != null) {
+            OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
+        }
+        if (report.plot() != null) {
+            OutputFile.requireWritable(report.plot(), "the loss plot", "--plot");
         }
 
         double[] params = new double[run.layout().size()];
-        RunOptions.Report report = options.report();
         double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
         Throughput throughput = new Throughput(batchSize);
         Trainer.Outcome outcome;
@@ -232,26 +238,5 @@ final class TrainingSession {
         lastSaved = path;
         lastSavedStep = stepsDone;
         Main.LOG.debug("checkpoint at step {} saved to {}", stepsDone, lastSaved);
-    }
-
-    /** Fails before training, not after it, when the checkpoint could not be written. */
-    private static void requireWritable(Path checkpoint) {
-        Path parent = checkpoint.toAbsolutePath().getParent();
-        String problem = null;
-        if (Files.isDirectory(checkpoint)) {
-            problem = "it is a directory";
-        } else if (parent == null || !Files.exists(parent)) {
-            problem = "directory " + parent + " does not exist";
-        } else if (!Files.isDirectory(parent)) {
-            problem = parent + " is not a directory";
-        } else if (!Files.isWritable(parent)) {
-            problem = "directory " + parent + " is not writable";
-        } else if (Files.exists(checkpoint) && !Files.isWritable(checkpoint)) {
-            problem = "the file is not writable";
-        }
-        if (problem != null) {
-            throw new RunFailure("cannot write checkpoint " + checkpoint + ": " + problem
-                    + "; choose another --checkpoint path");
-        }
     }
 }

@@ -363,13 +363,15 @@ class CommandLineTest {
         assertTrue(r.stderr().matches("(?s).*ms/step, \\d+ documents/s, \\d+ tokens/s;.*"), "summary: " + r.stderr());
     }
 
-    /** A --plot in a missing directory, or naming a directory, is refused before anything trains. */
-    @Test
-    void aPlotThatCannotBeWrittenIsRefusedUpFront() throws Exception {
-        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "missing/loss.png"), 2, "--plot",
-                "missing", "does not exist");
-        Files.createDirectory(dir.resolve("dir.png"));
-        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "dir.png"), 2, "--plot", "directory");
+    /** A --metrics or --plot in a missing directory, or naming a directory, is refused before anything trains. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"--metrics, m.csv", "--plot, loss.png"})
+    void anOutputThatCannotBeWrittenIsRefusedUpFront(String option, String file) throws Exception {
+        Result missing = run("--input", "names.txt", "--steps", "3", option, "missing/" + file);
+        assertOneLineError(missing, 1, option, "missing", "does not exist");
+        assertFalse(missing.stderr().contains("step "), "nothing trained: " + missing.stderr());
+        Files.createDirectory(dir.resolve("dir-" + file));
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "dir-" + file), 1, option, "directory");
     }
 
     /**
