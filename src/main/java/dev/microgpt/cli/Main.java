@@ -211,6 +211,9 @@ public final class Main implements Callable<Integer> {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
+    /** What --predict refuses: it trains nothing, so these would do nothing or write nothing. */
+    private static final String[] TRAINING_ONLY = {"--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot"};
+
     private boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
     }
@@ -257,8 +260,12 @@ public final class Main implements Callable<Integer> {
         if (predict && !given("--checkpoint")) {
             throw new UsageException("--predict samples from a trained model; pass --checkpoint FILE written by a training run");
         }
-        if (predict && (resume || stopAfter != null || checkpointEvery != null)) {
-            throw new UsageException("--predict only samples; drop --resume, --stop-after and --checkpoint-every");
+        if (predict) {
+            for (String trainingOnly : TRAINING_ONLY) {
+                if (given(trainingOnly)) {
+                    throw new UsageException("--predict only samples, and " + trainingOnly + " is for training; drop it");
+                }
+            }
         }
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);

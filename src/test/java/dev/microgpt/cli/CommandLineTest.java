@@ -17,11 +17,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The real command line, in a fresh JVM each time: bad input gives one line on stderr naming the problem and the fix,
@@ -100,6 +102,17 @@ class CommandLineTest {
     @Test
     void predictWithoutCheckpoint() throws Exception {
         assertOneLineError(run("--predict"), 2, "--predict", "--checkpoint");
+    }
+
+    /** --predict trains nothing: an option that only training honours would be silently dropped, so it is refused. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"--plot loss.png", "--metrics m.csv", "--checkpoint-every 5", "--stop-after 5", "--resume"})
+    void predictRefusesWhatOnlyTrainingDoes(String options) throws Exception {
+        String[] option = options.split(" ");
+        String[] args = Stream.concat(Stream.of("--predict", "--checkpoint", "c.safetensors"),
+                Stream.of(option)).toArray(String[]::new);
+        assertOneLineError(run(args), 2, "--predict", option[0]);
+        assertFalse(Files.exists(dir.resolve(option[option.length - 1])), "nothing written");
     }
 
     @Test
