@@ -106,7 +106,7 @@ public final class Main implements Callable<Integer> {
     Engine engine;
 
     @Option(names = "--threads", paramLabel = "N",
-            description = "CPU engine fast: the threads a step's documents are spread over, 1 to " + FastEngine.MAX_GROUPS + "; the losses and weights are the same for any N (default: the machine's cores, at most " + FastEngine.MAX_GROUPS + "). One document a step trains on one thread, and from " + FastEngine.MIN_OVERLAP_PARAMETERS + " parameters on (64/64 and up) with Adam overlapped on a second.")
+            description = "CPU engine fast: the threads a step's documents are spread over, 1 to " + FastEngine.MAX_GROUPS + "; the losses and weights are the same for any N (default: the machine's cores, at most " + FastEngine.MAX_GROUPS + "). One document a step trains on one thread, and from " + FastEngine.MIN_OVERLAP_PARAMETERS + " parameters on (64/64 and up) with Adam overlapped on a second when N is 2 or more.")
     Integer threads;
 
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",

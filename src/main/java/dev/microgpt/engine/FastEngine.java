@@ -44,7 +44,8 @@ public final class FastEngine extends CpuEngine {
     private final OverlappedAdam overlappedAdam; // null on one thread, or for a model too small for it to pay
     private final DocumentPass.GradientsReady toAdam; // overlappedAdam::publish, bound once
 
-    // A step's documents (its one document and loss when Adam is overlapped), handed to the members through these.
+    // A step's documents, handed to the members through these fields (and, when Adam is overlapped, the loss the
+    // backward's member returns through overlappedLoss).
     private final ThreadTeam.Task trainOverlapped = this::trainOverlapped;
     private final ThreadTeam.Task trainGroups = this::trainGroups;
     private final ThreadTeam.Task sumGroups = this::sumGroups;
@@ -175,6 +176,7 @@ public final class FastEngine extends CpuEngine {
         } finally {
             overlappedAdam.endBackward(); // also when the backward failed: the helper stops only after this
         }
+        overlappedAdam.help(); // what the helper has not taken yet
     }
 
     /**
@@ -191,7 +193,7 @@ public final class FastEngine extends CpuEngine {
         if (documentLosses.length < b) {
             documentLosses = new double[b];
         }
-        for (int m = 1; m < Math.min(team.size(), g); m++) {
+        for (int m = 1; m < threadsAt(b); m++) {
             if (passes[m] == null) { // a pass holds a model's activations: made for the members a batch size uses
                 passes[m] = new DocumentPass(layout, params);
             }

@@ -6,9 +6,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Adam overlapped with the backward pass of a one-document step, by two members of a {@link ThreadTeam}. Each weight
  * tensor of microgpt is read by exactly one op of the backward, the one that also produces its gradient, so once that
  * op is done the tensor can be updated while the backward goes on. The backward {@link #publish}es such ranges in
- * order; a helper member claims them one by one as they come, and the backward's member, once done, claims the rest,
- * so a helper the OS does not schedule only means the backward's member does the work. Adam is elementwise, so the
- * result is bitwise that of one update of all parameters. Allocates nothing.
+ * order and a helper member claims them one by one as they come; once the backward has ended, its member claims what
+ * is left beside the helper. Adam is elementwise, so the result is bitwise that of one update of all parameters.
+ * Allocates nothing.
  */
 final class OverlappedAdam {
 
@@ -58,15 +58,15 @@ final class OverlappedAdam {
         published = p + 1; // the volatile write that makes the range and its gradients visible to the helper
     }
 
-    /** The backward's member, once its backward has ended (normally or not): updates every range left unclaimed. */
+    /**
+     * Says that the backward has ended and publishes nothing more this step; called also when it failed, since the
+     * helper waits for this. The ranges it had published are updated all the same: the helper may have done so already.
+     */
     void endBackward() {
         backwardEnded = true;
-        while (claimAndUpdate()) {
-            // the helper may still be on one range: the team waits for it
-        }
     }
 
-    /** The helper member's part: updates ranges as they are published, until the backward has ended and none is left. */
+    /** Updates ranges as they are published, until the backward has ended and none is left: either member may call it. */
     void help() {
         while (true) {
             boolean ended = backwardEnded; // read first: a range published before the end is then seen below

@@ -33,7 +33,7 @@ class BatchGradientTest {
                 Arguments.of("fast", 8, 2, 1, 8, 7, 2, 1),
                 Arguments.of("fast", 16, 4, 1, 16, 27, 8, 2),
                 Arguments.of("fast", 12, 4, 2, 10, 9, 5, 3),
-                Arguments.of("fast", 48, 4, 2, 24, 27, 3, 2), // large enough for the overlapped Adam's engine
+                Arguments.of("fast", 48, 4, 2, 24, 27, 3, 2),
                 Arguments.of("fast", 16, 4, 1, 16, 27, 37, 2), // over FastEngine.MAX_GROUPS: groups of 2 and 3
                 Arguments.of("tape", 8, 2, 1, 8, 7, 3, 1),
                 Arguments.of("tape", 8, 2, 2, 6, 5, 4, 1));

@@ -23,6 +23,7 @@ class OverlappedAdamTest {
 
     private static final ParameterLayout LAYOUT = new ParameterLayout(new ModelConfig(48, 4, 2, 24, 27));
     private static final int STEPS = 60;
+    private static final int STEPS_OF_RANGES = 500;
 
     /** One document a step, with a batch of 3 every fifth step, so the helper also runs the team's other tasks between. */
     @Test
@@ -31,6 +32,8 @@ class OverlappedAdamTest {
         Random random = new Random(11);
         double[] init = weights(random);
         try (FastEngine overlapped = new FastEngine(LAYOUT, init, 2); FastEngine serial = new FastEngine(LAYOUT, init)) {
+            assertEquals(2, overlapped.threadsAt(1), "two threads: Adam overlapped");
+            assertEquals(1, serial.threadsAt(1), "one thread: nothing overlapped");
             double[] loss = new double[1];
             for (int step = 0; step < STEPS; step++) {
                 DocumentBatch batch = new DocumentBatch(step % 5 == 4 ? 3 : 1);
@@ -93,6 +96,50 @@ class OverlappedAdamTest {
                 assertFalse(Arrays.equals(before, parameters(engine)), "the next good step updates the weights");
             }
         });
+    }
+
+    /**
+     * Many small ranges published while the helper claims them, the backward's member joining in at the end: each is
+     * updated exactly once (a claim that two members could both win would update one twice), over many steps.
+     */
+    @Test
+    void everyPublishedRangeIsUpdatedOnceWhoeverClaimsIt() {
+        int size = 16_384;
+        Random random = new Random(17);
+        double[] params = new double[size];
+        double[] grads = new double[size];
+        double[] m = new double[size];
+        double[] v = new double[size];
+        double[] expectedParams = new double[size];
+        double[] expectedM = new double[size];
+        double[] expectedV = new double[size];
+        double[] expectedGrads = new double[size];
+        for (int i = 0; i < size; i++) {
+            params[i] = expectedParams[i] = random.nextGaussian();
+        }
+        OverlappedAdam adam = new OverlappedAdam(params, grads, m, v, size);
+        try (ThreadTeam team = new ThreadTeam(2)) {
+            for (int step = 0; step < STEPS_OF_RANGES; step++) {
+                for (int i = 0; i < size; i++) {
+                    grads[i] = expectedGrads[i] = random.nextGaussian();
+                }
+                Adam.update(AdamConfig.MICROGPT, step, STEPS_OF_RANGES, expectedParams, expectedGrads, expectedM,
+                        expectedV);
+                adam.begin(AdamConfig.MICROGPT, step, STEPS_OF_RANGES);
+                team.run(member -> {
+                    if (member == 0) {
+                        for (int i = 0; i < size; i++) {
+                            adam.publish(i, 1);
+                        }
+                        adam.endBackward();
+                    }
+                    adam.help();
+                }, 2);
+            }
+        }
+        assertArrayEquals(expectedParams, params, "weights");
+        assertArrayEquals(expectedM, m, "Adam's m");
+        assertArrayEquals(expectedV, v, "Adam's v");
     }
 
     private static double[] weights(Random random) {
