@@ -83,8 +83,8 @@ final class Engines {
         }
         GpuSupport.Status gpu = GpuSupport.status();
         if (!gpu.usable()) {
-            throw new RunFailure(asked + ": no usable GPU (" + gpu.reason() + "); use --device cpu"
-                    + (request.gpuFlagsGiven().contains("--gemm") ? " without --gemm" : ""));
+            throw new RunFailure(asked + ": no usable GPU (" + gpu.reason() + "); train on the CPU instead (--device cpu"
+                    + (request.gpuFlagsGiven().contains("--gemm") ? " without --gemm" : "") + ", or ./run-cpu.sh)");
         }
         Main.LOG.info("device gpu: {}", gpu.device());
         if (request.gpu().gemm() == GemmBackend.cublas) {
