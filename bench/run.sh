@@ -21,7 +21,8 @@
 # (unavailable); 1 when a run failed (its row says how; the report is still written); 2 usage.
 #
 # Usage: bench/run.sh [options]
-#   --quick                 16/16 and 64/64 only, shorter runs: under a minute on a 2-core machine
+#   --quick                 16/16 and 64/64 only, shorter runs: a few minutes on a 2-core machine (under one with
+#                           --batch-sizes 1)
 #   --input FILE            the names dataset (default ../shared/data/names.txt, else .gpu/shared/data/names.txt)
 #   --sizes "N ..."         sizes, n_embd = block_size, multiples of 4 (default "16 32 64 128"; --quick "16 64")
 #   --engines "E ..."       from cpu-fast cpu-tape gpu-eager gpu-graph gpu-fused gpu-eager-cublas gpu-graph-cublas,
