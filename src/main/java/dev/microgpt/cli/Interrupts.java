@@ -1,49 +1,66 @@
 package dev.microgpt.cli;
 
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * Turns the first Ctrl-C (SIGINT) during training into a request to stop at the next step boundary, so that the
- * run can save a checkpoint; a second Ctrl-C ends the process at once. Outside training Ctrl-C keeps its usual
- * effect: the handler is put back when training ends.
+ * Turns the first Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a scheduler's preemption) during training into a
+ * request to stop at the next step boundary, so that the run can save a checkpoint; a second one ends the process at
+ * once. Outside training both keep their usual effect: the handlers are put back when training ends.
  */
 final class Interrupts implements AutoCloseable {
 
-    /** Exit status of a process ended by SIGINT, by shell convention (128 + 2). */
-    static final int EXIT_CODE = 130;
+    private static final Signal[] STOPPING = {new Signal("INT"), new Signal("TERM")};
+    private static final AtomicInteger REQUESTED = new AtomicInteger(); // the number of the signal received, or 0
 
-    private static final Signal INT = new Signal("INT");
-    private static final AtomicBoolean REQUESTED = new AtomicBoolean();
+    private final SignalHandler[] previous; // [STOPPING.length] null where the JVM allows no handler
 
-    private final SignalHandler previous; // null where the JVM allows no handler
-
-    private Interrupts(SignalHandler previous) {
+    private Interrupts(SignalHandler[] previous) {
         this.previous = previous;
     }
 
-    /** Installs the handler for the duration of training; where the JVM does not allow it, Ctrl-C keeps its effect. */
+    /** Installs the handlers for the duration of training; where the JVM does not allow one, its signal keeps its effect. */
     static Interrupts duringTraining() {
-        try {
-            return new Interrupts(Signal.handle(INT, signal -> {
-                if (!REQUESTED.compareAndSet(false, true)) {
-                    Runtime.getRuntime().halt(EXIT_CODE);
-                }
-            }));
-        } catch (IllegalArgumentException | UnsupportedOperationException e) {
-            return new Interrupts(null); // no SIGINT handling in this JVM configuration (e.g. -Xrs)
+        SignalHandler[] previous = new SignalHandler[STOPPING.length];
+        for (int i = 0; i < STOPPING.length; i++) {
+            try {
+                previous[i] = Signal.handle(STOPPING[i], signal -> {
+                    if (!REQUESTED.compareAndSet(0, signal.getNumber())) {
+                        Runtime.getRuntime().halt(exitCode(signal.getNumber()));
+                    }
+                });
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                previous[i] = null; // no handling of this signal in this JVM configuration (e.g. -Xrs)
+            }
         }
+        return new Interrupts(previous);
     }
 
     static boolean requested() {
-        return REQUESTED.get();
+        return REQUESTED.get() != 0;
+    }
+
+    /** The name of the signal that asked the run to stop, for messages: "Ctrl-C" or "SIGTERM". */
+    static String requestName() {
+        return REQUESTED.get() == STOPPING[0].getNumber() ? "Ctrl-C" : "SIGTERM";
+    }
+
+    /** The exit status after a requested stop, by shell convention 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM. */
+    static int exitCode() {
+        return exitCode(REQUESTED.get());
+    }
+
+    private static int exitCode(int signal) {
+        return 128 + signal;
     }
 
     @Override
     public void close() {
-        if (previous != null) {
-            Signal.handle(INT, previous);
+        for (int i = 0; i < STOPPING.length; i++) {
+            if (previous[i] != null) {
+                Signal.handle(STOPPING[i], previous[i]);
+            }
         }
     }
 }

@@ -19,13 +19,14 @@ import picocli.CommandLine.Spec;
 
 /**
  * The trainer's command line. Defaults reproduce microgpt.py: train 1000 steps on input.txt, print 20 samples.
- * Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted (after saving a checkpoint).
+ * Exit codes: 0 success, 1 runtime error, 2 usage error, 130 and 143 stopped by Ctrl-C and SIGTERM (after saving a
+ * checkpoint).
  */
 @Command(name = "microgpt", mixinStandardHelpOptions = true, version = "microgpt-jcuda 0.1.0",
         sortOptions = false, usageHelpAutoWidth = true,
         description = {"Trains Karpathy's microgpt on a file of documents (one per line), then samples from it.",
                 "Samples go to stdout, one per line; progress and messages go to stderr."},
-        footer = {"", "Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted (a checkpoint is saved)."})
+        footer = {"", "Exit codes: 0 success, 1 runtime error, 2 usage error, 130 Ctrl-C and 143 SIGTERM (a checkpoint is saved first)."})
 public final class Main implements Callable<Integer> {
 
     static final Logger LOG = LoggerFactory.getLogger("microgpt");
@@ -110,7 +111,7 @@ public final class Main implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
-            description = "Checkpoint file (safetensors). Written at the end of training when given, by --checkpoint-every, --stop-after and Ctrl-C; read by --resume and --predict (default: ${DEFAULT-VALUE}).")
+            description = "Checkpoint file (safetensors). Written at the end of training when given or resumed, by --checkpoint-every, --stop-after, Ctrl-C and SIGTERM; read by --resume and --predict (default: ${DEFAULT-VALUE}).")
     Path checkpoint;
 
     @Option(names = "--checkpoint-every", paramLabel = "N",

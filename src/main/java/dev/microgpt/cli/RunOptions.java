@@ -65,9 +65,17 @@ record RunOptions(Path input, TrainingRun.Shape shape, int steps, int batchSize,
     record Saving(Path checkpoint, boolean checkpointNamed, Integer every, Integer stopAfter, boolean resume,
                   boolean predict) {
 
-        /** Whether checkpoints at {@link #checkpoint} are asked for: by naming it, --checkpoint-every, --stop-after. */
+        /**
+         * Whether checkpoints at {@link #checkpoint} are asked for: by naming it, --checkpoint-every, --stop-after, or
+         * --resume (a resumed run goes on in the checkpoint it came from).
+         */
         boolean checkpointsAsked() {
-            return checkpointNamed || every != null || stopAfter != null;
+            return savesAtEnd() || stopAfter != null;
+        }
+
+        /** Whether a run that reaches its last step saves it (one that stops after an earlier step always does). */
+        boolean savesAtEnd() {
+            return checkpointNamed || every != null || resume;
         }
     }
 

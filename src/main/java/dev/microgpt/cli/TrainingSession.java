@@ -64,7 +64,6 @@ final class TrainingSession {
             throw new UsageException("--stop-after " + endStep + " must be after step " + firstStep + " and at most --steps "
                     + totalSteps);
         }
-        boolean savesAtEnd = saving.checkpointNamed() || saving.every() != null;
         RunOptions.Report report = options.report();
         if (saving.checkpointsAsked()) {
             OutputFile.requireWritable(checkpointFile, "checkpoint", "--checkpoint");
@@ -96,6 +95,10 @@ final class TrainingSession {
                 engine.writeMoments(resumed.adamM(), resumed.adamV());
                 run.rng().restore(resumed.rng());
                 Main.LOG.info("resuming {} at step {} of {}", checkpointFile, firstStep, totalSteps);
+                if (firstStep == totalSteps) {
+                    Main.LOG.warn("{} holds a finished run: nothing is left to train, so this only samples (as --predict"
+                            + " does); training longer is a new run with a larger --steps", checkpointFile);
+                }
             }
             this.metrics = metrics;
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
@@ -123,12 +126,13 @@ final class TrainingSession {
                         + " (step " + lastSavedStep + ")"));
                 case INTERRUPTED -> {
                     save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
-                    System.err.println("interrupted after step " + outcome.stepsDone() + " of " + totalSteps
-                            + "; checkpoint saved to " + lastSaved + " (continue with --resume --checkpoint " + lastSaved + ")");
-                    return Interrupts.EXIT_CODE;
+                    System.err.println("interrupted (" + Interrupts.requestName() + ") after step " + outcome.stepsDone()
+                            + " of " + totalSteps + "; checkpoint saved to " + lastSaved + " (continue with --resume"
+                            + " --checkpoint " + lastSaved + ")");
+                    return Interrupts.exitCode();
                 }
                 case COMPLETED -> {
-                    if (endStep < totalSteps || savesAtEnd) {
+                    if (outcome.stepsDone() > firstStep && (endStep < totalSteps || saving.savesAtEnd())) {
                         save(engine, endStep, checkpointFile);
                     }
                 }

@@ -273,7 +273,7 @@ class CommandLineTest {
         new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
-        assertEquals(Interrupts.EXIT_CODE, p.exitValue(), stderr);
+        assertEquals(130, p.exitValue(), stderr); // 128 + SIGINT
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")), "the existing checkpoint");
         String saved = stderr.replaceAll("(?s).*checkpoint saved to (interrupted-step\\d+\\.safetensors).*", "$1");
         assertTrue(saved.startsWith("interrupted-step"), stderr);
@@ -401,6 +401,28 @@ class CommandLineTest {
         assertEquals(20, CheckpointFile.read(dir.resolve("c.safetensors")).step());
     }
 
+    /**
+     * --resume alone, as the --stop-after line advises, goes on in the checkpoint it read and leaves the finished run
+     * there; resuming a finished run only samples, says so, and leaves the file as it was.
+     */
+    @Test
+    void aResumedRunFinishesInTheCheckpointItCameFrom() throws Exception {
+        Result first = run("--input", "names.txt", "--steps", "30", "--stop-after", "10", "--quiet");
+        assertEquals(0, first.exitCode(), first.stderr());
+        Result resumed = run("--input", "names.txt", "--resume", "--num-samples", "3");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        Path checkpoint = dir.resolve("checkpoint.safetensors");
+        assertEquals(30, CheckpointFile.read(checkpoint).step(), "the finished run is saved where it came from");
+
+        byte[] finished = Files.readAllBytes(checkpoint);
+        Result again = run("--input", "names.txt", "--resume", "--num-samples", "3");
+        assertEquals(0, again.exitCode(), again.stderr());
+        assertTrue(again.stderr().contains("holds a finished run"), again.stderr());
+        assertArrayEquals(finished, Files.readAllBytes(checkpoint), "a finished run's checkpoint is not rewritten");
+        Result predicted = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3");
+        assertEquals(predicted.stdout(), again.stdout(), "it samples as --predict does");
+    }
+
     /** A batched run resumes bitwise and keeps its batch size, on any threads: 2 straight, 1 then the default resumed. */
     @Test
     void batchedRunsResumeExactlyAndKeepTheirBatchSize() throws Exception {
@@ -472,18 +494,23 @@ class CommandLineTest {
         }
     }
 
-    @Test
-    void ctrlCSavesACheckpointAndExits130() throws Exception {
+    /** Ctrl-C, or SIGTERM from kill, docker stop or a scheduler, saves a checkpoint and exits 128 + the signal. */
+    @ParameterizedTest(name = "SIG{0}")
+    @CsvSource({"INT, 130, Ctrl-C", "TERM, 143, SIGTERM"})
+    void aStopSignalSavesACheckpointAndExits(String signal, int exitCode, String named) throws Exception {
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--n-embd", "32",
-                "--block-size", "32", "--steps", "1000000", "--log-every", "100", "--checkpoint", "i.safetensors");
+                "--block-size", "32", "--steps", "1000000", "--log-every", "100", "--checkpoint", "i.safetensors",
+                "--metrics", "m.csv");
         awaitText(err, "step ", p);
-        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
-        assertEquals(Interrupts.EXIT_CODE, p.exitValue(), stderr);
-        assertTrue(stderr.contains("checkpoint saved to i.safetensors"), stderr);
+        assertEquals(exitCode, p.exitValue(), stderr);
+        assertTrue(stderr.contains("interrupted (" + named + ")") && stderr.contains("checkpoint saved to i.safetensors"),
+                stderr);
+        assertTrue(Files.readString(dir.resolve("m.csv")).endsWith("\n"), "the metrics end with a whole row");
         Checkpoint saved = CheckpointFile.read(dir.resolve("i.safetensors"));
         assertTrue(saved.step() > 0 && saved.step() < 1_000_000);
         Result resumed = run("--input", "names.txt", "--resume", "--checkpoint", "i.safetensors",
