@@ -61,6 +61,17 @@ public final class CheckpointFile {
     /** {@link #write(Path, Checkpoint)}, reporting progress to {@code progress}, which may fail it (for tests). */
     static void write(Path path, Checkpoint checkpoint, WriteProgress progress) throws CheckpointException {
         Path target = path.toAbsolutePath();
+        if (Files.exists(target)) {
+            if (!Files.isRegularFile(target)) {
+                throw new CheckpointException("cannot write checkpoint " + path + ": it is not a regular file (a"
+                        + " directory, a device or a pipe), which the write would replace; choose another path");
+            }
+            try {
+                target = target.toRealPath(); // through a link, so that the rename replaces its file, not the link
+            } catch (IOException e) {
+                throw cannotWrite(path, target.getParent(), e);
+            }
+        }
         Path directory = target.getParent();
         if (!Files.isDirectory(directory)) {
             throw new CheckpointException("cannot write checkpoint " + path + ": directory " + directory

@@ -15,6 +15,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * One invocation that trains: fresh or resumed from a checkpoint, run to the end of the schedule or to
@@ -65,8 +67,14 @@ final class TrainingSession {
                     + totalSteps);
         }
         RunOptions.Report report = options.report();
+        Map<String, Path> files = new LinkedHashMap<>();
+        files.put("--input", options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
+        files.put("--metrics", report.metrics());
+        files.put("--plot", report.plot());
+        OutputFile.requireDistinct(files);
         if (saving.checkpointsAsked()) {
-            OutputFile.requireWritable(checkpointFile, "checkpoint", "--checkpoint");
+            OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
         }
         if (report.metrics() != null) {
             OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");

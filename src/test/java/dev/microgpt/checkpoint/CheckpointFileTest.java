@@ -250,6 +250,35 @@ class CheckpointFileTest {
         assertTrue(Files.exists(path.resolve("keep.txt")));
     }
 
+    /** A checkpoint reached through a link is replaced where the link points: the link stays a link. */
+    @Test
+    void writingThroughALinkReplacesItsFileAndKeepsTheLink() throws IOException {
+        Path real = Files.createDirectory(dir.resolve("runs")).resolve("run.ckpt");
+        CheckpointFile.write(real, TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 6));
+        Path link = Files.createSymbolicLink(dir.resolve("latest.ckpt"), real);
+        Checkpoint newer = TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 7);
+
+        CheckpointFile.write(link, newer);
+
+        assertTrue(Files.isSymbolicLink(link), "still a link");
+        assertEquals(newer.step(), CheckpointFile.read(real).step());
+    }
+
+    /** A pipe (as a device would be) is not replaced by a file. */
+    @Test
+    void aFileThatIsNotRegularIsRefusedAndKept() throws Exception {
+        Path pipe = dir.resolve("run.ckpt");
+        assumeTrue(new ProcessBuilder("mkfifo", pipe.toString()).start().waitFor() == 0, "needs mkfifo");
+
+        CheckpointException e = assertThrows(CheckpointException.class,
+                () -> CheckpointFile.write(pipe, TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 8)));
+
+        assertOneLine(e.getMessage());
+        assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        assertTrue(Files.exists(pipe) && !Files.isRegularFile(pipe), "the pipe is left as it was");
+        assertEquals(List.of(pipe), listing());
+    }
+
     static void assertBitwiseEqual(double[] expected, double[] actual, String what) {
         assertEquals(expected.length, actual.length, what + " length");
         for (int i = 0; i < expected.length; i++) {

@@ -387,6 +387,20 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "dir-" + file), 1, option, "directory");
     }
 
+    /** An output that names the dataset or another output is refused before it overwrites anything. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"--metrics names.txt", "--checkpoint names.txt", "--plot out.png --checkpoint out.png",
+        "--checkpoint out.csv --metrics ./out.csv"})
+    void anOutputThatWouldOverwriteAnotherFileIsRefused(String options) throws Exception {
+        byte[] names = Files.readAllBytes(dir.resolve("names.txt"));
+        String[] option = options.split(" ");
+        Result r = run(Stream.concat(Stream.of("--input", "names.txt", "--steps", "3"), Stream.of(option))
+                .toArray(String[]::new));
+        assertOneLineError(r, 2, option[option.length - 2], "is also the");
+        assertArrayEquals(names, Files.readAllBytes(dir.resolve("names.txt")), "the dataset");
+        assertFalse(Files.exists(dir.resolve("out.png")) || Files.exists(dir.resolve("out.csv")), "nothing written");
+    }
+
     /**
      * A plot that fails only when it is written (here a link into a missing directory, which passes the checks up
      * front) costs neither the samples nor the checkpoint: they come first, then the one error line, exit 1.
