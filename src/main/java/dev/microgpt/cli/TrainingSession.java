@@ -75,6 +75,10 @@ final class TrainingSession {
         OutputFile.requireDistinct(files);
         if (saving.checkpointsAsked()) {
             OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
+            if (resumed == null && Files.exists(checkpointFile)) {
+                throw new UsageException("--checkpoint " + checkpointFile + " already exists, and this new run would"
+                        + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
+            }
         }
         if (report.metrics() != null) {
             OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");

@@ -387,6 +387,18 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "dir-" + file), 1, option, "directory");
     }
 
+    /** A new run never replaces a checkpoint that is there already (the run it holds may be unfinished). */
+    @Test
+    void aNewRunRefusesToReplaceAnExistingCheckpoint() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "30", "--stop-after", "10", "--quiet").exitCode());
+        byte[] before = Files.readAllBytes(dir.resolve("checkpoint.safetensors"));
+        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--stop-after", "4"), 2, "already exists",
+                "--resume");
+        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--checkpoint", "checkpoint.safetensors"), 2,
+                "already exists");
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
+    }
+
     /** An output that names the dataset or another output is refused before it overwrites anything. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"--metrics names.txt", "--checkpoint names.txt", "--plot out.png --checkpoint out.png",
@@ -533,19 +545,26 @@ class CommandLineTest {
         assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
     }
 
+    /** Killed at random moments, a run always leaves a loadable checkpoint, which the next attempt resumes. */
     @Test
     void sigkillAtAnyMomentLeavesTheLastCheckpointLoadable() throws Exception {
         java.util.Random random = new java.util.Random();
+        int lastStep = 0;
         for (int attempt = 0; attempt < 4; attempt++) {
             Path out = dir.resolve("out" + attempt);
             Path err = dir.resolve("err" + attempt);
-            Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--steps", "1000000",
-                    "--checkpoint-every", "1", "--checkpoint", "k.safetensors", "--log-every", "1000");
-            awaitText(err, "step ", p);
+            List<String> args = new java.util.ArrayList<>(List.of("--input", "names.txt", "--steps", "1000000",
+                    "--checkpoint-every", "1", "--checkpoint", "k.safetensors", "--log-every", "1000"));
+            if (attempt > 0) {
+                args.add("--resume");
+            }
+            Process p = CommandLineRunner.start(dir, out, err, args.toArray(String[]::new));
+            awaitText(err, " / 1000000 | loss", p); // a progress line: this attempt has trained
             Thread.sleep(random.nextInt(300));
             p.destroyForcibly().waitFor();
             Checkpoint c = CheckpointFile.read(dir.resolve("k.safetensors"));
-            assertTrue(c.step() > 0);
+            assertTrue(c.step() > lastStep, "step " + c.step() + " after " + lastStep);
+            lastStep = c.step();
         }
         try (var files = Files.list(dir)) {
             List<Path> leftovers = files.filter(f -> f.getFileName().toString().contains(".tmp")).toList();
