@@ -139,8 +139,8 @@ final class TrainingSession {
                 case INTERRUPTED -> {
                     save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
                     System.err.println("interrupted (" + Interrupts.requestName() + ") after step " + outcome.stepsDone()
-                            + " of " + totalSteps + "; checkpoint saved to " + lastSaved + " (continue with --resume"
-                            + " --checkpoint " + lastSaved + ")");
+                            + " of " + totalSteps + "; checkpoint saved to " + lastSaved + " (continue with "
+                            + continueWith(lastSaved) + ")");
                     return Interrupts.exitCode();
                 }
                 case COMPLETED -> {
@@ -152,8 +152,8 @@ final class TrainingSession {
             engine.readParameters(params);
         }
         if (endStep < totalSteps) {
-            Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with --resume)", endStep,
-                    totalSteps, lastSaved);
+            Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with {})", endStep,
+                    totalSteps, lastSaved, continueWith(lastSaved));
         } else {
             if (!report.quiet()) {
                 Main.LOG.info("--- inference (new, hallucinated names) ---");
@@ -164,6 +164,11 @@ final class TrainingSession {
             writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
         }
         return 0;
+    }
+
+    /** The options that continue this run from {@code checkpoint}: its file, and the dataset when one was named. */
+    private String continueWith(Path checkpoint) {
+        return "--resume --checkpoint " + checkpoint + (options.input() == null ? "" : " --input " + options.input());
     }
 
     /** The loss curve, drawn last: a plot that cannot be written loses neither the samples nor the checkpoint. */

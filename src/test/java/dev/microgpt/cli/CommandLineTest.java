@@ -534,8 +534,8 @@ class CommandLineTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
         assertEquals(exitCode, p.exitValue(), stderr);
-        assertTrue(stderr.contains("interrupted (" + named + ")") && stderr.contains("checkpoint saved to i.safetensors"),
-                stderr);
+        assertTrue(stderr.contains("interrupted (" + named + ")") && stderr.contains("checkpoint saved to i.safetensors"
+                + " (continue with --resume --checkpoint i.safetensors --input names.txt)"), stderr);
         assertTrue(Files.readString(dir.resolve("m.csv")).endsWith("\n"), "the metrics end with a whole row");
         Checkpoint saved = CheckpointFile.read(dir.resolve("i.safetensors"));
         assertTrue(saved.step() > 0 && saved.step() < 1_000_000);
