@@ -2,7 +2,6 @@ package dev.microgpt.cli;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +12,8 @@ import java.util.List;
  * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s}. The loss and learning rate are
  * written with Double.toString, which round-trips exactly; elapsed_ms has microsecond resolution (on the GPU, the time
  * the step's group of losses was collected, so the steps of one group share it); the rates are this session's so far.
+ * A file that cannot be opened fails the run before it trains; one that fails later (a full disk) stops the metrics,
+ * never the training: it is logged then, and {@link #failure} says so at the end.
  */
 final class MetricsWriter implements AutoCloseable {
 
@@ -21,6 +22,7 @@ final class MetricsWriter implements AutoCloseable {
 
     private final Path path;
     private final BufferedWriter out;
+    private String failure; // why the rows stopped, or null
 
     private MetricsWriter(Path path, BufferedWriter out) {
         this.path = path;
@@ -49,7 +51,7 @@ final class MetricsWriter implements AutoCloseable {
             }
             return new MetricsWriter(path, out);
         } catch (IOException e) {
-            throw failure(path, e);
+            throw cannotOpen(path, e);
         }
     }
 
@@ -69,34 +71,57 @@ final class MetricsWriter implements AutoCloseable {
     }
 
     void record(int step, double loss, double learningRate, Throughput throughput) {
+        if (failure != null) {
+            return;
+        }
         try {
             out.write(step + "," + loss + "," + learningRate + "," + (throughput.elapsedNanos() / 1000) / 1000.0 + ","
                     + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond()));
             out.newLine();
         } catch (IOException e) {
-            throw new UncheckedIOException(failure(path, e));
+            stop(e);
         }
     }
 
     /** Puts every row so far on disk: done before each checkpoint, so a resumed run finds them all. */
     void flush() {
+        if (failure != null) {
+            return;
+        }
         try {
             out.flush();
         } catch (IOException e) {
-            throw new UncheckedIOException(failure(path, e));
+            stop(e);
+        }
+    }
+
+    /** Why the rows stopped before the end of the run, in a line naming the file; null when every row was written. */
+    String failure() {
+        return failure;
+    }
+
+    private void stop(IOException e) {
+        failure = "cannot write metrics to " + path + " (" + e.getMessage() + ")";
+        Main.LOG.warn("{}: training goes on without them", failure);
+        try {
+            out.close();
+        } catch (IOException alsoFailed) {
+            // the rows are stopped either way
         }
     }
 
     @Override
-    public void close() throws IOException {
-        try {
-            out.close();
-        } catch (IOException e) {
-            throw failure(path, e);
+    public void close() {
+        if (failure == null) {
+            try {
+                out.close();
+            } catch (IOException e) {
+                stop(e);
+            }
         }
     }
 
-    private static IOException failure(Path path, IOException e) {
+    private static IOException cannotOpen(Path path, IOException e) {
         return new IOException("cannot write metrics to " + path + " (" + e.getMessage() + "); choose another --metrics"
                 + " path or free some space", e);
     }

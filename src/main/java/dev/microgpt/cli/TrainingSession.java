@@ -163,6 +163,10 @@ final class TrainingSession {
         if (losses != null && outcome.stepsDone() > firstStep) {
             writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
         }
+        if (metrics != null && metrics.failure() != null) {
+            throw new RunFailure(metrics.failure() + ", so its rows stop there; the run itself finished: choose another"
+                    + " --metrics path next time");
+        }
         return 0;
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
@@ -385,6 +386,21 @@ class CommandLineTest {
         assertFalse(missing.stderr().contains("step "), "nothing trained: " + missing.stderr());
         Files.createDirectory(dir.resolve("dir-" + file));
         assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "dir-" + file), 1, option, "directory");
+    }
+
+    /**
+     * Metrics that stop being written mid-run (a full disk) stop only the metrics: training goes on, the checkpoints are
+     * saved, the samples printed, and the run ends with one error line saying so, exit 1.
+     */
+    @Test
+    void metricsThatFailMidRunCostNoTraining() throws Exception {
+        assumeTrue(Files.exists(Path.of("/dev/full")), "needs /dev/full, where every write fails as on a full disk");
+        Result r = run("--input", "names.txt", "--steps", "300", "--checkpoint-every", "100", "--checkpoint",
+                "c.safetensors", "--metrics", "/dev/full", "--num-samples", "2");
+        assertOneLineError(r, 1, "metrics", "/dev/full", "the run itself finished");
+        assertTrue(r.stderr().contains("training goes on without them"), r.stderr());
+        assertEquals(2, r.stdout().lines().count(), "the samples: " + r.stdout());
+        assertEquals(300, CheckpointFile.read(dir.resolve("c.safetensors")).step());
     }
 
     /** A new run never replaces a checkpoint that is there already (the run it holds may be unfinished). */
