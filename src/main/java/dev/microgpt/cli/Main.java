@@ -212,8 +212,13 @@ public final class Main implements Callable<Integer> {
         return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
     }
 
-    /** What --predict refuses: it trains nothing, so these would do nothing or write nothing. */
-    private static final String[] TRAINING_ONLY = {"--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot"};
+    /**
+     * What --predict refuses: it trains nothing, so these would do nothing or write nothing (the device options pass,
+     * since the launchers give them; sampling runs on the CPU).
+     */
+    private static final String[] TRAINING_ONLY = {"--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot",
+        "--input", "--steps", "--batch-size", "--learning-rate", "--beta1", "--beta2", "--engine", "--threads",
+        "--log-every"};
 
     private boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
