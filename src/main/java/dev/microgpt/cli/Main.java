@@ -257,6 +257,9 @@ public final class Main implements Callable<Integer> {
         if (numSamples < 0) {
             throw new UsageException("--num-samples must be 0 or more, got " + numSamples);
         }
+        if (quiet && verbose) {
+            throw new UsageException("--quiet and --verbose ask for opposite things; give one of them");
+        }
         if (logEvery < 0) {
             throw new UsageException("--log-every must be 0 (a tenth of the run) or more, got " + logEvery);
         }

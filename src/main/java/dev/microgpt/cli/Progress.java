@@ -92,8 +92,9 @@ final class Progress implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             sum += recent[i];
         }
-        log.info(String.format(Locale.ROOT, "trained %d steps (to step %d of %d) in %.3f s, %.4f ms/step, %.0f documents/s,"
-                        + " %.0f tokens/s; final loss %.4f, mean of the last %d %.4f", stepsSeen, lastStep, totalSteps,
+        log.info(String.format(Locale.ROOT, "trained %d step%s (to step %d of %d) in %.3f s, %.4f ms/step, %.0f documents/s,"
+                        + " %.0f tokens/s; final loss %.4f, mean of the last %d %.4f", stepsSeen, stepsSeen == 1 ? "" : "s",
+                lastStep, totalSteps,
                 throughput.elapsedNanos() / 1e9, throughput.millisPerStep(), throughput.documentsPerSecond(),
                 throughput.tokensPerSecond(), lastLoss, n, sum / n));
     }

@@ -155,7 +155,7 @@ final class TrainingSession {
             Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with {})", endStep,
                     totalSteps, lastSaved, continueWith(lastSaved));
         } else {
-            if (!report.quiet()) {
+            if (!report.quiet() && options.sampling().count() > 0) {
                 Main.LOG.info("--- inference (new, hallucinated names) ---");
             }
             Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());

@@ -61,11 +61,19 @@ public final class Sampler {
         for (int pos = known - 1; pos < blockSize; pos++) {
             model.forward(tokens, pos, pos + 1);
             model.copyLogits(pos, logits);
+            int likeliest = 0;
+            double highest = logits[0];
+            boolean finite = true;
             for (int j = 0; j < logits.length; j++) {
+                if (logits[j] > highest) {
+                    likeliest = j;
+                    highest = logits[j];
+                }
                 logits[j] *= invTemperature;
+                finite &= Double.isFinite(logits[j]);
             }
-            Softmax.inPlace(logits, 0, logits.length);
-            int next = rng.choices(logits, logits.length);
+            // A temperature so close to 0 that logits / temperature overflows: its limit, the likeliest token.
+            int next = finite ? choose(rng) : likeliest;
             if (next == tokenizer.bos()) {
                 break;
             }
@@ -75,5 +83,10 @@ public final class Sampler {
             }
         }
         return text.toString();
+    }
+
+    private int choose(PyRandom rng) {
+        Softmax.inPlace(logits, 0, logits.length);
+        return rng.choices(logits, logits.length);
     }
 }

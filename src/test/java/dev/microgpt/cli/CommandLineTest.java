@@ -117,6 +117,14 @@ class CommandLineTest {
         assertFalse(Files.exists(dir.resolve("loss.png")) || Files.exists(dir.resolve("m.csv")), "nothing written");
     }
 
+    /** Refused (with --verbose's stack trace, as every error under --verbose). */
+    @Test
+    void quietAndVerboseTogether() throws Exception {
+        Result r = run("--input", "names.txt", "--quiet", "--verbose");
+        assertEquals(2, r.exitCode(), r.stderr());
+        assertTrue(r.stderr().startsWith("error: --quiet and --verbose ask for opposite things"), r.stderr());
+    }
+
     @Test
     void unknownOption() throws Exception {
         assertOneLineError(run("--input", "names.txt", "--learning-rat", "0.1"), 2, "--learning-rat", "--help");
