@@ -7,6 +7,7 @@ import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.ByteBuffer;
@@ -16,7 +17,9 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -268,7 +271,17 @@ public final class CheckpointFile {
         }
     }
 
+    /** What went wrong, in words for the user: the file-system exceptions carry it in their type, not their message. */
     private static String describe(IOException e) {
-        return e.getClass().getSimpleName() + ": " + CheckpointHeader.oneLine(e.getMessage());
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return CheckpointHeader.oneLine(f.getReason());
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : CheckpointHeader.oneLine(e.getMessage());
     }
 }

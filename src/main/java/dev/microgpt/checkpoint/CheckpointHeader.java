@@ -220,7 +220,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
             parsed = READER.fromJson(json, JsonElement.class);
         } catch (JsonParseException e) {
             throw new CheckpointException("checkpoint " + file + " is not a safetensors file: its header is not valid"
-                    + " JSON (" + oneLine(e.getMessage()) + "); " + DAMAGED, e);
+                    + " JSON (" + jsonProblem(e) + "); " + DAMAGED, e);
         }
         if (parsed == null || !parsed.isJsonObject()) {
             throw new CheckpointException("checkpoint " + file + " is not a safetensors file: its header is not a JSON"
@@ -359,6 +359,12 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     private static String quote(String text) {
         String shown = text.length() <= 40 ? text : text.substring(0, 40) + "...";
         return WRITER.toJson(shown);
+    }
+
+    /** Gson's account of bad JSON, without the exception's class name and the link to its troubleshooting page. */
+    private static String jsonProblem(JsonParseException e) {
+        String message = (e.getCause() != null ? e.getCause() : e).getMessage();
+        return message == null ? "unreadable" : oneLine(message.replaceAll("\\RSee https?://\\S+", ""));
     }
 
     static String oneLine(String text) {

@@ -1,6 +1,7 @@
 package dev.microgpt.checkpoint;
 
 import static dev.microgpt.checkpoint.CheckpointFileTest.assertOneLine;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
@@ -126,6 +127,7 @@ class CheckpointRejectionTest {
         assertOneLine(e.getMessage());
         assertTrue(e.getMessage().contains(path.toString()), () -> "names the file: " + e.getMessage());
         assertTrue(e.getMessage().contains(problem), () -> "expected \"" + problem + "\" in: " + e.getMessage());
+        assertFalse(e.getMessage().matches(".*(Exception|https?://).*"), () -> "words, not a library's: " + e.getMessage());
     }
 
     @Test
