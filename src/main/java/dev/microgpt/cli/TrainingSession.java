@@ -64,7 +64,7 @@ final class TrainingSession {
         int endStep = saving.stopAfter() == null ? totalSteps : saving.stopAfter();
         if (saving.stopAfter() != null && (endStep <= firstStep || endStep > totalSteps)) {
             throw new UsageException("--stop-after " + endStep + " must be after step " + firstStep + " and at most --steps "
-                    + totalSteps);
+                    + totalSteps + "; choose a step in between");
         }
         RunOptions.Report report = options.report();
         Map<String, Path> files = new LinkedHashMap<>();
@@ -138,6 +138,9 @@ final class TrainingSession {
                         + " (step " + lastSavedStep + ")"));
                 case INTERRUPTED -> {
                     save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
+                    if (losses != null && outcome.stepsDone() > firstStep) {
+                        writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
+                    }
                     System.err.println("interrupted (" + Interrupts.requestName() + ") after step " + outcome.stepsDone()
                             + " of " + totalSteps + "; checkpoint saved to " + lastSaved + " (continue with "
                             + continueWith(lastSaved) + ")");

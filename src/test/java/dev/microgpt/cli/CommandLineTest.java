@@ -553,7 +553,7 @@ class CommandLineTest {
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--n-embd", "32",
                 "--block-size", "32", "--steps", "1000000", "--log-every", "100", "--checkpoint", "i.safetensors",
-                "--metrics", "m.csv");
+                "--metrics", "m.csv", "--plot", "p.png");
         awaitText(err, "step ", p);
         new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
@@ -562,6 +562,7 @@ class CommandLineTest {
         assertTrue(stderr.contains("interrupted (" + named + ")") && stderr.contains("checkpoint saved to i.safetensors"
                 + " (continue with --resume --checkpoint i.safetensors --input names.txt)"), stderr);
         assertTrue(Files.readString(dir.resolve("m.csv")).endsWith("\n"), "the metrics end with a whole row");
+        assertTrue(Files.size(dir.resolve("p.png")) > 0, "the loss curve so far");
         Checkpoint saved = CheckpointFile.read(dir.resolve("i.safetensors"));
         assertTrue(saved.step() > 0 && saved.step() < 1_000_000);
         Result resumed = run("--input", "names.txt", "--resume", "--checkpoint", "i.safetensors",
