@@ -27,9 +27,10 @@ final class Engines {
 
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
-     * naming the reason, and so is --gemm cublas (under --device gpu or auto) without a usable GPU or cuBLAS; --device
-     * auto takes the GPU when it is usable, the model is large enough for it to pay and no CPU engine option was given,
-     * else the CPU, and says which and why. A GPU flag ({@link GpuFlags}) with --device cpu is a usage error.
+     * naming the reason, and so is --gemm cublas without cuBLAS. Under --device auto a GPU flag ({@link GpuFlags})
+     * asks for the GPU as --device gpu does, a CPU engine option for the CPU; without either, auto takes the GPU when
+     * it is usable and the model is large enough for it to pay, else the CPU, and says which and why. A GPU flag with
+     * --device cpu is a usage error.
      */
     static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape) {
         switch (request.device()) {
@@ -44,6 +45,9 @@ final class Engines {
             default: {
                 if (request.gpu().gemm() == GemmBackend.cublas) {
                     return requireGpu(request, "--gemm cublas"); // asking for cuBLAS is asking for the GPU
+                }
+                if (!request.gpuFlagsGiven().isEmpty()) {
+                    return requireGpu(request, request.gpuFlagsGiven().get(0)); // as a CPU flag asks for the CPU
                 }
                 if (request.cpuFlagGiven() != null) {
                     Main.LOG.info("device auto: training on the CPU ({} asks for the CPU engine)", request.cpuFlagGiven());
@@ -84,7 +88,8 @@ final class Engines {
         GpuSupport.Status gpu = GpuSupport.status();
         if (!gpu.usable()) {
             throw new RunFailure(asked + ": no usable GPU (" + gpu.reason() + "); train on the CPU instead (--device cpu"
-                    + (request.gpuFlagsGiven().contains("--gemm") ? " without --gemm" : "") + ", or ./run-cpu.sh)");
+                    + (request.gpuFlagsGiven().isEmpty() ? "" : " without " + String.join(", ", request.gpuFlagsGiven()))
+                    + ", or ./run-cpu.sh)");
         }
         Main.LOG.info("device gpu: {}", gpu.device());
         if (request.gpu().gemm() == GemmBackend.cublas) {

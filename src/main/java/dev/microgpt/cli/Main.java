@@ -96,7 +96,7 @@ public final class Main implements Callable<Integer> {
     String prefix;
 
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-            description = "auto (the GPU when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
+            description = "auto (the GPU when usable from 64/64 up or when a GPU option is given, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
     @Mixin

@@ -216,6 +216,9 @@ class CommandLineTest {
                 "--block-size", "64");
         assertEquals(0, auto.exitCode(), auto.stderr());
         assertTrue(auto.stderr().contains("device auto: training on the CPU (no usable GPU: "), auto.stderr());
+        // a GPU option asks for the GPU, as --device gpu does: it is never dropped in silence
+        assertOneLineError(runWithoutGpu("--input", "names.txt", "--gpu-mode", "fused", "--steps", "3"), 1,
+                "--gpu-mode: no usable GPU", "--device cpu without --gpu-mode");
     }
 
     @Test
