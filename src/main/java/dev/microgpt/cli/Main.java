@@ -7,6 +7,7 @@ import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +17,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The trainer's command line. Defaults reproduce microgpt.py: train 1000 steps on input.txt, print 20 samples.
@@ -162,7 +164,10 @@ public final class Main implements Callable<Integer> {
         // The launchers pass --device first; a --device the user gives as well, later, wins.
         cli.setOverwrittenOptionsAllowed(true);
         cli.setParameterExceptionHandler((e, a) -> {
-            e.getCommandLine().getErr().println("error: " + e.getMessage() + "; see --help");
+            List<String> suggestions = e instanceof UnmatchedArgumentException u ? u.getSuggestions() : List.of();
+            e.getCommandLine().getErr().println("error: " + e.getMessage()
+                    + (suggestions.isEmpty() ? "" : "; did you mean " + String.join(" or ", suggestions) + "?")
+                    + "; see --help");
             return 2;
         });
         cli.setExecutionExceptionHandler((thrown, cmd, parsed) -> {

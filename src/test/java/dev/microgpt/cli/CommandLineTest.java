@@ -127,7 +127,8 @@ class CommandLineTest {
 
     @Test
     void unknownOption() throws Exception {
-        assertOneLineError(run("--input", "names.txt", "--learning-rat", "0.1"), 2, "--learning-rat", "--help");
+        assertOneLineError(run("--input", "names.txt", "--learning-rat", "0.1"), 2, "--learning-rat", "--help",
+                "did you mean --learning-rate?");
     }
 
     @Test
