@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
+import dev.microgpt.checkpoint.DType;
 import dev.microgpt.data.Dataset;
 import dev.microgpt.data.DatasetSource;
 import dev.microgpt.engine.AdamConfig;
@@ -107,6 +108,11 @@ final class TrainingSession {
                 engine.writeMoments(resumed.adamM(), resumed.adamV());
                 run.rng().restore(resumed.rng());
                 Main.LOG.info("resuming {} at step {} of {}", checkpointFile, firstStep, totalSteps);
+                if (resumed.dtype() != Engines.dtypeOf(engine)) {
+                    Main.LOG.warn("{} was trained in {} and goes on in {} on this engine: the rest of the run is not"
+                            + " the one it would have been", checkpointFile, precision(resumed.dtype()),
+                            precision(Engines.dtypeOf(engine)));
+                }
                 if (firstStep == totalSteps) {
                     Main.LOG.warn("{} holds a finished run: nothing is left to train, so this only samples (as --predict"
                             + " does); training longer is a new run with a larger --steps", checkpointFile);
@@ -171,6 +177,10 @@ final class TrainingSession {
                     + " --metrics path next time");
         }
         return 0;
+    }
+
+    private static String precision(DType dtype) {
+        return dtype == DType.F32 ? "float32 (the GPU)" : "float64 (the CPU)";
     }
 
     /** The options that continue this run from {@code checkpoint}: its file, and the dataset when one was named. */

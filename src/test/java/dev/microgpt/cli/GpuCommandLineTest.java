@@ -35,6 +35,8 @@ class GpuCommandLineTest {
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--resume", "--checkpoint",
                 "g.safetensors", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
+        assertTrue(cpu.stderr().contains("was trained in float32 (the GPU) and goes on in float64 (the CPU)"),
+                "the switch of precision is said, even with --quiet: " + cpu.stderr());
         assertEquals(20, cpu.stdout().lines().filter(l -> l.matches("sample [ 12][0-9]: [a-z]*")).count(), cpu.stdout());
     }
 
