@@ -68,25 +68,7 @@ final class TrainingSession {
                     + totalSteps + "; choose a step in between");
         }
         RunOptions.Report report = options.report();
-        Map<String, Path> files = new LinkedHashMap<>();
-        files.put("--input", options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
-        files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
-        files.put("--metrics", report.metrics());
-        files.put("--plot", report.plot());
-        OutputFile.requireDistinct(files);
-        if (saving.checkpointsAsked()) {
-            OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
-            if (resumed == null && Files.exists(checkpointFile)) {
-                throw new UsageException("--checkpoint " + checkpointFile + " already exists, and this new run would"
-                        + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
-            }
-        }
-        if (report.metrics() != null) {
-            OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
-        }
-        if (report.plot() != null) {
-            OutputFile.requireWritable(report.plot(), "the loss plot", "--plot");
-        }
+        checkOutputs(report);
 
         double[] params = new double[run.layout().size()];
         double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
@@ -181,6 +163,32 @@ final class TrainingSession {
 
     private static String precision(DType dtype) {
         return dtype == DType.F32 ? "float32 (the GPU)" : "float64 (the CPU)";
+    }
+
+    /**
+     * Before any training: every file the run will write can be written, none is the dataset or another of them, and
+     * a new run's checkpoint replaces no other run's.
+     */
+    private void checkOutputs(RunOptions.Report report) {
+        Map<String, Path> files = new LinkedHashMap<>();
+        files.put("--input", options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
+        files.put("--metrics", report.metrics());
+        files.put("--plot", report.plot());
+        OutputFile.requireDistinct(files);
+        if (saving.checkpointsAsked()) {
+            OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
+            if (resumed == null && Files.exists(checkpointFile)) {
+                throw new UsageException("--checkpoint " + checkpointFile + " already exists, and this new run would"
+                        + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
+            }
+        }
+        if (report.metrics() != null) {
+            OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
+        }
+        if (report.plot() != null) {
+            OutputFile.requireWritable(report.plot(), "the loss plot", "--plot");
+        }
     }
 
     /** The options that continue this run from {@code checkpoint}: its file, and the dataset when one was named. */
