@@ -117,7 +117,7 @@ if wants runs; then
   # thread, and on the machine's cores (at most 16), the trainer's default.
   cores=$(nproc); [ "$cores" -le 16 ] || cores=16
   for size in 16 64; do
-    for threads in 1 "$cores"; do
+    for threads in $(printf '%s\n' 1 "$cores" | uniq); do # once on a one-core machine
       timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
         --block-size "$size" --batch-size 128 --threads "$threads" --steps 1000 --stop-after 200 \
         --checkpoint "$logs/cpu-$size-t$threads.safetensors" > "$logs/cpu-bs128-$size-t$threads.txt" 2>&1

@@ -5,7 +5,7 @@ import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * Turns the first Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a scheduler's preemption) during training into a
+ * Turns the first Ctrl-C or docker stop (SIGINT) or SIGTERM (kill, a scheduler's preemption) during training into a
  * request to stop at the next step boundary, so that the run can save a checkpoint; a second one ends the process at
  * once. Outside training both keep their usual effect: the handlers are put back when training ends.
  */

@@ -2,7 +2,10 @@ package dev.microgpt.cli;
 
 import java.awt.Color;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -13,7 +16,23 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /** The loss curve with its moving average, rendered to PNG. */
 final class LossPlot {
 
+    /** The first bytes of every PNG file. */
+    private static final byte[] SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
     private LossPlot() {
+    }
+
+    /** Whether {@code path} is missing, empty, or a PNG image: a file a new plot may replace. */
+    static boolean isPngOrAbsent(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return true;
+        }
+        try (InputStream in = Files.newInputStream(path)) {
+            byte[] start = in.readNBytes(SIGNATURE.length);
+            return start.length == 0 || Arrays.equals(start, SIGNATURE);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /**

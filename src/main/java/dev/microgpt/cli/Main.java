@@ -98,7 +98,7 @@ public final class Main implements Callable<Integer> {
     String prefix;
 
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-            description = "auto (the GPU when usable from 64/64 up or when a GPU option is given, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
+            description = "auto (a GPU option asks for the GPU; without one, the GPU from 64/64 up when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
     @Mixin
@@ -113,7 +113,7 @@ public final class Main implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
-            description = "Checkpoint file (safetensors). Written at the end of training when given or resumed, by --checkpoint-every, --stop-after, Ctrl-C and SIGTERM; read by --resume and --predict (default: ${DEFAULT-VALUE}).")
+            description = "Checkpoint file (safetensors). Written at the end of training when given or resumed, by --checkpoint-every, --stop-after, Ctrl-C and SIGTERM; read by --resume and --predict; a new run refuses one that exists (default: ${DEFAULT-VALUE}).")
     Path checkpoint;
 
     @Option(names = "--checkpoint-every", paramLabel = "N",
@@ -141,7 +141,7 @@ public final class Main implements Callable<Integer> {
             description = "Off a terminal, log a progress line every N steps (default: a tenth of the run).")
     int logEvery;
 
-    @Option(names = "--quiet", description = "No progress or messages, only the samples (and errors).")
+    @Option(names = "--quiet", description = "No progress or messages, only the samples (and warnings and errors).")
     boolean quiet;
 
     @Option(names = "--verbose", description = "Debug messages, and stack traces with errors.")
@@ -218,12 +218,13 @@ public final class Main implements Callable<Integer> {
     }
 
     /**
-     * What --predict refuses: it trains nothing, so these would do nothing or write nothing (the device options pass,
-     * since the launchers give them; sampling runs on the CPU).
+     * What --predict refuses: it trains nothing, so these would do nothing or write nothing (--device passes, since the
+     * launchers give it; sampling runs on the CPU).
      */
-    private static final String[] TRAINING_ONLY = {"--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot",
-        "--input", "--steps", "--batch-size", "--learning-rate", "--beta1", "--beta2", "--engine", "--threads",
-        "--log-every"};
+    private static final List<String> TRAINING_ONLY = java.util.stream.Stream.concat(java.util.stream.Stream.of(
+            "--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot", "--input", "--steps", "--batch-size",
+            "--learning-rate", "--beta1", "--beta2", "--engine", "--threads", "--log-every"), GpuFlags.NAMES.stream())
+            .toList();
 
     private boolean given(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);

@@ -1,5 +1,6 @@
 package dev.microgpt.cli;
 
+import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -55,6 +56,19 @@ final class MetricsWriter implements AutoCloseable {
         }
     }
 
+    /** Whether {@code path} is missing, empty, or a file of metrics (its first line the header): one they may replace. */
+    static boolean isMetricsOrAbsent(Path path) {
+        if (!Files.isRegularFile(path)) {
+            return true; // missing, or a device such as /dev/stdout that is written, not replaced
+        }
+        try (BufferedReader in = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
+            String first = in.readLine();
+            return first == null || first.equals(HEADER);
+        } catch (IOException e) {
+            return false; // not UTF-8 text, or unreadable: not metrics
+        }
+    }
+
     private static boolean isRowUpTo(String line, int lastStep) {
         String[] fields = line.split(",", -1);
         if (fields.length != COLUMNS) {
@@ -79,7 +93,7 @@ final class MetricsWriter implements AutoCloseable {
                     + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond()));
             out.newLine();
         } catch (IOException e) {
-            stop(e);
+            stopDuringTraining(e);
         }
     }
 
@@ -91,7 +105,7 @@ final class MetricsWriter implements AutoCloseable {
         try {
             out.flush();
         } catch (IOException e) {
-            stop(e);
+            stopDuringTraining(e);
         }
     }
 
@@ -100,9 +114,14 @@ final class MetricsWriter implements AutoCloseable {
         return failure;
     }
 
+    /** A failure while training goes on: logged now, so the user knows before the run ends. */
+    private void stopDuringTraining(IOException e) {
+        stop(e);
+        Main.LOG.warn("{}: training goes on without them", failure);
+    }
+
     private void stop(IOException e) {
         failure = "cannot write metrics to " + path + " (" + e.getMessage() + ")";
-        Main.LOG.warn("{}: training goes on without them", failure);
         try {
             out.close();
         } catch (IOException alsoFailed) {

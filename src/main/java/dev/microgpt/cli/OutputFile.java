@@ -16,39 +16,33 @@ final class OutputFile {
     }
 
     /**
-     * Refuses {@code file} when it is a directory, its directory is missing, or either cannot be written, in one line
-     * naming {@code what} it was to hold and the {@code option} that chose it (RunFailure).
+     * Refuses {@code file}, written in place, when it is a directory or cannot be written, or when it is to be created
+     * in a directory that is missing or cannot be written; the line names {@code what} it was to hold and the
+     * {@code option} that chose it (RunFailure).
      */
     static void requireWritable(Path file, String what, String option) {
-        Path parent = file.toAbsolutePath().getParent();
-        String problem = null;
-        if (Files.isDirectory(file)) {
-            problem = "it is a directory";
-        } else if (parent == null || !Files.exists(parent)) {
-            problem = "directory " + parent + " does not exist";
-        } else if (!Files.isDirectory(parent)) {
-            problem = parent + " is not a directory";
-        } else if (!Files.isWritable(parent)) {
-            problem = "directory " + parent + " is not writable";
-        } else if (Files.exists(file) && !Files.isWritable(file)) {
-            problem = "the file is not writable";
-        }
-        if (problem != null) {
-            throw new RunFailure("cannot write " + what + " " + file + ": " + problem + "; choose another " + option
-                    + " path");
-        }
+        String problem = Files.isDirectory(file) ? "it is a directory"
+                : Files.exists(file) ? (Files.isWritable(file) ? null : "the file is not writable")
+                : directoryProblem(file.toAbsolutePath().getParent());
+        refuseIf(problem, file, what, option);
     }
 
     /**
-     * {@link #requireWritable}, and a file that, where it exists, is a regular one: a checkpoint is written beside it
-     * and renamed over it, which would replace a device or a pipe with a file.
+     * Refuses {@code file}, written beside itself and renamed over it, unless it is a regular file or not there yet, and
+     * its directory (through a link, its target's) can be written: a rename would replace a device, a pipe or a link.
      */
     static void requireReplaceable(Path file, String what, String option) {
-        requireWritable(file, what, option);
-        if (Files.exists(file) && !Files.isRegularFile(file)) {
-            throw new RunFailure("cannot write " + what + " " + file + ": it is not a regular file (a device or a pipe);"
-                    + " choose another " + option + " path");
+        String problem;
+        if (Files.isSymbolicLink(file) && !Files.exists(file)) {
+            problem = "it is a link to a file that is not there";
+        } else if (Files.exists(file) && !Files.isRegularFile(file)) {
+            problem = Files.isDirectory(file) ? "it is a directory" : "it is not a regular file (a device or a pipe)";
+        } else if (Files.exists(file) && !Files.isWritable(file)) {
+            problem = "the file is not writable";
+        } else {
+            problem = directoryProblem(realParent(file));
         }
+        refuseIf(problem, file, what, option);
     }
 
     /**
@@ -59,7 +53,7 @@ final class OutputFile {
         var options = pathsByOption.entrySet().stream().filter(e -> e.getValue() != null).toList();
         for (int i = 0; i < options.size(); i++) {
             for (int j = i + 1; j < options.size(); j++) {
-                if (sameFile(options.get(i).getValue(), options.get(j).getValue())) {
+                if (real(options.get(i).getValue()).equals(real(options.get(j).getValue()))) {
                     throw new UsageException(options.get(j).getKey() + " " + options.get(j).getValue() + " is also the "
                             + options.get(i).getKey() + ", which it would overwrite; choose another "
                             + options.get(j).getKey() + " path");
@@ -68,14 +62,40 @@ final class OutputFile {
         }
     }
 
-    private static boolean sameFile(Path a, Path b) {
-        if (a.toAbsolutePath().normalize().equals(b.toAbsolutePath().normalize())) {
-            return true;
+    private static String directoryProblem(Path directory) {
+        if (directory == null || !Files.exists(directory)) {
+            return "directory " + directory + " does not exist";
         }
+        if (!Files.isDirectory(directory)) {
+            return directory + " is not a directory";
+        }
+        return Files.isWritable(directory) ? null : "directory " + directory + " is not writable";
+    }
+
+    private static void refuseIf(String problem, Path file, String what, String option) {
+        if (problem != null) {
+            throw new RunFailure("cannot write " + what + " " + file + ": " + problem + "; choose another " + option
+                    + " path");
+        }
+    }
+
+    /** Where {@code file} is, or would be, once every link on the way is followed: two names of one file meet here. */
+    private static Path real(Path file) {
         try {
-            return Files.exists(a) && Files.exists(b) && Files.isSameFile(a, b); // links to one file
+            return Files.exists(file) ? file.toRealPath() : realParent(file).resolve(file.getFileName());
         } catch (IOException e) {
-            return false; // unreadable: not provably the same, and the write itself will say what is wrong
+            return file.toAbsolutePath().normalize(); // unreadable: compared by name, and the write will say what is wrong
+        }
+    }
+
+    private static Path realParent(Path file) {
+        Path target = file.toAbsolutePath();
+        try {
+            target = Files.exists(target) ? target.toRealPath() : target;
+            Path parent = target.getParent();
+            return parent != null && Files.exists(parent) ? parent.toRealPath() : parent;
+        } catch (IOException e) {
+            return target.getParent();
         }
     }
 }

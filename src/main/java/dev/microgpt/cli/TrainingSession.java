@@ -16,7 +16,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -97,7 +99,8 @@ final class TrainingSession {
                 }
                 if (firstStep == totalSteps) {
                     Main.LOG.warn("{} holds a finished run: nothing is left to train, so this only samples (as --predict"
-                            + " does); training longer is a new run with a larger --steps", checkpointFile);
+                            + " does); training longer is a new run with a larger --steps and a --checkpoint of its own",
+                            checkpointFile);
                 }
             }
             this.metrics = metrics;
@@ -117,26 +120,28 @@ final class TrainingSession {
                         save(engine, step, checkpointFile);
                     }
                 }, Interrupts::requested);
-            }
-            progress.summary();
-            switch (outcome.stop()) {
-                case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
-                        + ": the loss is " + outcome.lastLoss() + "; lower --learning-rate (it was " + adam.learningRate()
-                        + ")" + (lastSaved == null ? "" : "; the last good checkpoint is " + lastSaved
-                        + " (step " + lastSavedStep + ")"));
-                case INTERRUPTED -> {
-                    save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
-                    if (losses != null && outcome.stepsDone() > firstStep) {
-                        writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
+                progress.summary();
+                // Still under the handlers: a signal during these saves waits for them, as one during training does.
+                switch (outcome.stop()) {
+                    case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
+                            + ": the loss is " + outcome.lastLoss() + "; start again with a lower --learning-rate (it was "
+                            + adam.learningRate() + ") and a --checkpoint of its own" + (lastSaved == null ? ""
+                            : "; the last good checkpoint is " + lastSaved + " (step " + lastSavedStep + ")"));
+                    case INTERRUPTED -> {
+                        save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
+                        System.err.println("interrupted (" + Interrupts.requestName() + ") after step "
+                                + outcome.stepsDone() + " of " + totalSteps + "; checkpoint saved to " + lastSaved
+                                + " (continue with " + continueWith(lastSaved) + ")");
+                        String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
+                        if (failed != null) {
+                            System.err.println("error: " + failed);
+                        }
+                        return Interrupts.exitCode();
                     }
-                    System.err.println("interrupted (" + Interrupts.requestName() + ") after step " + outcome.stepsDone()
-                            + " of " + totalSteps + "; checkpoint saved to " + lastSaved + " (continue with "
-                            + continueWith(lastSaved) + ")");
-                    return Interrupts.exitCode();
-                }
-                case COMPLETED -> {
-                    if (outcome.stepsDone() > firstStep && (endStep < totalSteps || saving.savesAtEnd())) {
-                        save(engine, endStep, checkpointFile);
+                    case COMPLETED -> {
+                        if (outcome.stepsDone() > firstStep && (endStep < totalSteps || saving.savesAtEnd())) {
+                            save(engine, endStep, checkpointFile);
+                        }
                     }
                 }
             }
@@ -151,12 +156,9 @@ final class TrainingSession {
             }
             Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());
         }
-        if (losses != null && outcome.stepsDone() > firstStep) {
-            writePlot(report.plot(), firstStep + 1, losses, outcome.stepsDone() - firstStep);
-        }
-        if (metrics != null && metrics.failure() != null) {
-            throw new RunFailure(metrics.failure() + ", so its rows stop there; the run itself finished: choose another"
-                    + " --metrics path next time");
+        String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
+        if (failed != null) {
+            throw new RunFailure(failed);
         }
         return 0;
     }
@@ -171,7 +173,8 @@ final class TrainingSession {
      */
     private void checkOutputs(RunOptions.Report report) {
         Map<String, Path> files = new LinkedHashMap<>();
-        files.put("--input", options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        files.put(options.input() == null ? "dataset (the default --input)" : "--input",
+                options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
         files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
         files.put("--metrics", report.metrics());
         files.put("--plot", report.plot());
@@ -179,15 +182,23 @@ final class TrainingSession {
         if (saving.checkpointsAsked()) {
             OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
             if (resumed == null && Files.exists(checkpointFile)) {
-                throw new UsageException("--checkpoint " + checkpointFile + " already exists, and this new run would"
+                throw new RunFailure("--checkpoint " + checkpointFile + " already exists, and this new run would"
                         + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
             }
         }
         if (report.metrics() != null) {
             OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
+            if (!MetricsWriter.isMetricsOrAbsent(report.metrics())) {
+                throw new RunFailure("--metrics " + report.metrics() + " holds something else than metrics (its first"
+                        + " line is not " + MetricsWriter.HEADER + "), which they would replace; choose another --metrics");
+            }
         }
         if (report.plot() != null) {
             OutputFile.requireWritable(report.plot(), "the loss plot", "--plot");
+            if (!LossPlot.isPngOrAbsent(report.plot())) {
+                throw new RunFailure("--plot " + report.plot() + " holds something else than a PNG image, which the plot"
+                        + " would replace; choose another --plot");
+            }
         }
     }
 
@@ -196,16 +207,28 @@ final class TrainingSession {
         return "--resume --checkpoint " + checkpoint + (options.input() == null ? "" : " --input " + options.input());
     }
 
-    /** The loss curve, drawn last: a plot that cannot be written loses neither the samples nor the checkpoint. */
-    private void writePlot(Path png, int firstStep, double[] losses, int count) {
-        try {
-            LossPlot.write(png, firstStep, losses, count,
-                    "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
-        } catch (IOException e) {
-            throw new RunFailure("cannot write the loss plot to " + png + " (" + e.getMessage()
-                    + "); the run itself finished: choose another --plot path next time");
+    /**
+     * The loss curve of this session's steps, drawn last, after the checkpoint and the samples, so that a plot that
+     * cannot be written loses neither. Returns what went wrong with it or with the metrics, as an error line's text;
+     * null when nothing did.
+     */
+    private String finishOutputs(Path png, int firstStep, double[] losses, int stepsDone) {
+        List<String> failures = new ArrayList<>();
+        if (losses != null && stepsDone > firstStep) {
+            try {
+                LossPlot.write(png, firstStep + 1, losses, stepsDone - firstStep,
+                        "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
+                Main.LOG.info("loss curve written to {}", png);
+            } catch (IOException e) {
+                failures.add("cannot write the loss plot to " + png + " (" + e.getMessage() + "); choose another --plot"
+                        + " path next time");
+            }
         }
-        Main.LOG.info("loss curve written to {}", png);
+        if (metrics != null && metrics.failure() != null) {
+            failures.add(metrics.failure() + ", so its rows stop there; choose another --metrics path or free some space"
+                    + " next time");
+        }
+        return failures.isEmpty() ? null : String.join("; and ", failures);
     }
 
     /** The run's settings: the options, or for --resume the checkpoint's, refusing explicit contradictions. */

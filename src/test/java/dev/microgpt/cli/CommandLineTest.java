@@ -108,7 +108,7 @@ class CommandLineTest {
     /** --predict trains nothing: an option that only training honours would be silently dropped, so it is refused. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"--plot loss.png", "--metrics m.csv", "--checkpoint-every 5", "--stop-after 5", "--resume",
-        "--steps 50", "--input names.txt", "--learning-rate 0.5", "--threads 2"})
+        "--steps 50", "--input names.txt", "--learning-rate 0.5", "--threads 2", "--gpu-mode fused"})
     void predictRefusesWhatOnlyTrainingDoes(String options) throws Exception {
         String[] option = options.split(" ");
         String[] args = Stream.concat(Stream.of("--predict", "--checkpoint", "c.safetensors"),
@@ -410,7 +410,7 @@ class CommandLineTest {
         assumeTrue(Files.exists(Path.of("/dev/full")), "needs /dev/full, where every write fails as on a full disk");
         Result r = run("--input", "names.txt", "--steps", "300", "--checkpoint-every", "100", "--checkpoint",
                 "c.safetensors", "--metrics", "/dev/full", "--num-samples", "2");
-        assertOneLineError(r, 1, "metrics", "/dev/full", "the run itself finished");
+        assertOneLineError(r, 1, "metrics", "/dev/full", "free some space");
         assertTrue(r.stderr().contains("training goes on without them"), r.stderr());
         assertEquals(2, r.stdout().lines().count(), "the samples: " + r.stdout());
         assertEquals(300, CheckpointFile.read(dir.resolve("c.safetensors")).step());
@@ -421,11 +421,41 @@ class CommandLineTest {
     void aNewRunRefusesToReplaceAnExistingCheckpoint() throws Exception {
         assertEquals(0, run("--input", "names.txt", "--steps", "30", "--stop-after", "10", "--quiet").exitCode());
         byte[] before = Files.readAllBytes(dir.resolve("checkpoint.safetensors"));
-        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--stop-after", "4"), 2, "already exists",
+        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--stop-after", "4"), 1, "already exists",
                 "--resume");
-        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--checkpoint", "checkpoint.safetensors"), 2,
+        assertOneLineError(run("--input", "names.txt", "--steps", "8", "--checkpoint", "checkpoint.safetensors"), 1,
                 "already exists");
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
+    }
+
+    /**
+     * An output over a file of another kind (metrics over a checkpoint, a plot over text), or a checkpoint over a pipe,
+     * is refused before anything trains, and the file is left as it was.
+     */
+    @Test
+    void anOutputOverAFileOfAnotherKindIsRefused() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--quiet").exitCode());
+        byte[] checkpoint = Files.readAllBytes(dir.resolve("checkpoint.safetensors"));
+        Result metrics = run("--input", "names.txt", "--steps", "3", "--metrics", "checkpoint.safetensors");
+        assertOneLineError(metrics, 1, "--metrics", "something else than metrics");
+        assertArrayEquals(checkpoint, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
+        Files.writeString(dir.resolve("notes.png"), "my notes");
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "notes.png"), 1, "--plot",
+                "something else than a PNG");
+        assertEquals("my notes", Files.readString(dir.resolve("notes.png")));
+        assumeTrue(new ProcessBuilder("mkfifo", dir.resolve("pipe").toString()).start().waitFor() == 0, "needs mkfifo");
+        Result pipe = run("--input", "names.txt", "--steps", "3", "--checkpoint", "pipe");
+        assertOneLineError(pipe, 1, "--checkpoint", "not a regular file");
+        assertFalse(pipe.stderr().contains("step "), "refused before training: " + pipe.stderr());
+    }
+
+    /** Two outputs that meet through a linked directory are one file, even before either exists. */
+    @Test
+    void outputsThatMeetThroughALinkAreRefused() throws Exception {
+        Files.createSymbolicLink(dir.resolve("here"), dir);
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--checkpoint", "here/out.png", "--plot",
+                "out.png"), 2, "--plot", "is also the --checkpoint");
+        assertFalse(Files.exists(dir.resolve("out.png")));
     }
 
     /** An output that names the dataset or another output is refused before it overwrites anything. */
@@ -476,6 +506,22 @@ class CommandLineTest {
         assertArrayEquals(finished, Files.readAllBytes(checkpoint), "a finished run's checkpoint is not rewritten");
         Result predicted = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3");
         assertEquals(predicted.stdout(), again.stdout(), "it samples as --predict does");
+    }
+
+    /** A float32 checkpoint (a GPU's) resumed on the float64 CPU engine goes on, and says its precision changed. */
+    @Test
+    void resumingInAnotherPrecisionSaysSo() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "20", "--stop-after", "10", "--quiet").exitCode());
+        Path file = dir.resolve("checkpoint.safetensors");
+        Checkpoint c = CheckpointFile.read(file);
+        Files.delete(file);
+        CheckpointFile.write(file, new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.totalSteps(),
+                c.batchSize(), c.seed(), c.datasetSha256(), c.rng(), dev.microgpt.checkpoint.DType.F32, c.params(),
+                c.adamM(), c.adamV()));
+        Result resumed = run("--input", "names.txt", "--resume", "--quiet");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        assertTrue(resumed.stderr().contains("was trained in float32 (the GPU) and goes on in float64 (the CPU)"),
+                resumed.stderr());
     }
 
     /** A batched run resumes bitwise and keeps its batch size, on any threads: 2 straight, 1 then the default resumed. */
@@ -573,6 +619,22 @@ class CommandLineTest {
                 "--stop-after", Integer.toString(saved.step() + 5), "--quiet");
         assertEquals(0, resumed.exitCode(), resumed.stderr());
         assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
+    }
+
+    /** Interrupted, a run whose plot cannot be written still says where it saved and exits 130, the error after. */
+    @Test
+    void anInterruptedRunWhosePlotFailsStillSaysWhereItSaved() throws Exception {
+        Files.createSymbolicLink(dir.resolve("loss.png"), dir.resolve("missing/loss.png"));
+        Path err = dir.resolve("err.txt");
+        Process p = CommandLineRunner.start(dir, dir.resolve("out.txt"), err, "--input", "names.txt", "--steps",
+                "1000000", "--log-every", "100", "--plot", "loss.png");
+        awaitText(err, "step ", p);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        String stderr = Files.readString(err);
+        assertEquals(130, p.exitValue(), stderr);
+        assertTrue(stderr.matches("(?s).*interrupted \\(Ctrl-C\\).*checkpoint saved to interrupted-step\\d+"
+                + "\\.safetensors.*\nerror: cannot write the loss plot.*"), stderr);
     }
 
     /** Killed at random moments, a run always leaves a loadable checkpoint, which the next attempt resumes. */
