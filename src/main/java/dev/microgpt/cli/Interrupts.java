@@ -7,7 +7,8 @@ import sun.misc.SignalHandler;
 /**
  * Turns the first Ctrl-C or docker stop (SIGINT) or SIGTERM (kill, a scheduler's preemption) during training into a
  * request to stop at the next step boundary, so that the run can save a checkpoint; a second one ends the process at
- * once. Outside training both keep their usual effect: the handlers are put back when training ends.
+ * once, saying so. The handlers stay on until the run's last checkpoint is saved and are then put back, so that
+ * sampling, and everything before training, stops as usual.
  */
 final class Interrupts implements AutoCloseable {
 
@@ -27,6 +28,8 @@ final class Interrupts implements AutoCloseable {
             try {
                 previous[i] = Signal.handle(STOPPING[i], signal -> {
                     if (!REQUESTED.compareAndSet(0, signal.getNumber())) {
+                        System.err.println("stopped at once by a second signal, without saving; the last checkpoint"
+                                + " saved, if any, is intact");
                         Runtime.getRuntime().halt(exitCode(signal.getNumber()));
                     }
                 });

@@ -3,6 +3,7 @@ package dev.microgpt.cli;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -40,9 +41,6 @@ final class LossPlot {
      * @param losses    one per step
      */
     static void write(Path png, int firstStep, double[] losses, int count, String title) throws IOException {
-        if (count == 0) {
-            return; // nothing trained in this invocation (a resumed run that was already complete)
-        }
         System.setProperty("java.awt.headless", "true");
         int window = Math.max(1, Math.min(100, count / 10));
         double[] steps = new double[count];
@@ -73,8 +71,8 @@ final class LossPlot {
         smooth.setMarker(SeriesMarkers.NONE);
         smooth.setLineColor(new Color(220, 90, 20));
         smooth.setLineWidth(2.5f);
-        String file = png.toString();
-        String base = file.toLowerCase(java.util.Locale.ROOT).endsWith(".png") ? file.substring(0, file.length() - 4) : file;
-        BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
+        try (OutputStream out = Files.newOutputStream(png)) { // exactly the path named: the checks made were on it
+            BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
+        }
     }
 }

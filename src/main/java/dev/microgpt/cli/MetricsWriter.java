@@ -50,6 +50,9 @@ final class MetricsWriter implements AutoCloseable {
                 out.write(line);
                 out.newLine();
             }
+            if (resumedStep >= 0) {
+                out.flush(); // the rows kept from before the resume are on disk again before training can be killed
+            }
             return new MetricsWriter(path, out);
         } catch (IOException e) {
             throw cannotOpen(path, e);
@@ -59,7 +62,7 @@ final class MetricsWriter implements AutoCloseable {
     /** Whether {@code path} is missing, empty, or a file of metrics (its first line the header): one they may replace. */
     static boolean isMetricsOrAbsent(Path path) {
         if (!Files.isRegularFile(path)) {
-            return true; // missing, or a device such as /dev/stdout that is written, not replaced
+            return true; // missing, or not a regular file (a device such as /dev/null)
         }
         try (BufferedReader in = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
             String first = in.readLine();

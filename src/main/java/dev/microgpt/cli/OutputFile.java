@@ -21,9 +21,10 @@ final class OutputFile {
      * {@code option} that chose it (RunFailure).
      */
     static void requireWritable(Path file, String what, String option) {
-        String problem = Files.isDirectory(file) ? "it is a directory"
-                : Files.exists(file) ? (Files.isWritable(file) ? null : "the file is not writable")
-                : directoryProblem(file.toAbsolutePath().getParent());
+        Path landing = landing(file);
+        String problem = Files.isDirectory(landing) ? "it is a directory"
+                : Files.exists(landing) ? (Files.isWritable(landing) ? null : "the file is not writable")
+                : directoryProblem(landing.getParent());
         refuseIf(problem, file, what, option);
     }
 
@@ -79,10 +80,24 @@ final class OutputFile {
         }
     }
 
+    /** Where writing {@code file} in place lands: through its links, also one to a file not there yet (8 at most). */
+    private static Path landing(Path file) {
+        Path path = file.toAbsolutePath();
+        for (int hops = 0; hops < 8 && Files.isSymbolicLink(path); hops++) {
+            try {
+                path = path.resolveSibling(Files.readSymbolicLink(path)).toAbsolutePath();
+            } catch (IOException e) {
+                break; // unreadable: checked as it is, and the write will say what is wrong
+            }
+        }
+        return path;
+    }
+
     /** Where {@code file} is, or would be, once every link on the way is followed: two names of one file meet here. */
     private static Path real(Path file) {
+        Path landing = landing(file);
         try {
-            return Files.exists(file) ? file.toRealPath() : realParent(file).resolve(file.getFileName());
+            return Files.exists(landing) ? landing.toRealPath() : realParent(landing).resolve(landing.getFileName());
         } catch (IOException e) {
             return file.toAbsolutePath().normalize(); // unreadable: compared by name, and the write will say what is wrong
         }

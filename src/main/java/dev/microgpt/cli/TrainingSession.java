@@ -121,28 +121,32 @@ final class TrainingSession {
                     }
                 }, Interrupts::requested);
                 progress.summary();
-                // Still under the handlers: a signal during these saves waits for them, as one during training does.
                 switch (outcome.stop()) {
                     case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
                             + ": the loss is " + outcome.lastLoss() + "; start again with a lower --learning-rate (it was "
-                            + adam.learningRate() + ") and a --checkpoint of its own" + (lastSaved == null ? ""
+                            + adam.learningRate() + ")" + (lastSaved == null && resumed == null ? ""
+                            : " and a --checkpoint of its own") + (lastSaved == null ? ""
                             : "; the last good checkpoint is " + lastSaved + " (step " + lastSavedStep + ")"));
-                    case INTERRUPTED -> {
-                        save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
-                        System.err.println("interrupted (" + Interrupts.requestName() + ") after step "
-                                + outcome.stepsDone() + " of " + totalSteps + "; checkpoint saved to " + lastSaved
-                                + " (continue with " + continueWith(lastSaved) + ")");
-                        String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
-                        if (failed != null) {
-                            System.err.println("error: " + failed);
-                        }
-                        return Interrupts.exitCode();
-                    }
+                    case INTERRUPTED -> { } // saved below
                     case COMPLETED -> {
                         if (outcome.stepsDone() > firstStep && (endStep < totalSteps || saving.savesAtEnd())) {
                             save(engine, endStep, checkpointFile);
                         }
                     }
+                }
+                // Still under the handlers: a signal during training, or during the save above, stops the run here.
+                if (Interrupts.requested()) {
+                    if (lastSaved == null || lastSavedStep != outcome.stepsDone()) {
+                        save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
+                    }
+                    System.err.println("interrupted (" + Interrupts.requestName() + ") after step "
+                            + outcome.stepsDone() + " of " + totalSteps + "; checkpoint saved to " + lastSaved
+                            + " (continue with " + continueWith(lastSaved) + ")");
+                    String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
+                    if (failed != null) {
+                        System.err.println("error: " + failed);
+                    }
+                    return Interrupts.exitCode();
                 }
             }
             engine.readParameters(params);
@@ -189,8 +193,9 @@ final class TrainingSession {
         if (report.metrics() != null) {
             OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
             if (!MetricsWriter.isMetricsOrAbsent(report.metrics())) {
-                throw new RunFailure("--metrics " + report.metrics() + " holds something else than metrics (its first"
-                        + " line is not " + MetricsWriter.HEADER + "), which they would replace; choose another --metrics");
+                throw new RunFailure("--metrics " + report.metrics() + " does not start with this version's header ("
+                        + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
+                        + " replace; choose another --metrics or move it away");
             }
         }
         if (report.plot() != null) {

@@ -399,6 +399,9 @@ class CommandLineTest {
         assertFalse(missing.stderr().contains("step "), "nothing trained: " + missing.stderr());
         Files.createDirectory(dir.resolve("dir-" + file));
         assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "dir-" + file), 1, option, "directory");
+        Files.createSymbolicLink(dir.resolve("link-" + file), dir.resolve("gone/" + file)); // followed when checked
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", option, "link-" + file), 1, option, "gone",
+                "does not exist");
     }
 
     /**
@@ -437,7 +440,7 @@ class CommandLineTest {
         assertEquals(0, run("--input", "names.txt", "--steps", "4", "--stop-after", "2", "--quiet").exitCode());
         byte[] checkpoint = Files.readAllBytes(dir.resolve("checkpoint.safetensors"));
         Result metrics = run("--input", "names.txt", "--steps", "3", "--metrics", "checkpoint.safetensors");
-        assertOneLineError(metrics, 1, "--metrics", "something else than metrics");
+        assertOneLineError(metrics, 1, "--metrics", "holds something else");
         assertArrayEquals(checkpoint, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
         Files.writeString(dir.resolve("notes.png"), "my notes");
         assertOneLineError(run("--input", "names.txt", "--steps", "3", "--plot", "notes.png"), 1, "--plot",
@@ -456,6 +459,9 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--steps", "3", "--checkpoint", "here/out.png", "--plot",
                 "out.png"), 2, "--plot", "is also the --checkpoint");
         assertFalse(Files.exists(dir.resolve("out.png")));
+        Files.createSymbolicLink(dir.resolve("m.csv"), dir.resolve("c.safetensors")); // a link to a file not there yet
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--checkpoint", "c.safetensors", "--metrics",
+                "m.csv"), 2, "--metrics", "is also the --checkpoint");
     }
 
     /** An output that names the dataset or another output is refused before it overwrites anything. */
@@ -473,12 +479,13 @@ class CommandLineTest {
     }
 
     /**
-     * A plot that fails only when it is written (here a link into a missing directory, which passes the checks up
-     * front) costs neither the samples nor the checkpoint: they come first, then the one error line, exit 1.
+     * A plot that fails only when it is written (here a link to /dev/full, where every write fails as on a full disk)
+     * costs neither the samples nor the checkpoint: they come first, then the one error line, exit 1.
      */
     @Test
     void aPlotThatFailsAtTheEndLosesNothing() throws Exception {
-        Files.createSymbolicLink(dir.resolve("loss.png"), dir.resolve("missing/loss.png"));
+        assumeTrue(Files.exists(Path.of("/dev/full")), "needs /dev/full");
+        Files.createSymbolicLink(dir.resolve("loss.png"), Path.of("/dev/full"));
         Result r = run("--input", "names.txt", "--steps", "20", "--plot", "loss.png", "--num-samples", "4",
                 "--checkpoint", "c.safetensors");
         assertOneLineError(r, 1, "loss plot", "loss.png", "--plot");
@@ -595,7 +602,7 @@ class CommandLineTest {
         }
     }
 
-    /** Ctrl-C, or SIGTERM from kill, docker stop or a scheduler, saves a checkpoint and exits 128 + the signal. */
+    /** Ctrl-C (or docker stop, SIGINT), or SIGTERM from kill or a scheduler, saves a checkpoint and exits 128 + the signal. */
     @ParameterizedTest(name = "SIG{0}")
     @CsvSource({"INT, 130, Ctrl-C", "TERM, 143, SIGTERM"})
     void aStopSignalSavesACheckpointAndExits(String signal, int exitCode, String named) throws Exception {
@@ -624,7 +631,8 @@ class CommandLineTest {
     /** Interrupted, a run whose plot cannot be written still says where it saved and exits 130, the error after. */
     @Test
     void anInterruptedRunWhosePlotFailsStillSaysWhereItSaved() throws Exception {
-        Files.createSymbolicLink(dir.resolve("loss.png"), dir.resolve("missing/loss.png"));
+        assumeTrue(Files.exists(Path.of("/dev/full")), "needs /dev/full");
+        Files.createSymbolicLink(dir.resolve("loss.png"), Path.of("/dev/full"));
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, dir.resolve("out.txt"), err, "--input", "names.txt", "--steps",
                 "1000000", "--log-every", "100", "--plot", "loss.png");
