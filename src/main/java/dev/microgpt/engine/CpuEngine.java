@@ -77,11 +77,6 @@ public abstract class CpuEngine implements TrainingEngine {
         Adam.update(adam, step, numSteps, params, grads, adamM, adamV, from, to);
     }
 
-    /** Adam, overlapped with a backward that publishes each tensor's range once its gradient is final. */
-    protected final OverlappedAdam overlappedAdam(int rangesPerStep) {
-        return new OverlappedAdam(params, grads, adamM, adamV, rangesPerStep);
-    }
-
     /** Tells the base class that an overlapped Adam has updated every parameter and cleared every gradient. */
     protected final void adamApplied() {
         gradientsZero = true;

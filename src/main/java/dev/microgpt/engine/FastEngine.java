@@ -77,7 +77,7 @@ public final class FastEngine extends CpuEngine {
         this.passes[0] = new DocumentPass(layout, params);
         // lm_head, wte, wpe, and four tensors per block
         this.overlappedAdam = threads == 1 || layout.size() < MIN_OVERLAP_PARAMETERS ? null
-                : overlappedAdam(3 + 4 * layout.config().nLayer());
+                : new OverlappedAdam(this::adamOnRange, 3 + 4 * layout.config().nLayer());
         this.toAdam = overlappedAdam == null ? DocumentPass.NOWHERE : overlappedAdam::publish;
     }
 
@@ -157,7 +157,8 @@ public final class FastEngine extends CpuEngine {
         }
         clearGradients();
         this.batch = batch;
-        overlappedAdam.begin(adam, step, numSteps);
+        setAdam(adam, step, numSteps);
+        overlappedAdam.begin();
         team.run(trainOverlapped, 2);
         if (Double.isFinite(overlappedLoss)) {
             adamApplied();
@@ -210,9 +211,7 @@ public final class FastEngine extends CpuEngine {
             }
             sum += loss;
         }
-        this.adam = adam;
-        this.step = step;
-        this.numSteps = numSteps;
+        setAdam(adam, step, numSteps);
         nextSlice.set(0);
         // No more members than the documents had: a slice is a few microseconds of work, less than waking a thread.
         team.run(sumGroups, Math.min(g, (layout.size() + SLICE - 1) / SLICE));
@@ -260,9 +259,21 @@ public final class FastEngine extends CpuEngine {
                 }
             }
             if (adam != null) {
-                adamUpdate(adam, step, numSteps, from, to);
+                adamOnRange(from, to);
             }
         }
+    }
+
+    /** The step's Adam settings, for the members that update ranges of the parameters ({@link #adamOnRange}). */
+    private void setAdam(AdamConfig adam, int step, int numSteps) {
+        this.adam = adam;
+        this.step = step;
+        this.numSteps = numSteps;
+    }
+
+    /** Adam with this step's settings on the parameters [from, to). */
+    private void adamOnRange(int from, int to) {
+        adamUpdate(adam, step, numSteps, from, to);
     }
 
     /** Ends the engine's threads, if training started any. */

@@ -12,36 +12,28 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class OverlappedAdam {
 
-    private final double[] params;
-    private final double[] grads;
-    private final double[] m;
-    private final double[] v;
+    /** Adam on the parameters [from, to), with the step's settings: the engine's own update of a range. */
+    @FunctionalInterface
+    interface RangeUpdate {
+        void update(int from, int to);
+    }
+
+    private final RangeUpdate adam;
     private final int[] rangeFrom; // [ranges a step] the step's published ranges, in publishing order
     private final int[] rangeTo;   // [ranges a step]
     private final AtomicInteger claimed = new AtomicInteger(); // ranges of this step taken by either member
 
-    // The step's settings: written before the team runs the step, which hands them to the helper.
-    private AdamConfig adam;
-    private int step;
-    private int numSteps;
-
     private volatile int published;         // ranges published so far (written by the backward's member only)
     private volatile boolean backwardEnded; // nothing more will be published this step
 
-    OverlappedAdam(double[] params, double[] grads, double[] m, double[] v, int rangesPerStep) {
-        this.params = params;
-        this.grads = grads;
-        this.m = m;
-        this.v = v;
+    OverlappedAdam(RangeUpdate adam, int rangesPerStep) {
+        this.adam = adam;
         this.rangeFrom = new int[rangesPerStep];
         this.rangeTo = new int[rangesPerStep];
     }
 
-    /** Starts a step; call before the team runs it. */
-    void begin(AdamConfig adam, int step, int numSteps) {
-        this.adam = adam;
-        this.step = step;
-        this.numSteps = numSteps;
+    /** Starts a step; call before the team runs it, which hands this and the step's settings to the helper. */
+    void begin() {
         claimed.set(0);
         published = 0;
         backwardEnded = false;
@@ -88,7 +80,7 @@ final class OverlappedAdam {
         if (!claimed.compareAndSet(c, c + 1)) {
             return true; // the other member took range c: look again
         }
-        Adam.update(adam, step, numSteps, params, grads, m, v, rangeFrom[c], rangeTo[c]);
+        adam.update(rangeFrom[c], rangeTo[c]);
         return true;
     }
 }
