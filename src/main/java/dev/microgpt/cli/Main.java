@@ -9,6 +9,7 @@ import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -221,7 +222,7 @@ public final class Main implements Callable<Integer> {
      * What --predict refuses: it trains nothing, so these would do nothing or write nothing (--device passes, since the
      * launchers give it; sampling runs on the CPU).
      */
-    private static final List<String> TRAINING_ONLY = java.util.stream.Stream.concat(java.util.stream.Stream.of(
+    private static final List<String> TRAINING_ONLY = Stream.concat(Stream.of(
             "--resume", "--stop-after", "--checkpoint-every", "--metrics", "--plot", "--input", "--steps", "--batch-size",
             "--learning-rate", "--beta1", "--beta2", "--engine", "--threads", "--log-every"), GpuFlags.NAMES.stream())
             .toList();

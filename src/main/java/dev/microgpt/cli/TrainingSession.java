@@ -136,17 +136,7 @@ final class TrainingSession {
                 }
                 // Still under the handlers: a signal during training, or during the save above, stops the run here.
                 if (Interrupts.requested()) {
-                    if (lastSaved == null || lastSavedStep != outcome.stepsDone()) {
-                        save(engine, outcome.stepsDone(), interruptCheckpoint(outcome.stepsDone()));
-                    }
-                    System.err.println("interrupted (" + Interrupts.requestName() + ") after step "
-                            + outcome.stepsDone() + " of " + totalSteps + "; checkpoint saved to " + lastSaved
-                            + " (continue with " + continueWith(lastSaved) + ")");
-                    String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
-                    if (failed != null) {
-                        System.err.println("error: " + failed);
-                    }
-                    return Interrupts.exitCode();
+                    return stopOnRequest(engine, report.plot(), firstStep, losses, outcome.stepsDone());
                 }
             }
             engine.readParameters(params);
@@ -165,6 +155,23 @@ final class TrainingSession {
             throw new RunFailure(failed);
         }
         return 0;
+    }
+
+    /**
+     * A run asked to stop (Ctrl-C, SIGTERM) after {@code stepsDone}: saves it unless that step is saved already, says
+     * where, draws its plot so far, and returns the exit code; a plot that fails is said after, without hiding the rest.
+     */
+    private int stopOnRequest(TrainingEngine engine, Path png, int firstStep, double[] losses, int stepsDone) {
+        if (lastSaved == null || lastSavedStep != stepsDone) {
+            save(engine, stepsDone, interruptCheckpoint(stepsDone));
+        }
+        System.err.println("interrupted (" + Interrupts.requestName() + ") after step " + stepsDone + " of " + totalSteps
+                + "; checkpoint saved to " + lastSaved + " (continue with " + continueWith(lastSaved) + ")");
+        String failed = finishOutputs(png, firstStep, losses, stepsDone);
+        if (failed != null) {
+            System.err.println("error: " + failed);
+        }
+        return Interrupts.exitCode();
     }
 
     private static String precision(DType dtype) {
