@@ -10,6 +10,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.microgpt.bench.BenchReport.Row;
 import dev.microgpt.bench.BenchReport.Status;
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -211,6 +214,31 @@ class BenchReportTest {
         String md = Files.readString(dir.resolve(BenchReport.MARKDOWN));
         assertTrue(md.contains("- chart: ms_per_step.png not rendered: no row was measured"), md);
         assertTrue(md.contains("- unavailable: gpu-eager, gpu-fused: no usable CUDA driver or device (cudaErrorNoDevice)"), md);
+    }
+
+    /**
+     * The GPU bundle's runtime has neither the chart library nor AWT (bench/gpu-bundle.sh): the report is written there
+     * all the same, in a JVM whose class path lacks the library, and says why it has no chart.
+     */
+    @Test
+    void withoutTheChartLibraryTheReportIsWrittenWithoutItsCharts(@TempDir Path dir) throws Exception {
+        Path rowsFile = dir.resolve("rows.jsonl");
+        Files.writeString(rowsFile, String.join("\n", CPU_16, FUSED_16, CPU_BS8_16, FUSED_BS8_16) + "\n",
+                StandardCharsets.UTF_8);
+        String classPath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+                .filter(entry -> !entry.contains("xchart")).collect(Collectors.joining(File.pathSeparator));
+        Process report = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-cp", classPath, BenchReport.class.getName(), "--rows", rowsFile.toString(),
+                "--out", dir.toString()).redirectErrorStream(true).start();
+        String output = new String(report.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(report.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, report.exitValue(), output);
+        assertFalse(Files.exists(dir.resolve(BenchReport.CHART)) || Files.exists(dir.resolve(BenchReport.BATCH_CHART)));
+        String md = Files.readString(dir.resolve(BenchReport.MARKDOWN));
+        assertTrue(md.contains("ms_per_step.png not rendered: java.lang.NoClassDefFoundError")
+                && md.contains("docs_per_second.png not rendered: java.lang.NoClassDefFoundError")
+                && md.contains("no chart library or AWT here"), md);
+        assertTrue(md.contains("| gpu-fused | names | 16/16 | 4192 | 0.01 |"), md);
     }
 
     @Test
