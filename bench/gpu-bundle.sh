@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # bench/gpu-bundle.sh: packs the project for a bare CUDA machine (no JDK, no Maven, no network there) into .gpu/, under
 # 40 MiB so that it travels with the working tree, for bench/gpu-proof.sh to run there:
-#   .gpu/jre/            a Java runtime trimmed by jlink to the modules the classes use (plus jdk.zipfs, which
-#                        JUnit needs to read jars), its JVM's symbol tables stripped
+#   .gpu/jre.tar.gz      a Java runtime trimmed by jlink to the modules the classes use (plus jdk.zipfs, which
+#                        JUnit needs to read jars), packed (58 MiB unpacked, 19 packed); .gpu/java unpacks it on first
+#                        use outside .gpu/, so that a bundle rehearsed here still travels packed. From a Temurin JDK
+#                        where one is installed: Temurin is built on glibc 2.17 and runs on any CUDA 13 host, where
+#                        Debian's OpenJDK 17 needs glibc 2.34 (not on RHEL 8 or Ubuntu 20.04); .gpu/glibc names the
+#                        newest glibc the runtime needs
 #   .gpu/microgpt.jar    target/classes, built with -Dkernels.required=true (never a bundle without PTX)
 #   .gpu/tests.jar       target/test-classes
 #   .gpu/lib/            the dependency jars, test scope included, without what the device never loads: other
@@ -13,7 +17,7 @@
 #                        GPU runs are compared with them there
 #   .gpu/commit          the commit the bundle was built from (and whether sources had uncommitted changes)
 #   .gpu/java MAIN ...   runs a class;  .gpu/test [--include-tag TAG]  runs the tests (testing/BundleTestRunner: a
-#                        line per test, then the summary)
+#                        line per test, then the summary); .gpu/java -version  unpacks the runtime and names it
 # Usage, from anywhere in the checkout: bench/gpu-bundle.sh [--no-build]   (--no-build: package target/ as it is)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +40,8 @@ fi
 ls target/classes/kernels/*.ptx > /dev/null 2>&1 || { echo "gpu-bundle.sh: no PTX in target/classes; build with nvcc" >&2; exit 1; }
 
 rm -rf "$out"
+runtime=$(mktemp -d)
+trap 'rm -rf "$runtime"' EXIT
 mkdir -p "$out/lib" "$out/shared/data" "$out/cpu-losses"
 jar cf "$out/microgpt.jar" -C target/classes .  # as jars: the PTX is a megabyte of text
 jar cf "$out/tests.jar" -C target/test-classes .
@@ -57,15 +63,22 @@ EOF
 # The modules the project's own classes use, less java.desktop (plotting), plus what its libraries load at run time:
 # java.logging (JCuda) and jdk.zipfs (JUnit reading jars). The libraries' optional dependencies (XML, JNDI,
 # SQL) stay out: logback is configured in code (cli/LogConfigurator).
-modules=$(jdeps --ignore-missing-deps --print-module-deps --multi-release 17 target/classes target/test-classes \
+# The runtime's JDK: the newest Temurin here, else the JDK on PATH. Either runs the classes (built for release 17).
+runtime_jdk=$(ls -d /usr/lib/jvm/temurin-*-jdk* 2>/dev/null | sort -V | tail -1)
+runtime_jdk=${runtime_jdk:-$(dirname "$(dirname "$(readlink -f "$(command -v jlink)")")")}
+modules=$("$runtime_jdk/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 17 target/classes target/test-classes \
   | tr ',' '\n' | grep -vx java.desktop | paste -sd, -)
-jlink --add-modules "$modules,java.logging,jdk.zipfs" --strip-debug --no-header-files --no-man-pages \
-  --compress=2 --output "$out/jre"
-strip --strip-unneeded "$out/jre/lib/server/libjvm.so"  # its symbol tables: a fifth of it, of no use there
+"$runtime_jdk/bin/jlink" --add-modules "$modules,java.logging,jdk.zipfs" --strip-debug --no-header-files --no-man-pages \
+  --output "$runtime/jre"  # not compressed by jlink: gzip packs the whole runtime smaller
+strip --strip-unneeded "$runtime/jre/lib/server/libjvm.so"  # its symbol tables, where there are any: of no use there
+# The newest glibc the runtime asks for (JCuda's natives ask for 2.17): gpu-proof.sh prints it beside the host's
+find "$runtime/jre" -name '*.so' -o -path '*/bin/java' | xargs objdump -T 2>/dev/null | grep -o 'GLIBC_[0-9.]*' \
+  | sort -Vu | tail -1 | sed 's/GLIBC_//' > "$out/glibc"
+tar -czf "$out/jre.tar.gz" -C "$runtime" jre
 
 cp "$names" "$out/shared/data/names.txt"
 cpu_losses() {  # cpu_losses FILE OPTION...: the CPU fast engine's 1000 losses with these options
-  java --add-modules jdk.incubator.vector -cp "target/classes:$out/lib/*" dev.microgpt.cli.Main --device cpu \
+  "$runtime/jre/bin/java" --add-modules jdk.incubator.vector -cp "target/classes:$out/lib/*" dev.microgpt.cli.Main --device cpu \
     --input "$names" --metrics "$out/cpu-losses/$1" --quiet "${@:2}" > /dev/null 2>&1
 }
 for size in 16 32 64; do
@@ -79,20 +92,29 @@ commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- src kernels pom.xml || commit="$commit (with uncommitted changes to src, kernels or pom.xml)"
 echo "$commit" > "$out/commit"
 vector=$(echo "$modules" | tr ',' '\n' | grep -x jdk.incubator.vector || true)
-echo "${vector:+--add-modules $vector}" > "$out/jvm-options"
+# Java 22 and later warn at JCuda's System.loadLibrary unless native access is granted (17 takes the grant silently)
+echo "${vector:+--add-modules $vector }--enable-native-access=ALL-UNNAMED" > "$out/jvm-options"
+
+sha256sum "$out/jre.tar.gz" | cut -c1-16 > "$out/jre-id"
 
 cat > "$out/java" <<'EOF'
 #!/usr/bin/env bash
-# .gpu/java MAIN_CLASS [args]: runs a class of the project with its dependencies on the bundle's runtime
+# .gpu/java [--with-tests] MAIN_CLASS [args]: runs a class of the project with its dependencies (and its tests) on the
+# bundle's runtime, unpacked from jre.tar.gz into the temporary directory on first use
 here=$(cd "$(dirname "$0")" && pwd)
-exec "$here/jre/bin/java" $(cat "$here/jvm-options") ${JAVA_OPTS:-} -cp "$here/microgpt.jar:$here/lib/*" "$@"
+jre=${TMPDIR:-/tmp}/microgpt-jre-$(cat "$here/jre-id")
+if [ ! -x "$jre/jre/bin/java" ]; then  # unpacked aside and moved, so that a run cut short leaves no half runtime
+  rm -rf "$jre" "$jre.partial" && mkdir -p "$jre.partial" && tar -xzf "$here/jre.tar.gz" -C "$jre.partial" \
+    && mv "$jre.partial" "$jre" || { echo ".gpu/java: cannot unpack $here/jre.tar.gz into $jre" >&2; exit 1; }
+fi
+classpath="$here/microgpt.jar:$here/lib/*"
+[ "${1:-}" != --with-tests ] || { classpath="$here/microgpt.jar:$here/tests.jar:$here/lib/*"; shift; }
+exec "$jre/jre/bin/java" $(cat "$here/jvm-options") ${JAVA_OPTS:-} -cp "$classpath" "$@"
 EOF
 cat > "$out/test" <<'EOF'
 #!/usr/bin/env bash
 # .gpu/test [--include-tag TAG]: runs the project's tests (all of them without a tag)
-here=$(cd "$(dirname "$0")" && pwd)
-exec "$here/jre/bin/java" $(cat "$here/jvm-options") ${JAVA_OPTS:-} \
-  -cp "$here/microgpt.jar:$here/tests.jar:$here/lib/*" dev.microgpt.testing.BundleTestRunner "$@"
+exec "$(dirname "$0")/java" --with-tests dev.microgpt.testing.BundleTestRunner "$@"
 EOF
 chmod +x "$out/java" "$out/test"
 

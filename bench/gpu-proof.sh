@@ -65,7 +65,7 @@ logs=$(mktemp -d)
   echo
   echo '```'
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv 2>&1 | head -3
-  .gpu/jre/bin/java -version 2>&1 | head -1
+  echo "$(.gpu/java -version 2>&1 | grep -m1 version); it needs glibc $(cat .gpu/glibc), this machine has $(ldd --version 2>&1 | head -1)"
   echo "libcuda.so.1: $(ldconfig -p | grep -c 'libcuda.so.1 ') in ldconfig; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12 ') in ldconfig"
   echo "compute-sanitizer: $([ -x "$sanitizer" ] && echo "$sanitizer" || echo missing)"
   .gpu/java dev.microgpt.bench.GpuProbe 2>&1
