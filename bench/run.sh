@@ -35,6 +35,8 @@
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
 #   --warmup-steps W --steps S   fixed step counts for every row instead of calibrated ones (both needed)
+#   --time-emulated         time the GPU rows on the emulated CUDA device too: a rehearsal of their code, whose timings
+#                           are no GPU's (bench/gpu-proof.sh --rehearse)
 #   --out DIR               where everything goes (default bench/out)
 #   --java CMD              run the classes as `CMD MAIN_CLASS ARGS` (e.g. .gpu/java, the GPU bundle's launcher,
 #                           which honours JAVA_OPTS and adds the Vector API module itself) instead of
@@ -47,13 +49,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
-quick=0; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
+quick=0; time_emulated=(); input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
 engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --quick) quick=1; shift; continue ;;
+    --time-emulated) time_emulated=(--time-emulated); shift; continue ;;
   esac
   [ $# -ge 2 ] || die "$1 needs a value (see --help)"
   case "$1" in
@@ -190,7 +193,7 @@ failed=0
 step_benchmark() {
   local args rc summary
   args=(--bench-engine "$1" --dataset "$2" --input "$3" --n-embd "$4" --block-size "$4" --warmup-steps "$5" --steps "$6"
-    --repeats "$7")
+    --repeats "$7" "${time_emulated[@]}")
   echo "== StepBenchmark ${args[*]}" >> "$log"
   rm -f "$tmp/row"
   run_java dev.microgpt.bench.StepBenchmark "${args[@]}" --row-file "$tmp/row" > "$tmp/stdout" 2> "$tmp/stderr"
@@ -297,7 +300,7 @@ long_mean=$(awk 'NF { n++; c += length($0) } END { if (n) printf "%.0f", c / n }
 run_java dev.microgpt.bench.BenchReport --rows "$rows" --out "$out" \
   --meta "machine=$machine" --meta "gpu=${gpu:-unknown}" --meta "jvm flags=$jvm_flags" \
   --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "commit=$commit" \
-  --meta "run=$([ "$quick" = 1 ] && echo 'bench/run.sh --quick' || echo 'bench/run.sh'), $(( $(date +%s) - started )) s" \
+  --meta "run=bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')${time_emulated:+ --time-emulated}, $(( $(date +%s) - started )) s" \
   --meta "method=$method" \
   --dataset "names=$(basename "$input"): $names_docs documents of $names_mean characters on average, one per step, so a step trains on min(block_size, length + 1) positions" \
   --dataset "long=long-docs.txt: $long_docs documents of at least $min_chars characters ($long_mean on average), consecutive names of $(basename "$input") joined without a separator (same vocabulary and parameters), so a step trains on all block_size positions" \

@@ -54,6 +54,8 @@ public final class StepBenchmark implements Callable<Integer> {
     private static final com.google.gson.Gson JSON = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
     /** A failed row's reason, at most this many characters (its first line of stderr can be long). */
     static final int MAX_REASON = 300;
+    /** GPU busy time is profiled over this many steps, or over a repeat's steps where those are fewer. */
+    private static final int PROFILED_STEPS = 500;
 
     @Option(names = "--input", required = true, description = "Dataset, one document per line.")
     Path input;
@@ -117,6 +119,11 @@ public final class StepBenchmark implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "7", description = "Timed repeats; the median is reported (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--time-emulated",
+            description = "Time the GPU rows on the emulated CUDA device too, whose timings are no GPU's (the row's device"
+                    + " names it): a rehearsal of the GPU rows' code (bench/gpu-proof.sh --rehearse).")
+    boolean timeEmulated;
+
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
     }
@@ -178,14 +185,14 @@ public final class StepBenchmark implements Callable<Integer> {
 
     /**
      * Why the GPU engine with these options cannot be measured here, or null: cuBLAS first, as the trainer asks. The
-     * emulated device runs, but what it takes is no GPU's time, so it gives no row.
+     * emulated device runs, but what it takes is no GPU's time, so it gives no row unless --time-emulated asks for one.
      */
     private String gpuUnavailable() {
         if (gemm() == GemmBackend.cublas && !CublasSupport.status().usable()) {
             return CublasSupport.status().reason();
         }
         GpuSupport.Status gpu = GpuSupport.status();
-        if (gpu.emulated()) {
+        if (gpu.emulated() && !timeEmulated) {
             return "the CUDA device here is " + gpu.device() + ", which runs the kernels on the CPU: its timings are not the"
                     + " timings of a GPU";
         }
@@ -233,7 +240,8 @@ public final class StepBenchmark implements Callable<Integer> {
                 step += steps;
             }
             if (e instanceof GpuEngine gpu) {
-                gpuFields = gpuFields(gpu, run, documents, step, schedule, median(msPerStep));
+                gpuFields = gpuFields(gpu, run, documents, step, Math.min(PROFILED_STEPS, steps), schedule,
+                        median(msPerStep));
             }
         }
         String median = String.format(Locale.ROOT, "%.5f", median(msPerStep));
@@ -288,10 +296,9 @@ public final class StepBenchmark implements Callable<Integer> {
         };
     }
 
-    /** Busy time over 500 profiled steps (each operation between two events), next to the measured wall time. */
-    private static String gpuFields(GpuEngine gpu, TrainingRun run, int documents, int firstStep, int schedule,
-                                    double wallMs) {
-        int profiled = 500;
+    /** Busy time over {@code profiled} steps (each operation between two events), next to the measured wall time. */
+    private static String gpuFields(GpuEngine gpu, TrainingRun run, int documents, int firstStep, int profiled,
+                                    int schedule, double wallMs) {
         double busy = 0;
         DocumentBatch batch = new DocumentBatch(documents);
         for (int s = firstStep; s < firstStep + profiled; s++) {
