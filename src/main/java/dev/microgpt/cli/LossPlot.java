@@ -23,32 +23,31 @@ final class LossPlot {
     private LossPlot() {
     }
 
-    /** Whether {@code path} is missing, empty, or a PNG image: a file a new plot may replace. */
-    static boolean isPngOrAbsent(Path path) {
+    /** What {@code path} holds: a PNG image is OUTPUT, which a new plot replaces. */
+    static OutputFile.Contents contents(Path path) {
         if (!Files.isRegularFile(path)) {
-            return true;
+            return OutputFile.Contents.NOTHING;
         }
         try (InputStream in = Files.newInputStream(path)) {
             byte[] start = in.readNBytes(SIGNATURE.length);
-            return start.length == 0 || Arrays.equals(start, SIGNATURE);
+            return start.length == 0 ? OutputFile.Contents.NOTHING
+                    : Arrays.equals(start, SIGNATURE) ? OutputFile.Contents.OUTPUT : OutputFile.Contents.OTHER;
         } catch (IOException e) {
-            return false;
+            return OutputFile.Contents.UNREADABLE;
         }
     }
 
-    /**
-     * @param firstStep 1-based step of losses[0]
-     * @param losses    one per step
-     */
-    static void write(Path png, int firstStep, double[] losses, int count, String title) throws IOException {
+    static void write(Path png, LossCurve curve, String title) throws IOException {
         System.setProperty("java.awt.headless", "true");
+        double[] losses = curve.losses();
+        int count = losses.length;
         int window = Math.max(1, Math.min(100, count / 10));
         double[] steps = new double[count];
         double[] average = new double[count];
         double[] raw = new double[count];
         double sum = 0;
         for (int i = 0; i < count; i++) {
-            steps[i] = firstStep + i;
+            steps[i] = curve.firstStep() + i;
             raw[i] = losses[i];
             sum += losses[i];
             if (i >= window) {

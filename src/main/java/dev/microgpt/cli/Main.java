@@ -132,10 +132,12 @@ public final class Main implements Callable<Integer> {
     boolean predict;
 
     @Option(names = "--metrics", paramLabel = "FILE",
-            description = "Write every step's " + MetricsWriter.HEADER + " as CSV (appended to when resuming).")
+            description = "Write every step's " + MetricsWriter.HEADER + " as CSV (appended to when resuming; a new"
+                    + " run refuses a file that holds another run's rows).")
     Path metrics;
 
-    @Option(names = "--plot", paramLabel = "FILE.png", description = "Render the loss curve and its moving average to PNG.")
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Render the loss curve and its moving average to"
+            + " PNG: of the whole run when a resume's --metrics holds the earlier steps, else of this session's.")
     Path plot;
 
     @Option(names = "--log-every", paramLabel = "N", defaultValue = "0",

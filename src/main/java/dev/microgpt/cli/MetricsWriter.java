@@ -3,16 +3,19 @@ package dev.microgpt.cli;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s}. The loss and learning rate are
- * written with Double.toString, which round-trips exactly; elapsed_ms has microsecond resolution (on the GPU, the time
- * the step's group of losses was collected, so the steps of one group share it); the rates are this session's so far.
+ * written with Double.toString, which round-trips exactly; elapsed_ms is the training time since the run's first step,
+ * with microsecond resolution (on the GPU, the time the step's group of losses was collected, so the steps of one group
+ * share it), and goes on from the resumed step's row in a resumed run; the rates are this session's so far.
  * A file that cannot be opened fails the run before it trains; one that fails later (a full disk) stops the metrics,
  * never the training: it is logged then, and {@link #failure} says so at the end.
  */
@@ -23,11 +26,15 @@ final class MetricsWriter implements AutoCloseable {
 
     private final Path path;
     private final BufferedWriter out;
-    private String failure; // why the rows stopped, or null
+    private final LossCurve kept;           // the kept rows' losses up to the resumed step
+    private final long elapsedMicrosBefore; // the training time of the sessions before this one
+    private String failure;                 // why the rows stopped, or null
 
-    private MetricsWriter(Path path, BufferedWriter out) {
+    private MetricsWriter(Path path, BufferedWriter out, LossCurve kept, long elapsedMicrosBefore) {
         this.path = path;
         this.out = out;
+        this.kept = kept;
+        this.elapsedMicrosBefore = elapsedMicrosBefore;
     }
 
     /**
@@ -37,11 +44,21 @@ final class MetricsWriter implements AutoCloseable {
      */
     static MetricsWriter open(Path path, int resumedStep) throws IOException {
         List<String> kept = new ArrayList<>(List.of(HEADER));
+        double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows
+        boolean[] present = new boolean[losses.length];
+        double elapsedMs = 0;
         try {
             if (resumedStep >= 0 && Files.isRegularFile(path)) {
                 for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
-                    if (isRowUpTo(line, resumedStep)) {
+                    String[] row = rowUpTo(line, resumedStep);
+                    if (row != null) {
                         kept.add(line);
+                        int step = Integer.parseInt(row[0]);
+                        losses[step] = Double.parseDouble(row[1]);
+                        present[step] = true;
+                        if (step == resumedStep) {
+                            elapsedMs = Double.parseDouble(row[3]);
+                        }
                     }
                 }
             }
@@ -53,37 +70,61 @@ final class MetricsWriter implements AutoCloseable {
             if (resumedStep >= 0) {
                 out.flush(); // the rows kept from before the resume are on disk again before training can be killed
             }
-            return new MetricsWriter(path, out);
+            int last = Math.max(resumedStep, 0); // the last step before this session's
+            int first = last + 1;                 // the first of the kept steps without a gap up to it
+            while (first > 1 && present[first - 1]) {
+                first--;
+            }
+            LossCurve keptLosses = new LossCurve(first, Arrays.copyOfRange(losses, first, last + 1));
+            return new MetricsWriter(path, out, keptLosses, Math.round(elapsedMs * 1000));
         } catch (IOException e) {
             throw cannotOpen(path, e);
         }
     }
 
-    /** Whether {@code path} is missing, empty, or a file of metrics (its first line the header): one they may replace. */
-    static boolean isMetricsOrAbsent(Path path) {
+    /**
+     * The losses kept from the sessions before this one, of the steps without a gap up to the resumed step (none for a
+     * new run), for a plot of the whole run.
+     */
+    LossCurve kept() {
+        return kept;
+    }
+
+    /** What {@code path} holds: metrics are this version's header, then rows (OUTPUT when there is one). */
+    static OutputFile.Contents contents(Path path) {
         if (!Files.isRegularFile(path)) {
-            return true; // missing, or not a regular file (a device such as /dev/null)
+            return OutputFile.Contents.NOTHING; // missing, or not a regular file (a device such as /dev/null)
         }
         try (BufferedReader in = Files.newBufferedReader(path, StandardCharsets.UTF_8)) {
             String first = in.readLine();
-            return first == null || first.equals(HEADER);
+            if (first == null) {
+                return OutputFile.Contents.NOTHING;
+            }
+            if (!first.equals(HEADER)) {
+                return OutputFile.Contents.OTHER;
+            }
+            return in.readLine() == null ? OutputFile.Contents.NOTHING : OutputFile.Contents.OUTPUT;
+        } catch (CharacterCodingException e) {
+            return OutputFile.Contents.OTHER; // not UTF-8 text
         } catch (IOException e) {
-            return false; // not UTF-8 text, or unreadable: not metrics
+            return OutputFile.Contents.UNREADABLE;
         }
     }
 
-    private static boolean isRowUpTo(String line, int lastStep) {
+    /** The fields of {@code line} when it is a complete row of a step from 1 to {@code lastStep}, else null. */
+    private static String[] rowUpTo(String line, int lastStep) {
         String[] fields = line.split(",", -1);
         if (fields.length != COLUMNS) {
-            return false;
+            return null;
         }
         try {
             for (int i = 1; i < COLUMNS; i++) {
                 Double.parseDouble(fields[i]);
             }
-            return Integer.parseInt(fields[0]) <= lastStep;
+            int step = Integer.parseInt(fields[0]);
+            return step >= 1 && step <= lastStep ? fields : null;
         } catch (NumberFormatException e) {
-            return false;
+            return null;
         }
     }
 
@@ -92,7 +133,8 @@ final class MetricsWriter implements AutoCloseable {
             return;
         }
         try {
-            out.write(step + "," + loss + "," + learningRate + "," + (throughput.elapsedNanos() / 1000) / 1000.0 + ","
+            out.write(step + "," + loss + "," + learningRate + ","
+                    + (elapsedMicrosBefore + throughput.elapsedNanos() / 1000) / 1000.0 + ","
                     + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond()));
             out.newLine();
         } catch (IOException e) {

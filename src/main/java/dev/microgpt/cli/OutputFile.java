@@ -15,6 +15,18 @@ final class OutputFile {
     private OutputFile() {
     }
 
+    /** What a file an output is to replace holds already, as far as replacing it goes. */
+    enum Contents {
+        /** Nothing a run made: the file is missing or empty, holds a header alone, or is a device (/dev/null). */
+        NOTHING,
+        /** What this kind of output holds: a run's metrics rows, a PNG image. */
+        OUTPUT,
+        /** Something else, which the output must never replace. */
+        OTHER,
+        /** Unknown: the file cannot be read. */
+        UNREADABLE
+    }
+
     /**
      * Refuses {@code file}, written in place, when it is a directory or cannot be written, or when it is to be created
      * in a directory that is missing or cannot be written; the line names {@code what} it was to hold and the

@@ -198,20 +198,38 @@ final class TrainingSession {
             }
         }
         if (report.metrics() != null) {
-            OutputFile.requireWritable(report.metrics(), "metrics", "--metrics");
-            if (!MetricsWriter.isMetricsOrAbsent(report.metrics())) {
-                throw new RunFailure("--metrics " + report.metrics() + " does not start with this version's header ("
+            Path file = report.metrics();
+            OutputFile.requireWritable(file, "metrics", "--metrics");
+            switch (MetricsWriter.contents(file)) {
+                case NOTHING -> { }
+                case OUTPUT -> {
+                    if (resumed == null) {
+                        throw new RunFailure("--metrics " + file + " already holds another run's metrics, and this new"
+                                + " run would replace them; continue that run with --resume, or move it away or choose"
+                                + " another --metrics");
+                    }
+                }
+                case OTHER -> throw new RunFailure("--metrics " + file + " does not start with this version's header ("
                         + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
                         + " replace; choose another --metrics or move it away");
+                case UNREADABLE -> throw unreadable(file, "--metrics");
             }
         }
         if (report.plot() != null) {
-            OutputFile.requireWritable(report.plot(), "the loss plot", "--plot");
-            if (!LossPlot.isPngOrAbsent(report.plot())) {
-                throw new RunFailure("--plot " + report.plot() + " holds something else than a PNG image, which the plot"
-                        + " would replace; choose another --plot");
+            Path file = report.plot();
+            OutputFile.requireWritable(file, "the loss plot", "--plot");
+            switch (LossPlot.contents(file)) {
+                case NOTHING, OUTPUT -> { } // a plot is drawn anew from the losses
+                case OTHER -> throw new RunFailure("--plot " + file + " holds something else than a PNG image, which the"
+                        + " plot would replace; choose another --plot");
+                case UNREADABLE -> throw unreadable(file, "--plot");
             }
         }
+    }
+
+    private static RunFailure unreadable(Path file, String option) {
+        return new RunFailure(option + " " + file + " cannot be read, so this run cannot tell whether replacing it would"
+                + " lose anything; make it readable, or choose another " + option);
     }
 
     /** The options that continue this run from {@code checkpoint}: its file, and the dataset when one was named. */
@@ -220,15 +238,16 @@ final class TrainingSession {
     }
 
     /**
-     * The loss curve of this session's steps, drawn last, after the checkpoint and the samples, so that a plot that
-     * cannot be written loses neither. Returns what went wrong with it or with the metrics, as an error line's text;
-     * null when nothing did.
+     * The loss curve, drawn last, after the checkpoint and the samples, so that a plot that cannot be written loses
+     * neither: of this session's steps, after those of the earlier sessions that the metrics kept. Returns what went
+     * wrong with it or with the metrics, as an error line's text; null when nothing did.
      */
     private String finishOutputs(Path png, int firstStep, double[] losses, int stepsDone) {
         List<String> failures = new ArrayList<>();
         if (losses != null && stepsDone > firstStep) {
+            LossCurve before = metrics == null ? LossCurve.startingAt(firstStep + 1) : metrics.kept();
             try {
-                LossPlot.write(png, firstStep + 1, losses, stepsDone - firstStep,
+                LossPlot.write(png, before.then(losses, stepsDone - firstStep),
                         "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
                 Main.LOG.info("loss curve written to {}", png);
             } catch (IOException e) {

@@ -307,6 +307,9 @@ class CommandLineTest {
         for (int i = 1; i <= 40; i++) {
             assertTrue(rows.get(i).startsWith(i + ","), rows.get(i));
         }
+        double elapsedAt20 = Double.parseDouble(rows.get(20).split(",")[3]);
+        assertTrue(Double.parseDouble(rows.get(21).split(",")[3]) > elapsedAt20,
+                "elapsed_ms goes on from the resumed step's: " + rows.subList(20, 22));
     }
 
     @Test
@@ -429,6 +432,23 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--steps", "8", "--checkpoint", "checkpoint.safetensors"), 1,
                 "already exists");
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
+    }
+
+    /** Nor the metrics of another run; a file of a header alone holds none, and a resume goes on with its own. */
+    @Test
+    void aNewRunRefusesToReplaceAnotherRunsMetrics() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "6", "--stop-after", "3", "--checkpoint", "c.safetensors",
+                "--metrics", "m.csv", "--quiet").exitCode());
+        byte[] before = Files.readAllBytes(dir.resolve("m.csv"));
+        Result again = run("--input", "names.txt", "--steps", "6", "--metrics", "m.csv", "--plot", "p.png");
+        assertOneLineError(again, 1, "--metrics m.csv already holds another run's metrics", "--resume");
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("m.csv")));
+        assertFalse(Files.exists(dir.resolve("p.png")), "refused before training");
+        assertEquals(0, run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--metrics", "m.csv",
+                "--quiet").exitCode());
+        assertEquals(7, Files.readAllLines(dir.resolve("m.csv")).size(), "the header and steps 1 to 6");
+        Files.writeString(dir.resolve("header.csv"), MetricsWriter.HEADER + "\n");
+        assertEquals(0, run("--input", "names.txt", "--steps", "2", "--metrics", "header.csv", "--quiet").exitCode());
     }
 
     /**
