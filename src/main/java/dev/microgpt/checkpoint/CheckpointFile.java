@@ -24,6 +24,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -39,6 +41,8 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class CheckpointFile {
 
     private static final int LENGTH_BYTES = Long.BYTES;
+    /** The temporary files of the writes under way, for {@link #abandonWritesInProgress}. */
+    private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
 
     private CheckpointFile() {
     }
@@ -90,6 +94,7 @@ public final class CheckpointFile {
         } catch (IOException e) {
             throw cannotWrite(path, directory, e);
         }
+        IN_PROGRESS.add(temp);
         try {
             try (out) {
                 writeFully(out, ByteBuffer.allocate(LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN)
@@ -109,8 +114,24 @@ public final class CheckpointFile {
         } catch (RuntimeException | Error e) {
             discard(temp, e);
             throw e;
+        } finally {
+            IN_PROGRESS.remove(temp);
         }
         syncDirectory(directory);
+    }
+
+    /**
+     * Deletes the temporary files of the writes under way, for a process about to end at once (a second Ctrl-C during a
+     * save), which would leave them behind: each such write then fails, and the checkpoint it was to replace stays.
+     */
+    public static void abandonWritesInProgress() {
+        for (Path temp : IN_PROGRESS) {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException e) {
+                // the process is ending: a file that cannot be deleted stays, for the next write to remove
+            }
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.checkpoint.CheckpointFile;
 import java.util.concurrent.atomic.AtomicInteger;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
@@ -28,6 +29,7 @@ final class Interrupts implements AutoCloseable {
             try {
                 previous[i] = Signal.handle(STOPPING[i], signal -> {
                     if (!REQUESTED.compareAndSet(0, signal.getNumber())) {
+                        CheckpointFile.abandonWritesInProgress();
                         System.err.println("stopped at once by a second signal, without saving; the last checkpoint"
                                 + " saved, if any, is intact");
                         Runtime.getRuntime().halt(exitCode(signal.getNumber()));

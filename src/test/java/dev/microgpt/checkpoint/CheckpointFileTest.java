@@ -184,6 +184,30 @@ class CheckpointFileTest {
         assertEquals(List.of(path), listing(), "the temporary file is removed");
     }
 
+    /** A second Ctrl-C during a save ends the process at once, and first abandons the save: no temporary file stays. */
+    @Test
+    void aWriteAbandonedMidwayLeavesTheOldCheckpointAndNoTemporaryFile() throws IOException {
+        Path path = dir.resolve("run.ckpt");
+        Checkpoint old = TestCheckpoints.random(TestCheckpoints.WIDE, DType.F64, 10);
+        CheckpointFile.write(path, old);
+        List<Path> beforeAbandon = new ArrayList<>();
+        List<Path> atHalt = new ArrayList<>(); // what a process that ends right after abandoning leaves
+
+        assertThrows(CheckpointException.class, () -> CheckpointFile.write(path,
+                TestCheckpoints.random(TestCheckpoints.WIDE, DType.F64, 11), bytes -> {
+                    if (bytes > 200_000 && atHalt.isEmpty()) {
+                        beforeAbandon.addAll(listing());
+                        CheckpointFile.abandonWritesInProgress();
+                        atHalt.addAll(listing());
+                    }
+                }));
+
+        assertEquals(2, beforeAbandon.size(), "a temporary file was being written: " + beforeAbandon);
+        assertEquals(List.of(path), atHalt);
+        assertEquals(old, CheckpointFile.read(path));
+        assertEquals(List.of(path), listing());
+    }
+
     @Test
     void anUncheckedFailureMidwayAlsoRemovesTheTemporaryFile() throws IOException {
         Path path = dir.resolve("run.ckpt");
