@@ -45,7 +45,7 @@ public final class Main implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--input", paramLabel = "FILE", defaultValue = "input.txt",
-            description = "Dataset, one document per line. When the default input.txt is missing, the makemore names are downloaded (SHA-256 checked); without network a built-in list of names is used (default: ${DEFAULT-VALUE}).")
+            description = "Dataset, one document per line; - reads standard input. When the default input.txt is missing, the makemore names are downloaded (SHA-256 checked); without network a built-in list of names is used (default: ${DEFAULT-VALUE}).")
     Path input;
 
     @Option(names = "--n-embd", paramLabel = "N", defaultValue = "" + ModelConfig.DEFAULT_N_EMBD,

@@ -184,8 +184,10 @@ final class TrainingSession {
      */
     private void checkOutputs(RunOptions.Report report) {
         Map<String, Path> files = new LinkedHashMap<>();
-        files.put(options.input() == null ? "dataset (the default --input)" : "--input",
-                options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        if (!DatasetSource.STANDARD_INPUT.equals(options.input())) {
+            files.put(options.input() == null ? "dataset (the default --input)" : "--input",
+                    options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        }
         files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
         files.put("--metrics", report.metrics());
         files.put("--plot", report.plot());

@@ -2,6 +2,7 @@ package dev.microgpt.data;
 
 import dev.microgpt.model.Documents;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,7 +14,8 @@ import java.util.Locale;
 /**
  * Resolves the {@code --input} option into the documents to train on, as microgpt.py does and one step further:
  * <ol>
- *   <li>a file given explicitly is read with {@link Documents#read}; its errors propagate unchanged;</li>
+ *   <li>a file given explicitly is read with {@link Documents#read}, once (it may be a pipe), {@code -} standard input;
+ *       their errors propagate unchanged;</li>
  *   <li>otherwise {@code input.txt} in the working directory is read when it exists;</li>
  *   <li>otherwise the makemore names are downloaded from their pinned commit, checked against their SHA-256 and
  *       saved as {@code input.txt} (atomically, so an interrupted download never leaves a truncated file);</li>
@@ -31,6 +33,8 @@ public final class DatasetSource {
     /** Where microgpt.py downloads its dataset from: makemore's names at commit 988aa59. */
     public static final URI MAKEMORE_NAMES_URL =
             URI.create("https://raw.githubusercontent.com/karpathy/makemore/988aa59/names.txt");
+    /** The {@code --input} that names standard input. */
+    public static final Path STANDARD_INPUT = Path.of("-");
     /** SHA-256 of the file at {@link #MAKEMORE_NAMES_URL}. */
     public static final String MAKEMORE_NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d";
 
@@ -58,16 +62,30 @@ public final class DatasetSource {
      * @throws IOException                for other failures to read a file
      */
     public Dataset resolve(Path explicitInput) throws IOException {
+        if (STANDARD_INPUT.equals(explicitInput)) {
+            return readStandardInput(System.in);
+        }
         return explicitInput != null ? readFile(explicitInput) : readDefault();
     }
 
-    /** The documents of a file named by the user; never downloads and never falls back. */
+    /** The documents of a file named by the user, read once; never downloads and never falls back. */
     public Dataset readFile(Path file) throws IOException {
-        List<String> documents = Documents.read(file);
-        // Documents.read keeps its bytes to itself, so they are read again for the fingerprint; a file replaced in
-        // between would only make a resumed run report a different dataset, which is what it then is.
-        String sha256 = Sha256.hex(Files.readAllBytes(file));
-        return new Dataset(documents, Dataset.Origin.FILE, "read " + file, sha256);
+        byte[] bytes = Documents.readBytes(file);
+        return new Dataset(Documents.decode(bytes, "input file " + file), Dataset.Origin.FILE, "read " + file,
+                Sha256.hex(bytes));
+    }
+
+    /** The documents piped in, for {@code --input -}. */
+    static Dataset readStandardInput(InputStream in) throws IOException {
+        byte[] bytes;
+        try {
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new Documents.DatasetException("cannot read standard input (" + e.getMessage() + "); pipe the"
+                    + " documents in, one per line, or pass --input FILE");
+        }
+        return new Dataset(Documents.decode(bytes, "standard input"), Dataset.Origin.FILE, "read standard input",
+                Sha256.hex(bytes));
     }
 
     /** The documents of {@code input.txt}, downloading it first, or the built-in names when that fails. */

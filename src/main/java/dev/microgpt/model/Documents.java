@@ -31,18 +31,29 @@ public final class Documents {
     }
 
     public static List<String> read(Path path) throws IOException {
-        byte[] bytes;
+        return decode(readBytes(path), "input file " + path);
+    }
+
+    /** The bytes of a dataset file, read once (it may be a pipe); a file that cannot be read fails with one line. */
+    public static byte[] readBytes(Path path) throws DatasetException {
         try {
-            bytes = Files.readAllBytes(path);
+            return Files.readAllBytes(path);
         } catch (NoSuchFileException e) {
             throw new DatasetException("input file " + path + " does not exist; pass --input FILE with one document per line");
         } catch (IOException e) {
             throw new DatasetException("cannot read input file " + path + " (" + e.getMessage() + "); pass --input FILE,"
                     + " a readable file with one document per line");
         }
-        List<String> docs = parse(decodeUtf8(bytes, path));
+    }
+
+    /**
+     * The documents of a dataset's bytes; {@code source} names where they came from in the error of bytes that are not
+     * UTF-8 text or hold no document ("input file names.txt", "standard input").
+     */
+    public static List<String> decode(byte[] bytes, String source) throws DatasetException {
+        List<String> docs = parse(decodeUtf8(bytes, source));
         if (docs.isEmpty()) {
-            throw new DatasetException("input file " + path + " has no documents (it is empty or blank); put one document per line in it");
+            throw new DatasetException(source + " has no documents (it is empty or blank); put one document per line in it");
         }
         return docs;
     }
@@ -92,7 +103,7 @@ public final class Documents {
                 || c == 0x3000;
     }
 
-    private static String decodeUtf8(byte[] bytes, Path path) throws DatasetException {
+    private static String decodeUtf8(byte[] bytes, String source) throws DatasetException {
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -100,10 +111,10 @@ public final class Documents {
         try {
             return decoder.decode(in).toString();
         } catch (MalformedInputException e) {
-            throw new DatasetException("input file " + path + " is not UTF-8 text (bad byte near offset "
+            throw new DatasetException(source + " is not UTF-8 text (bad byte near offset "
                     + in.position() + "); convert it, e.g. with iconv -t UTF-8");
         } catch (CharacterCodingException e) {
-            throw new DatasetException("input file " + path + " is not UTF-8 text; convert it, e.g. with iconv -t UTF-8");
+            throw new DatasetException(source + " is not UTF-8 text; convert it, e.g. with iconv -t UTF-8");
         }
     }
 }

@@ -47,7 +47,12 @@ final class CommandLineRunner {
     }
 
     static Result run(Path workDir, String... args) throws IOException, InterruptedException {
-        return run(workDir, false, args);
+        return run(workDir, false, null, args);
+    }
+
+    /** As {@link #run}, with {@code stdin} as the program's standard input. */
+    static Result runReading(Path workDir, Path stdin, String... args) throws IOException, InterruptedException {
+        return run(workDir, false, stdin, args);
     }
 
     /**
@@ -55,14 +60,17 @@ final class CommandLineRunner {
      * taken off the library path: the program sees the machine's own driver, if any.
      */
     static Result runWithoutEmulatedDevice(Path workDir, String... args) throws IOException, InterruptedException {
-        return run(workDir, true, args);
+        return run(workDir, true, null, args);
     }
 
-    private static Result run(Path workDir, boolean withoutEmulatedDevice, String... args)
+    private static Result run(Path workDir, boolean withoutEmulatedDevice, Path stdin, String... args)
             throws IOException, InterruptedException {
         Path out = Files.createTempFile(workDir, "stdout", ".txt");
         Path err = Files.createTempFile(workDir, "stderr", ".txt");
         ProcessBuilder builder = builder(workDir, out, err, args);
+        if (stdin != null) {
+            builder.redirectInput(stdin.toFile());
+        }
         String emulated = System.getProperty("microgpt.emulated.cuda");
         String libraryPath = builder.environment().get("LD_LIBRARY_PATH");
         if (withoutEmulatedDevice && emulated != null && libraryPath != null) {

@@ -434,6 +434,22 @@ class CommandLineTest {
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
     }
 
+    /** A dash reads the dataset from standard input, and a run from it resumes with the same documents piped in. */
+    @Test
+    void aDashReadsTheDatasetFromStandardInput() throws Exception {
+        Path names = dir.resolve("names.txt");
+        Result piped = CommandLineRunner.runReading(dir, names, "--input", "-", "--steps", "6", "--stop-after", "3",
+                "--checkpoint", "c.safetensors", "--metrics", "piped.csv");
+        assertEquals(0, piped.exitCode(), piped.stderr());
+        assertTrue(piped.stderr().contains("dataset: read standard input"), piped.stderr());
+        assertTrue(piped.stderr().contains("--input -"), "the hint to continue: " + piped.stderr());
+        assertEquals(0, CommandLineRunner.runReading(dir, names, "--input", "-", "--resume", "--checkpoint",
+                "c.safetensors", "--metrics", "piped.csv", "--quiet").exitCode());
+        assertEquals(0, run("--input", "names.txt", "--steps", "6", "--metrics", "file.csv", "--quiet").exitCode());
+        assertEquals(Files.readAllLines(dir.resolve("file.csv")).stream().map(row -> row.split(",")[1]).toList(),
+                Files.readAllLines(dir.resolve("piped.csv")).stream().map(row -> row.split(",")[1]).toList());
+    }
+
     /** Nor the metrics of another run; a file of a header alone holds none, and a resume goes on with its own. */
     @Test
     void aNewRunRefusesToReplaceAnotherRunsMetrics() throws Exception {

@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.microgpt.model.Documents;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -17,8 +21,10 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -152,6 +158,45 @@ class DatasetSourceTest {
 
         assertEquals(assertThrows(Documents.DatasetException.class, () -> Documents.read(empty)).getMessage(),
                 error.getMessage());
+    }
+
+    /** A pipe (/dev/stdin, a process substitution) can be read once: the documents and the fingerprint share the read. */
+    @Test
+    void aPipeIsReadOnceForItsDocumentsAndItsFingerprint() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "needs mkfifo");
+        byte[] names = String.join("\n", randomNames()).getBytes(StandardCharsets.UTF_8);
+        Thread writer = new Thread(() -> {
+            try {
+                Files.write(fifo, names); // blocks until the reader opens the pipe; writes it once
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        writer.start();
+        Dataset dataset = assertTimeoutPreemptively(Duration.ofSeconds(20),
+                () -> source(namesUrl(), Sha256.hex(NAMES)).resolve(fifo));
+        writer.join();
+        assertEquals(Documents.parse(new String(names, StandardCharsets.UTF_8)), dataset.documents());
+        assertEquals(Sha256.hex(names), dataset.sha256());
+    }
+
+    @Test
+    void standardInputIsReadForADash() throws IOException {
+        byte[] names = String.join("\r\n", randomNames()).getBytes(StandardCharsets.UTF_8);
+        Dataset dataset = DatasetSource.readStandardInput(new ByteArrayInputStream(names));
+        assertEquals(Documents.parse(new String(names, StandardCharsets.UTF_8)), dataset.documents());
+        assertEquals(Sha256.hex(names), dataset.sha256());
+        assertEquals("read standard input", dataset.description());
+        Documents.DatasetException empty = assertThrows(Documents.DatasetException.class,
+                () -> DatasetSource.readStandardInput(new ByteArrayInputStream(new byte[0])));
+        assertTrue(empty.getMessage().startsWith("standard input has no documents"), empty.getMessage());
+    }
+
+    private static List<String> randomNames() {
+        Random random = new Random();
+        return random.ints(50, 1, 12).mapToObj(n -> random.ints(n, 'a', 'z' + 1)
+                .collect(StringBuilder::new, StringBuilder::appendCodePoint, StringBuilder::append).toString()).toList();
     }
 
     private void assertBuiltIn(Dataset dataset, String reason) {
