@@ -60,6 +60,11 @@ final class TrainingSession {
         run = TrainingRun.prepare(dataset.documents(), shape, seed);
         checkAgainstData();
         Main.LOG.info("num docs: {}", run.documents().size());
+        int cut = run.documentsCutByTheContext();
+        if (cut > 0) {
+            Main.LOG.info("{} of them have {} characters or more and train on their first {} positions only (block_size),"
+                    + " as in microgpt.py", cut, shape.blockSize(), shape.blockSize());
+        }
         Main.LOG.info("vocab size: {}", run.tokenizer().vocabSize());
         Main.LOG.info("num params: {}", run.layout().size());
 

@@ -61,6 +61,15 @@ public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer toke
         }
     }
 
+    /** How many documents the context cuts: those with more positions than block_size train on its first ones only. */
+    public int documentsCutByTheContext() {
+        int cut = 0;
+        for (int[] doc : tokens) {
+            cut += doc.length - 1 > layout.config().blockSize() ? 1 : 0;
+        }
+        return cut;
+    }
+
     /** Positions a document trains on: {@code n = min(block_size, len(tokens) - 1)}. */
     private int positionsOf(int[] documentTokens) {
         return Math.min(layout.config().blockSize(), documentTokens.length - 1);

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
 import dev.microgpt.cli.CommandLineRunner.Result;
+import dev.microgpt.model.Documents;
 import dev.microgpt.testing.BuiltinDataset;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -432,6 +433,21 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--steps", "8", "--checkpoint", "checkpoint.safetensors"), 1,
                 "already exists");
         assertArrayEquals(before, Files.readAllBytes(dir.resolve("checkpoint.safetensors")));
+    }
+
+    /** Documents longer than the context are cut to it, as in microgpt.py, and the run says how many. */
+    @Test
+    void theRunSaysHowManyDocumentsTheContextCuts() throws Exception {
+        List<String> names = Documents.read(dir.resolve("names.txt"));
+        long longer = names.stream().filter(name -> name.length() >= 6).count();
+        Result cut = run("--input", "names.txt", "--block-size", "6", "--steps", "1", "--num-samples", "0");
+        assertEquals(0, cut.exitCode(), cut.stderr());
+        assertTrue(longer > 0 && cut.stderr().contains(longer + " of them have 6 characters or more and train on their"
+                + " first 6 positions only"), cut.stderr());
+        int longest = names.stream().mapToInt(String::length).max().orElseThrow();
+        Result whole = run("--input", "names.txt", "--block-size", Integer.toString(longest + 1), "--steps", "1",
+                "--num-samples", "0");
+        assertFalse(whole.stderr().contains("characters or more"), whole.stderr());
     }
 
     /** A dash reads the dataset from standard input, and a run from it resumes with the same documents piped in. */
