@@ -1,10 +1,21 @@
 package dev.microgpt.gpu;
 
+import java.util.Set;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /** Checks the result codes of CUDA driver calls (JCuda's own exceptions are off: they do not say which call failed). */
 final class Cuda {
+
+    /**
+     * The errors of a kernel that faulted. A GPU runs kernels after their launch returns, so the fault comes back from
+     * whichever call follows, often not the launch of the kernel at fault (and from every call after: the context is
+     * lost).
+     */
+    private static final Set<Integer> KERNEL_FAULTS = Set.of(CUresult.CUDA_ERROR_ILLEGAL_ADDRESS,
+            CUresult.CUDA_ERROR_LAUNCH_TIMEOUT, CUresult.CUDA_ERROR_HARDWARE_STACK_ERROR,
+            CUresult.CUDA_ERROR_ILLEGAL_INSTRUCTION, CUresult.CUDA_ERROR_MISALIGNED_ADDRESS,
+            CUresult.CUDA_ERROR_INVALID_ADDRESS_SPACE, CUresult.CUDA_ERROR_INVALID_PC, CUresult.CUDA_ERROR_LAUNCH_FAILED);
 
     private Cuda() {
     }
@@ -12,7 +23,9 @@ final class Cuda {
     /** Throws unless {@code result} is CUDA_SUCCESS, with the driver's own description of the error. */
     static void check(int result, String call) {
         if (result != CUresult.CUDA_SUCCESS) {
-            throw new CudaException(call + " failed: " + CUresult.stringFor(result) + describe(result));
+            throw new CudaException(call + " failed: " + CUresult.stringFor(result) + describe(result)
+                    + (KERNEL_FAULTS.contains(result) ? " (a kernel's fault, reported by the call after it: with"
+                    + " CUDA_LAUNCH_BLOCKING=1 each launch waits for its kernel, so the failing one is named)" : ""));
         }
     }
 

@@ -35,7 +35,10 @@ public final class GpuSupport {
     private GpuSupport() {
     }
 
-    /** The cached answer; the first call probes (tens of milliseconds with a GPU, less without). */
+    /**
+     * The cached answer; the first call probes, loading the kernels: on a GPU the driver compiles their PTX for it, for
+     * seconds unless its compute cache (~/.nv/ComputeCache, CUDA_CACHE_PATH) holds them already.
+     */
     public static Status status() {
         return Holder.STATUS;
     }

@@ -95,7 +95,7 @@ class EmulatedDeviceTest {
         Launch launch = rmsnormForward(device.poisoned("y", (SIZE - 4) * ROW_FLOATS), SIZE);
         CudaException e = assertThrows(CudaException.class, () -> device.run(launch));
         assertMentions(e, "CUDA_ERROR_ILLEGAL_ADDRESS", "kernel rmsnorm_forward, thread", "an access to memory it may"
-                + " not touch", "0 bytes past the end of allocation");
+                + " not touch", "0 bytes past the end of allocation", "CUDA_LAUNCH_BLOCKING=1");
     }
 
     @Test
