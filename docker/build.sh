@@ -6,7 +6,8 @@
 #   docker/build.sh --tests   mvn verify instead: the whole test suite, with the kernels required
 #
 # Then it checks that the jar holds /kernels/NAME.ptx for every kernels/NAME.cu (all of one PTX ISA .version and
-# the requested .target) and /kernels/kernels.properties with built=true, lays out what the runtime image gets
+# the requested .target), beside it the machine code the build made (NAME.sm_90.cubin, kernels.properties' cuda.sass),
+# and /kernels/kernels.properties with built=true, lays out what the runtime image gets
 # under BUILD_DIR/docker-image (bin/microgpt, run-cpu.sh, run-gpu.sh, target/microgpt-jcuda.jar: the Dockerfile
 # copies it to /opt/microgpt) and runs that copy's launcher once (--help, and two CPU training steps).
 #
@@ -58,6 +59,7 @@ trap 'rm -rf "$check"' EXIT
 grep -qx 'built=true' "$check/kernels/kernels.properties" \
   || fail "$jar says the kernels were not built: $(tr '\n' ' ' < "$check/kernels/kernels.properties")"
 nvcc_version=$(sed -n 's/^nvcc\.version=.*cuda_\([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p' "$check/kernels/kernels.properties")
+sass=$(sed -n 's/^cuda\.sass=//p' "$check/kernels/kernels.properties")
 expected_target="sm_${arch#*_}"
 versions=()
 count=0
@@ -70,6 +72,7 @@ for cu in kernels/*.cu; do
   [ -n "$version" ] || fail "/kernels/$family.ptx declares no .version"
   [ "$target" = "$expected_target" ] \
     || fail "/kernels/$family.ptx has .target '$target', not $expected_target (CUDA_ARCH=$arch)"
+  [ -z "$sass" ] || [ -s "$check/kernels/$family.$sass.cubin" ] || fail "$jar has no /kernels/$family.$sass.cubin for $cu"
   versions+=("$version")
   count=$((count + 1))
 done
@@ -80,7 +83,7 @@ done
 distinct=$(printf '%s\n' "${versions[@]}" | sort -u)
 [ "$(printf '%s\n' "$distinct" | wc -l)" -eq 1 ] \
   || fail "the PTX files declare different .version values: $(echo "$distinct" | tr '\n' ' ')"
-echo "docker/build.sh: $jar holds $count kernels as PTX ISA $distinct, .target $expected_target" \
+echo "docker/build.sh: $jar holds $count kernels as PTX ISA $distinct, .target $expected_target${sass:+, and as $sass machine code}" \
   "(nvcc ${nvcc_version:-?}); the driver that loads them: see README, 'Run on a CUDA host with Docker'" >&2
 
 # The runtime image's /opt/microgpt, and one run of its launcher (which must not try to rebuild: no sources there).

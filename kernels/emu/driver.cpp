@@ -1659,6 +1659,11 @@ EMU_API CUresult cuModuleLoadData(Module** module, const void* image) {
     if (module == nullptr || image == nullptr) {
         return null_output("cuModuleLoadData");
     }
+    if (std::memcmp(image, "\x7f" "ELF", 4) == 0) {
+        // Machine code (a cubin): this device runs only the kernels of the PTX, compiled for the CPU. A driver answers
+        // so, without a word, for machine code of another GPU, and the caller loads the PTX instead.
+        return CUDA_ERROR_NO_BINARY_FOR_GPU;
+    }
     auto* m = new Module{t_current};
     if (CUresult r = parse_ptx(static_cast<const char*>(image), m, "cuModuleLoadData")) {
         delete m;

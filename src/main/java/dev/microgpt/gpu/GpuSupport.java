@@ -25,10 +25,11 @@ public final class GpuSupport {
      * @param device   the device's name, compute capability and driver, when usable
      * @param emulated whether the device is the emulated one (kernels/emu): it runs the kernels on the CPU, correctly and
      *                 thousands of times slower, so its timings are no GPU's and --device auto never picks it
+     * @param kernels  how the kernels loaded, when usable: as machine code for the GPU, or as PTX the driver compiled
      */
-    public record Status(boolean usable, String reason, String device, boolean emulated) {
+    public record Status(boolean usable, String reason, String device, boolean emulated, String kernels) {
         static Status unavailable(String reason) {
-            return new Status(false, reason, "", false);
+            return new Status(false, reason, "", false, "");
         }
     }
 
@@ -85,9 +86,10 @@ public final class GpuSupport {
                 return Status.unavailable(name + " has compute capability " + capability / 10 + "." + capability % 10
                         + "; the kernels need " + MIN_CAPABILITY / 10 + "." + MIN_CAPABILITY % 10 + " or newer");
             }
-            PrimaryContext.current().kernels(); // the modules load here, or the reason they cannot is found here
+            KernelLibrary kernels = PrimaryContext.current().kernels(); // the modules load here, or fail to
             return new Status(true, "", name + " (compute capability " + capability / 10 + "." + capability % 10
-                    + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10, name.contains(EMULATED_MARK));
+                    + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10, name.contains(EMULATED_MARK),
+                    kernels.loading());
         } catch (CudaException e) {
             String hint = e.getMessage().contains("UNSUPPORTED_PTX_VERSION")
                     ? "; the driver is older than the nvcc that built the kernels (PTX 9.0 from nvcc 13 needs R580+)"

@@ -16,16 +16,20 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 
 /**
- * The kernels of {@code kernels/*.cu}, loaded from the PTX the build put on the classpath, with one typed builder
- * per entry point. Shapes and launch configurations follow kernels/README.md: T = block_size rows in every
+ * The kernels of {@code kernels/*.cu}, loaded from what the build put on the classpath: the machine code for this GPU
+ * where the build made it (pom.xml's cuda.sass, the H100's and H200's sm_90), else the PTX, which the driver compiles
+ * for the GPU when it loads it (for seconds, unless its cache holds it). One typed builder per entry point. Shapes and launch configurations follow kernels/README.md: T = block_size rows in every
  * activation buffer, n read on the device from the step scalars {@code ss}. One library per process, loaded into the
  * {@link PrimaryContext} and kept there.
  */
@@ -49,7 +53,9 @@ final class KernelLibrary {
     /** Dynamic shared memory a launch may use without cuFuncSetAttribute. */
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
 
+    private final String architecture;        // the GPU's, as nvcc names it: sm_90
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
+    private final Set<String> fromPtx = new TreeSet<>(); // the families loaded from PTX
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<List<Integer>, Integer> attentionSharedBytes = new HashMap<>(); // (C, H, T) -> bytes
 
@@ -57,7 +63,8 @@ final class KernelLibrary {
      * Loads every family's module but the fused step's, so that a module the driver cannot load fails here; the
      * current context must be the primary one ({@link PrimaryContext#kernels}).
      */
-    KernelLibrary() {
+    KernelLibrary(String architecture) {
+        this.architecture = architecture;
         try {
             for (String family : FAMILIES) {
                 if (!family.equals(FUSED_FAMILY)) {
@@ -72,23 +79,56 @@ final class KernelLibrary {
         }
     }
 
+    /**
+     * A family's module: its machine code for this GPU where the build made it and the driver takes it, else its PTX
+     * (a driver refuses machine code it cannot run with NO_BINARY_FOR_GPU, as the emulated device refuses all).
+     */
     private synchronized CUmodule module(String family) {
         return modules.computeIfAbsent(family, f -> {
             CUmodule module = new CUmodule();
+            String machineCode = f + "." + architecture + ".cubin";
+            byte[] image = resource(machineCode, false);
+            if (image != null) {
+                int loaded = cuModuleLoadData(module, image);
+                if (loaded == CUresult.CUDA_SUCCESS) {
+                    return module;
+                }
+                if (loaded != CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU) {
+                    Cuda.check(loaded, "cuModuleLoadData(" + machineCode + ")");
+                }
+            }
             Cuda.check(cuModuleLoadData(module, ptx(f)), "cuModuleLoadData(" + f + ".ptx)");
+            fromPtx.add(f);
             return module;
         });
     }
 
+    /** How the modules loaded so far came: as machine code for this GPU, or as PTX the driver compiled. */
+    synchronized String loading() {
+        if (fromPtx.isEmpty()) {
+            return "machine code for " + architecture;
+        }
+        return fromPtx.size() == modules.size() ? "PTX, compiled by the driver for " + architecture
+                : "machine code for " + architecture + ", but " + String.join(", ", fromPtx) + " from PTX";
+    }
+
     /** The PTX text of a family, as the build wrote it. */
     static String ptx(String family) {
-        String resource = "/kernels/" + family + ".ptx";
+        return new String(resource(family + ".ptx", true), StandardCharsets.UTF_8);
+    }
+
+    /** A file the build put under /kernels on the class path; null where it is not there and not {@code required}. */
+    private static byte[] resource(String name, boolean required) {
+        String resource = "/kernels/" + name;
         try (InputStream in = KernelLibrary.class.getResourceAsStream(resource)) {
             if (in == null) {
+                if (!required) {
+                    return null;
+                }
                 throw new CudaException("kernel module " + resource + " is not on the class path: the kernels were"
                         + " not built (build with nvcc on PATH, or -Dkernels.required=true to make that an error)");
             }
-            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            return in.readAllBytes();
         } catch (IOException e) {
             throw new CudaException("cannot read " + resource + ": " + e.getMessage());
         }

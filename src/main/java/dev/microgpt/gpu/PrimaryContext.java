@@ -1,6 +1,9 @@
 package dev.microgpt.gpu;
 
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxReset;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
@@ -48,9 +51,20 @@ final class PrimaryContext {
     /** The kernels of kernels/*.cu, loaded into this context once (KernelLibrary says which modules load lazily). */
     synchronized KernelLibrary kernels() {
         if (kernels == null) {
-            kernels = new KernelLibrary();
+            kernels = new KernelLibrary(architecture());
         }
         return kernels;
+    }
+
+    /** The device's architecture as nvcc names it: sm_90 for compute capability 9.0. */
+    private String architecture() {
+        int[] major = {0};
+        int[] minor = {0};
+        Cuda.check(cuDeviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
+                "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MAJOR)");
+        Cuda.check(cuDeviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
+                "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MINOR)");
+        return "sm_" + major[0] + minor[0];
     }
 
     /**

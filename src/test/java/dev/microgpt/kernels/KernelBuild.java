@@ -83,6 +83,24 @@ final class KernelBuild {
         return props.getProperty("cuda.arch", "");
     }
 
+    /** The GPU the build assembled machine code for, e.g. sm_90; empty for none. */
+    String cudaSass() {
+        return props.getProperty("cuda.sass", "");
+    }
+
+    /** Names of the families whose machine code for {@link #cudaSass()} is on the classpath under /kernels, sorted. */
+    List<String> machineCodeFamilies() throws IOException {
+        String suffix = "." + cudaSass() + ".cubin";
+        try (Stream<Path> s = Files.list(ptxDir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(suffix))
+                    .map(n -> n.substring(0, n.length() - suffix.length())).sorted().collect(Collectors.toList());
+        }
+    }
+
+    byte[] machineCode(String family) throws IOException {
+        return Files.readAllBytes(ptxDir.resolve(family + "." + cudaSass() + ".cubin"));
+    }
+
     /** kernels/ of the checkout the build compiled. */
     Path sourceDir() {
         String dir = props.getProperty("source.dir", "");

@@ -3,8 +3,11 @@ package dev.microgpt.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
@@ -27,6 +30,20 @@ class KernelBuildTest {
         assertFalse(sources.isEmpty(), "no kernels/*.cu in " + build.sourceDir());
         assertEquals(sources, build.ptxFamilies(),
                 "the .cu files in " + build.sourceDir() + " and the /kernels/*.ptx on the classpath differ");
+    }
+
+    /** Beside every PTX its machine code for cuda.sass (the H100's sm_90), which that GPU loads without a JIT. */
+    @Test
+    void everyPtxHasItsMachineCode() throws IOException {
+        KernelBuild build = KernelBuild.load().requireBuilt();
+        assumeFalse(build.cudaSass().isEmpty(), "skipped: built with -Dcuda.sass= (no machine code)");
+        assertEquals(build.ptxFamilies(), build.machineCodeFamilies(), "the /kernels/*.ptx and *." + build.cudaSass()
+                + ".cubin on the classpath differ");
+        for (String family : build.machineCodeFamilies()) {
+            ByteBuffer elf = ByteBuffer.wrap(build.machineCode(family)).order(ByteOrder.LITTLE_ENDIAN);
+            assertEquals(0x464c457f, elf.getInt(0), family + ": not an ELF file");
+            assertEquals(190, elf.getShort(18), family + ": not CUDA machine code (ELF e_machine EM_CUDA)");
+        }
     }
 
     @Test
