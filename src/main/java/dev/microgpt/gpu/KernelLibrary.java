@@ -56,6 +56,7 @@ final class KernelLibrary {
     private final String architecture;        // the GPU's, as nvcc names it: sm_90
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Set<String> fromPtx = new TreeSet<>(); // the families loaded from PTX
+    private String machineCodeRefused = "";              // the driver's answer to the first machine code it refused
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<List<Integer>, Integer> attentionSharedBytes = new HashMap<>(); // (C, H, T) -> bytes
 
@@ -80,21 +81,22 @@ final class KernelLibrary {
     }
 
     /**
-     * A family's module: its machine code for this GPU where the build made it and the driver takes it, else its PTX
-     * (a driver refuses machine code it cannot run with NO_BINARY_FOR_GPU, as the emulated device refuses all).
+     * A family's module: its machine code for this GPU where the build made it and the driver takes it, else its PTX.
+     * Whatever the driver says to the machine code (NO_BINARY_FOR_GPU, as the emulated device says to all; a driver
+     * older than the nvcc that made it), the PTX is tried next: where it fails too, its error says more (a driver too
+     * old for its ISA), and where it loads, {@link #loading} says what became of the machine code.
      */
     private synchronized CUmodule module(String family) {
         return modules.computeIfAbsent(family, f -> {
             CUmodule module = new CUmodule();
-            String machineCode = f + "." + architecture + ".cubin";
-            byte[] image = resource(machineCode, false);
+            byte[] image = resource(f + "." + architecture + ".cubin", false);
             if (image != null) {
                 int loaded = cuModuleLoadData(module, image);
                 if (loaded == CUresult.CUDA_SUCCESS) {
                     return module;
                 }
-                if (loaded != CUresult.CUDA_ERROR_NO_BINARY_FOR_GPU) {
-                    Cuda.check(loaded, "cuModuleLoadData(" + machineCode + ")");
+                if (machineCodeRefused.isEmpty()) {
+                    machineCodeRefused = CUresult.stringFor(loaded);
                 }
             }
             Cuda.check(cuModuleLoadData(module, ptx(f)), "cuModuleLoadData(" + f + ".ptx)");
@@ -103,13 +105,14 @@ final class KernelLibrary {
         });
     }
 
-    /** How the modules loaded so far came: as machine code for this GPU, or as PTX the driver compiled. */
+    /** How the modules loaded so far came: as machine code for this GPU, or as PTX the driver compiled, and why. */
     synchronized String loading() {
+        String refused = machineCodeRefused.isEmpty() ? "" : " (the machine code refused: " + machineCodeRefused + ")";
         if (fromPtx.isEmpty()) {
             return "machine code for " + architecture;
         }
-        return fromPtx.size() == modules.size() ? "PTX, compiled by the driver for " + architecture
-                : "machine code for " + architecture + ", but " + String.join(", ", fromPtx) + " from PTX";
+        return (fromPtx.size() == modules.size() ? "PTX, compiled by the driver for " + architecture
+                : "machine code for " + architecture + ", but " + String.join(", ", fromPtx) + " from PTX") + refused;
     }
 
     /** The PTX text of a family, as the build wrote it. */

@@ -31,7 +31,8 @@ class KernelLoadingTest {
     void theEmulatedDeviceRefusesMachineCodeAndLoadsThePtx() {
         GpuSupport.Status gpu = GpuSupport.status();
         assumeTrue(gpu.emulated(), "the GPU here is " + gpu.device());
-        assertEquals("PTX, compiled by the driver for sm_90", gpu.kernels());
+        assertEquals("PTX, compiled by the driver for sm_90 (the machine code refused: CUDA_ERROR_NO_BINARY_FOR_GPU)",
+                gpu.kernels());
     }
 
     /** The architecture the build assembled machine code for (kernels.properties' cuda.sass), empty for none. */
