@@ -47,7 +47,7 @@ public final class BundleTestRunner {
         System.exit(summary.getSummary().getTotalFailureCount() == 0 ? 0 : 1);
     }
 
-    /** A line per test: ✔ or ✘ (with the failure's message), or skipped with the reason. */
+    /** A line per test: ✔, ✘ with the failure's message, or ↷ for one skipped or aborted by an assumption, with why. */
     private record Progress(PrintWriter out) implements TestExecutionListener {
         @Override
         public void executionSkipped(TestIdentifier test, String reason) {
@@ -57,9 +57,12 @@ public final class BundleTestRunner {
         @Override
         public void executionFinished(TestIdentifier test, TestExecutionResult result) {
             if (test.isTest()) {
-                boolean passed = result.getStatus() == TestExecutionResult.Status.SUCCESSFUL;
-                out.println((passed ? "✔ " : "✘ ") + test.getUniqueId()
-                        + result.getThrowable().map(e -> ": " + e).orElse(""));
+                String mark = switch (result.getStatus()) {
+                    case SUCCESSFUL -> "✔ ";
+                    case ABORTED -> "↷ ";
+                    case FAILED -> "✘ ";
+                };
+                out.println(mark + test.getUniqueId() + result.getThrowable().map(e -> ": " + e).orElse(""));
             }
         }
     }
