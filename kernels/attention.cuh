@@ -48,7 +48,8 @@ __device__ __forceinline__ AttentionWarp attention_warp(int C, int H, int T, flo
 // dst[d] = sum_{u in [u0, u1)} wgt[u] * rows[u * stride + d] for d < D, the whole warp cooperating:
 // for D >= 32 lanes take columns d = lane, lane + 32, ...; for D < 32 the warp splits into 32 / D groups of
 // D lanes, group g summing rows u0 + g, u0 + g + G, ..., and the groups' partial sums are added through
-// red (>= 32 floats of this warp's shared scratch). wgt is the warp's shared array.
+// red (>= 32 floats of this warp's shared scratch). wgt is the warp's shared array; both ways end at a __syncwarp,
+// so that every lane has read it before any lane writes it again.
 __device__ __forceinline__ void warp_weighted_rows(float* dst, const float* wgt, const float* rows, int stride,
                                                    int u0, int u1, int D, float* red) {
     int lane = lane_id();
@@ -60,6 +61,7 @@ __device__ __forceinline__ void warp_weighted_rows(float* dst, const float* wgt,
             }
             dst[d] = acc;
         }
+        __syncwarp();
         return;
     }
     int groups = WARP_SIZE / D;
