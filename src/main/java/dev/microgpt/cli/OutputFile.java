@@ -1,8 +1,10 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.data.DatasetSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -25,6 +27,65 @@ final class OutputFile {
         OTHER,
         /** Unknown: the file cannot be read. */
         UNREADABLE
+    }
+
+    /**
+     * Before any training: every file the run will write can be written, none is the dataset or another of them, and
+     * a new run ({@code resuming} false) replaces no other run's checkpoint or metrics (RunFailure, UsageException).
+     */
+    static void requireSafe(RunOptions options, boolean resuming) {
+        RunOptions.Saving saving = options.saving();
+        RunOptions.Report report = options.report();
+        Path checkpointFile = saving.checkpoint();
+        Map<String, Path> files = new LinkedHashMap<>();
+        if (!DatasetSource.STANDARD_INPUT.equals(options.input())) {
+            files.put(options.input() == null ? "dataset (the default --input)" : "--input",
+                    options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
+        }
+        files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
+        files.put("--metrics", report.metrics());
+        files.put("--plot", report.plot());
+        requireDistinct(files);
+        if (saving.checkpointsAsked()) {
+            requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
+            if (!resuming && Files.exists(checkpointFile)) {
+                throw new RunFailure("--checkpoint " + checkpointFile + " already exists, and this new run would"
+                        + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
+            }
+        }
+        if (report.metrics() != null) {
+            Path file = report.metrics();
+            requireWritable(file, "metrics", "--metrics");
+            switch (MetricsWriter.contents(file)) {
+                case NOTHING -> { }
+                case OUTPUT -> {
+                    if (!resuming) {
+                        throw new RunFailure("--metrics " + file + " already holds another run's metrics, and this new"
+                                + " run would replace them; continue that run with --resume, or move it away or choose"
+                                + " another --metrics");
+                    }
+                }
+                case OTHER -> throw new RunFailure("--metrics " + file + " does not start with this version's header ("
+                        + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
+                        + " replace; choose another --metrics or move it away");
+                case UNREADABLE -> throw unreadable(file, "--metrics");
+            }
+        }
+        if (report.plot() != null) {
+            Path file = report.plot();
+            requireWritable(file, "the loss plot", "--plot");
+            switch (LossPlot.contents(file)) {
+                case NOTHING, OUTPUT -> { } // a plot is drawn anew from the losses
+                case OTHER -> throw new RunFailure("--plot " + file + " holds something else than a PNG image, which the"
+                        + " plot would replace; choose another --plot");
+                case UNREADABLE -> throw unreadable(file, "--plot");
+            }
+        }
+    }
+
+    private static RunFailure unreadable(Path file, String option) {
+        return new RunFailure(option + " " + file + " cannot be read, so this run cannot tell whether replacing it would"
+                + " lose anything; make it readable, or choose another " + option);
     }
 
     /**

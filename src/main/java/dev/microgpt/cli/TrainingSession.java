@@ -17,9 +17,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One invocation that trains: fresh or resumed from a checkpoint, run to the end of the schedule or to
@@ -75,7 +73,7 @@ final class TrainingSession {
                     + totalSteps + "; choose a step in between");
         }
         RunOptions.Report report = options.report();
-        checkOutputs(report);
+        OutputFile.requireSafe(options, resumed != null);
 
         double[] params = new double[run.layout().size()];
         double[] losses = report.plot() == null ? null : new double[endStep - firstStep];
@@ -181,62 +179,6 @@ final class TrainingSession {
 
     private static String precision(DType dtype) {
         return dtype == DType.F32 ? "float32 (the GPU)" : "float64 (the CPU)";
-    }
-
-    /**
-     * Before any training: every file the run will write can be written, none is the dataset or another of them, and
-     * a new run's checkpoint replaces no other run's.
-     */
-    private void checkOutputs(RunOptions.Report report) {
-        Map<String, Path> files = new LinkedHashMap<>();
-        if (!DatasetSource.STANDARD_INPUT.equals(options.input())) {
-            files.put(options.input() == null ? "dataset (the default --input)" : "--input",
-                    options.input() == null ? Path.of(DatasetSource.DEFAULT_INPUT) : options.input());
-        }
-        files.put("--checkpoint", saving.checkpointsAsked() ? checkpointFile : null);
-        files.put("--metrics", report.metrics());
-        files.put("--plot", report.plot());
-        OutputFile.requireDistinct(files);
-        if (saving.checkpointsAsked()) {
-            OutputFile.requireReplaceable(checkpointFile, "checkpoint", "--checkpoint");
-            if (resumed == null && Files.exists(checkpointFile)) {
-                throw new RunFailure("--checkpoint " + checkpointFile + " already exists, and this new run would"
-                        + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
-            }
-        }
-        if (report.metrics() != null) {
-            Path file = report.metrics();
-            OutputFile.requireWritable(file, "metrics", "--metrics");
-            switch (MetricsWriter.contents(file)) {
-                case NOTHING -> { }
-                case OUTPUT -> {
-                    if (resumed == null) {
-                        throw new RunFailure("--metrics " + file + " already holds another run's metrics, and this new"
-                                + " run would replace them; continue that run with --resume, or move it away or choose"
-                                + " another --metrics");
-                    }
-                }
-                case OTHER -> throw new RunFailure("--metrics " + file + " does not start with this version's header ("
-                        + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
-                        + " replace; choose another --metrics or move it away");
-                case UNREADABLE -> throw unreadable(file, "--metrics");
-            }
-        }
-        if (report.plot() != null) {
-            Path file = report.plot();
-            OutputFile.requireWritable(file, "the loss plot", "--plot");
-            switch (LossPlot.contents(file)) {
-                case NOTHING, OUTPUT -> { } // a plot is drawn anew from the losses
-                case OTHER -> throw new RunFailure("--plot " + file + " holds something else than a PNG image, which the"
-                        + " plot would replace; choose another --plot");
-                case UNREADABLE -> throw unreadable(file, "--plot");
-            }
-        }
-    }
-
-    private static RunFailure unreadable(Path file, String option) {
-        return new RunFailure(option + " " + file + " cannot be read, so this run cannot tell whether replacing it would"
-                + " lose anything; make it readable, or choose another " + option);
     }
 
     /** The options that continue this run from {@code checkpoint}: its file, and the dataset when one was named. */
