@@ -13,7 +13,8 @@
 #                 cannot run), then memcheck on eager and fused 64/64, racecheck and synccheck on fused 16/16
 #   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, one
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
-#                 libcublas.so.12 loads, one document a step)
+#                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
+#                 started after 120 s (each takes several JVMs: 40 rows would need about 5 minutes)
 # The limits add up to about 16 minutes (each run 25 s, tests 130 s, sanitizer 145 s, bench 150 s); on a GPU a run
 # ends in seconds, so the command takes a few minutes, and a device call's own limit cuts the least valuable stage.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
@@ -193,7 +194,8 @@ if wants bench; then
   else
     engines="$engines gpu-eager-cublas gpu-graph-cublas"
   fi
-  scope=(--quick --sizes "16 64" --batch-sizes "1 128")
+  # Shorter repeats than --quick's, and no row started after 120 s, so that the report is written within the limit
+  scope=(--quick --sizes "16 64" --batch-sizes "1 128" --warmup-seconds 1 --repeat-seconds 0.2 --max-seconds 120)
   # Rehearsed on the emulated device at 16/16 with a few steps a row: the GPU rows' code runs, no GPU's timings
   [ "$rehearse" = 0 ] || scope=(--time-emulated --sizes 16 --batch-sizes "1 8" --warmup-steps 2 --steps 5 --repeats 1)
   timeout $((150 * slow)) bench/run.sh "${scope[@]}" --java .gpu/java --engines "$engines" --out "$logs/bench" \

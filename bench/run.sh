@@ -37,6 +37,8 @@
 #   --warmup-steps W --steps S   fixed step counts for every row instead of calibrated ones (both needed)
 #   --time-emulated         time the GPU rows on the emulated CUDA device too: a rehearsal of their code, whose timings
 #                           are no GPU's (bench/gpu-proof.sh --rehearse)
+#   --max-seconds S         start no row after S seconds, and write the report of the rows measured by then (rows go
+#                           names then long documents, each by size, each by engine), saying how many were left
 #   --out DIR               where everything goes (default bench/out)
 #   --java CMD              run the classes as `CMD MAIN_CLASS ARGS` (e.g. .gpu/java, the GPU bundle's launcher,
 #                           which honours JAVA_OPTS and adds the Vector API module itself) instead of
@@ -49,7 +51,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
 
-quick=0; time_emulated=(); input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
+quick=0; time_emulated=(); max_s=""; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
 engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-eager-cublas gpu-graph-cublas"
 fixed_warmup=""; fixed_steps=""; out=""; java_cmd=""; build_dir=target
 while [ $# -gt 0 ]; do
@@ -68,6 +70,7 @@ while [ $# -gt 0 ]; do
     --repeat-seconds) repeat_s=$2 ;;
     --warmup-seconds) warmup_s=$2 ;;
     --warmup-steps) fixed_warmup=$2 ;;
+    --max-seconds) max_s=$2 ;;
     --steps) fixed_steps=$2 ;;
     --out) out=$2 ;;
     --java) java_cmd=$2 ;;
@@ -112,6 +115,7 @@ engines=$(printf '%s\n' $batched | xargs)
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
 is_seconds "$repeat_s" || die "--repeat-seconds must be a positive number, got $repeat_s"
 is_seconds "$warmup_s" || die "--warmup-seconds must be a positive number, got $warmup_s"
+[ -z "$max_s" ] || is_count "$max_s" || die "--max-seconds must be a positive integer, got $max_s"
 if [ -n "$fixed_warmup$fixed_steps" ]; then
   if ! [[ $fixed_warmup =~ ^[0-9]+$ ]] || ! is_count "$fixed_steps"; then
     die "--warmup-steps W (0 or more) and --steps S (1 or more) go together"
@@ -186,6 +190,7 @@ run_java dev.microgpt.bench.LongDocuments --input "$input" --min-chars "$min_cha
   || die "could not make the long documents from $input (see $log)" 1
 
 failed=0
+left=0  # rows not started, past --max-seconds
 
 # step_benchmark ENGINE DATASET_KEY FILE SIZE WARMUP STEPS REPEATS: one StepBenchmark run, its JSON row into
 # $tmp/row and what it printed of it into $status (measured, unavailable), $median and $min (ms/step); when it failed,
@@ -266,10 +271,16 @@ for key in names long; do
   if [ "$key" = names ]; then file=$input; else file=$long; fi
   for size in $sizes; do
     for engine in $engines; do
+      if [ -n "$max_s" ] && [ $(( $(date +%s) - started )) -ge "$max_s" ]; then
+        left=$((left + 1))
+        continue
+      fi
       measure "$engine" "$key" "$file" "$size"
     done
   done
 done
+
+[ "$left" = 0 ] || echo "bench/run.sh: $left rows left unmeasured at --max-seconds $max_s" >&2
 
 # What the report says it was measured on.
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | xargs)
@@ -300,7 +311,7 @@ long_mean=$(awk 'NF { n++; c += length($0) } END { if (n) printf "%.0f", c / n }
 run_java dev.microgpt.bench.BenchReport --rows "$rows" --out "$out" \
   --meta "machine=$machine" --meta "gpu=${gpu:-unknown}" --meta "jvm flags=$jvm_flags" \
   --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "commit=$commit" \
-  --meta "run=bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')${time_emulated:+ --time-emulated}, $(( $(date +%s) - started )) s" \
+  --meta "run=bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')${time_emulated:+ --time-emulated}, $(( $(date +%s) - started )) s$([ "$left" = 0 ] || echo ", $left rows left unmeasured at --max-seconds $max_s")" \
   --meta "method=$method" \
   --dataset "names=$(basename "$input"): $names_docs documents of $names_mean characters on average, one per step, so a step trains on min(block_size, length + 1) positions" \
   --dataset "long=long-docs.txt: $long_docs documents of at least $min_chars characters ($long_mean on average), consecutive names of $(basename "$input") joined without a separator (same vocabulary and parameters), so a step trains on all block_size positions" \
