@@ -30,6 +30,14 @@ case "${1:-}" in
 esac
 names=../shared/data/names.txt
 [ -f "$names" ] || { echo "gpu-bundle.sh: $names is missing: the runs on the GPU train on it" >&2; exit 1; }
+# The runtime's JDK: the newest Temurin here, else the JDK on PATH. Either runs the classes (built for release 17).
+runtime_jdk=$( { ls -d /usr/lib/jvm/temurin-*-jdk* 2>/dev/null || true; } | sort -V | tail -1)
+if [ -z "$runtime_jdk" ]; then
+  runtime_jdk=$(dirname "$(dirname "$(readlink -f "$(command -v jlink || echo /jlink/missing)")")")
+  echo "gpu-bundle.sh: no Temurin JDK in /usr/lib/jvm; the runtime comes from $runtime_jdk, whose glibc the GPU" \
+    "machine must have (.gpu/glibc)" >&2
+fi
+[ -x "$runtime_jdk/bin/jlink" ] || { echo "gpu-bundle.sh: no jlink (a JDK 17 or newer) to make the runtime with" >&2; exit 1; }
 out=.gpu
 mkdir -p .git/info
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
@@ -63,9 +71,6 @@ EOF
 # The modules the project's own classes use, less java.desktop (plotting), plus what its libraries load at run time:
 # java.logging (JCuda) and jdk.zipfs (JUnit reading jars). The libraries' optional dependencies (XML, JNDI,
 # SQL) stay out: logback is configured in code (cli/LogConfigurator).
-# The runtime's JDK: the newest Temurin here, else the JDK on PATH. Either runs the classes (built for release 17).
-runtime_jdk=$(ls -d /usr/lib/jvm/temurin-*-jdk* 2>/dev/null | sort -V | tail -1)
-runtime_jdk=${runtime_jdk:-$(dirname "$(dirname "$(readlink -f "$(command -v jlink)")")")}
 modules=$("$runtime_jdk/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 17 target/classes target/test-classes \
   | tr ',' '\n' | grep -vx java.desktop | paste -sd, -)
 "$runtime_jdk/bin/jlink" --add-modules "$modules,java.logging,jdk.zipfs" --strip-debug --no-header-files --no-man-pages \

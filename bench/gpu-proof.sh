@@ -15,8 +15,9 @@
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
 #                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
 #                 started after 120 s (each takes several JVMs: 40 rows would need about 5 minutes)
-# The limits add up to about 16 minutes (each run 25 s, tests 130 s, sanitizer 145 s, bench 150 s); on a GPU a run
-# ends in seconds, so the command takes a few minutes, and a device call's own limit cuts the least valuable stage.
+# The limits add up to about 16 minutes (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s,
+# sanitizer 145 s, bench 150 s); on a GPU a run ends in seconds, so the command takes a few minutes, and a device
+# call's own limit cuts the least valuable stage.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
 # Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
@@ -77,13 +78,15 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "libcuda.so.1: $(ldconfig -p | grep -c 'libcuda.so.1 ') in ldconfig; libcublas.so.12: $(ldconfig -p | grep -c 'libcublas.so.12 ') in ldconfig"
   echo "compute-sanitizer: $([ -x "$sanitizer" ] && echo "$sanitizer" || echo missing)"
   echo "libnvidia-ptxjitcompiler.so.1 (loads PTX): $(ldconfig -p | grep -c 'libnvidia-ptxjitcompiler.so.1 ') in ldconfig"
-  .gpu/java dev.microgpt.bench.GpuProbe 2>&1
+  # The probe loads every module (and says whether as machine code or PTX), into a cache of its own: the first run
+  # below finds the shared one empty.
+  CUDA_CACHE_PATH=$(mktemp -d) timeout $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe 2>&1
   probe=$?
   if [ "$probe" = 0 ] || [ "$probe" = 3 ]; then  # a one-step fused run loads every module, the fused step's too
     for cache in empty full; do
       start=$(millis)
-      .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --input "$names" --steps 1 --num-samples 0 \
-        --quiet > /dev/null 2>&1
+      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --input "$names" --steps 1 \
+        --num-samples 0 --quiet > /dev/null 2>&1
       status=$?
       echo "a one-step fused run, start to end, the driver's cache $cache: $(( $(millis) - start )) ms (exit $status)"
     done
@@ -162,8 +165,9 @@ if wants sanitizer; then
   note ""
   note "## compute-sanitizer"
   # tool mode size steps limit: the canary first; if it cannot run, the rest is skipped
+  canary="memcheck fused 16 5 40"
   [ -x "$sanitizer" ] || note "- compute-sanitizer is not here: stage skipped"
-  [ -x "$sanitizer" ] && for run in "memcheck fused 16 5 40" "memcheck eager 64 20 25" "memcheck fused 64 20 25" "racecheck fused 16 5 30" \
+  [ -x "$sanitizer" ] && for run in "$canary" "memcheck eager 64 20 25" "memcheck fused 64 20 25" "racecheck fused 16 5 30" \
              "synccheck fused 16 5 25"; do
     read -r tool mode size n limit <<< "$run"
     log="$logs/$tool-$mode-$size.txt"
@@ -171,7 +175,7 @@ if wants sanitizer; then
       --gpu-mode "$mode" --input "$names" --n-embd "$size" --block-size "$size" --steps "$n" --quiet > "$log" 2>&1
     status=$?
     note "- $tool, $mode $size/$size, $n steps: exit $status; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
-    if [ "$run" = "memcheck fused 16 5 40" ] && ! grep -q 'ERROR SUMMARY' "$log"; then
+    if [ "$run" = "$canary" ] && ! grep -q 'ERROR SUMMARY' "$log"; then
       if [ "$status" = 124 ]; then
         note "- the canary ran out of its $((limit * slow)) s (the kernels' JIT under the tool?): stage stopped"
       else

@@ -27,7 +27,7 @@ public final class GpuProbe {
             System.out.println("GPU engine unusable: " + status.reason());
             System.exit(1);
         }
-        System.out.println("GPU engine usable: " + status.device() + "; kernels loaded as " + status.kernels()
+        System.out.println("GPU engine usable: " + status.device() + "; kernels loaded as " + GpuSupport.loadEveryKernel()
                 + (status.emulated() ? " - the emulated device: no timing taken on it is a GPU's" : ""));
         System.exit(status.emulated() ? EMULATED : 0);
     }

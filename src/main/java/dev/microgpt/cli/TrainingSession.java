@@ -127,8 +127,8 @@ final class TrainingSession {
                 switch (outcome.stop()) {
                     case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
                             + ": the loss is " + outcome.lastLoss() + "; start again with a lower --learning-rate (it was "
-                            + adam.learningRate() + ")" + (lastSaved == null && resumed == null ? ""
-                            : " and a --checkpoint of its own") + (lastSaved == null ? ""
+                            + adam.learningRate() + ")" + another(lastSaved != null || resumed != null, report)
+                            + (lastSaved == null ? ""
                             : "; the last good checkpoint is " + lastSaved + " (step " + lastSavedStep + ")"));
                     case INTERRUPTED -> { } // saved below
                     case COMPLETED -> {
@@ -175,6 +175,21 @@ final class TrainingSession {
             System.err.println("error: " + failed);
         }
         return Interrupts.exitCode();
+    }
+
+    /**
+     * " and another --checkpoint and --metrics": the files a run started again must not share with this one, which a
+     * new run would refuse to replace (a checkpoint there is, metrics given); empty when there are none.
+     */
+    private static String another(boolean checkpointThere, RunOptions.Report report) {
+        List<String> options = new ArrayList<>();
+        if (checkpointThere) {
+            options.add("--checkpoint");
+        }
+        if (report.metrics() != null) {
+            options.add("--metrics");
+        }
+        return options.isEmpty() ? "" : " and another " + String.join(" and ", options);
     }
 
     private static String precision(DType dtype) {

@@ -25,7 +25,8 @@ final class Cuda {
         if (result != CUresult.CUDA_SUCCESS) {
             throw new CudaException(call + " failed: " + CUresult.stringFor(result) + describe(result)
                     + (KERNEL_FAULTS.contains(result) ? " (a kernel's fault, reported by the call after it: with"
-                    + " CUDA_LAUNCH_BLOCKING=1 each launch waits for its kernel, so the failing one is named)" : ""));
+                    + " CUDA_LAUNCH_BLOCKING=1 and --gpu-mode eager each kernel is a launch that waits for it, so the"
+                    + " failing one is named)" : ""));
         }
     }
 

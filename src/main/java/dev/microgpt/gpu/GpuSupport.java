@@ -25,11 +25,10 @@ public final class GpuSupport {
      * @param device   the device's name, compute capability and driver, when usable
      * @param emulated whether the device is the emulated one (kernels/emu): it runs the kernels on the CPU, correctly and
      *                 thousands of times slower, so its timings are no GPU's and --device auto never picks it
-     * @param kernels  how the kernels loaded, when usable: as machine code for the GPU, or as PTX the driver compiled
      */
-    public record Status(boolean usable, String reason, String device, boolean emulated, String kernels) {
+    public record Status(boolean usable, String reason, String device, boolean emulated) {
         static Status unavailable(String reason) {
-            return new Status(false, reason, "", false, "");
+            return new Status(false, reason, "", false);
         }
     }
 
@@ -37,11 +36,25 @@ public final class GpuSupport {
     }
 
     /**
-     * The cached answer; the first call probes, loading the kernels: on a GPU the driver compiles their PTX for it, for
-     * seconds unless its compute cache (~/.nv/ComputeCache, CUDA_CACHE_PATH) holds them already.
+     * The cached answer; the first call probes, loading the kernels but the fused step's: machine code where the build
+     * made it for this GPU (H100, H200), else PTX, which the driver compiles for it, for seconds unless its compute
+     * cache (~/.nv/ComputeCache, CUDA_CACHE_PATH) holds them already.
      */
     public static Status status() {
         return Holder.STATUS;
+    }
+
+    /**
+     * Loads every kernel module, the fused step's too (the engine loads it when first used), and says how they loaded:
+     * for a proof on hardware (bench.GpuProbe), where a module loaded from PTX instead of machine code shows.
+     */
+    public static String loadEveryKernel() {
+        if (!status().usable()) {
+            throw new IllegalStateException("the GPU engine is not usable: " + status().reason());
+        }
+        KernelLibrary kernels = PrimaryContext.current().kernels();
+        kernels.loadAll();
+        return kernels.loading();
     }
 
     private static final class Holder {
@@ -86,10 +99,9 @@ public final class GpuSupport {
                 return Status.unavailable(name + " has compute capability " + capability / 10 + "." + capability % 10
                         + "; the kernels need " + MIN_CAPABILITY / 10 + "." + MIN_CAPABILITY % 10 + " or newer");
             }
-            KernelLibrary kernels = PrimaryContext.current().kernels(); // the modules load here, or fail to
+            PrimaryContext.current().kernels(); // the modules load here, or the reason they cannot is found here
             return new Status(true, "", name + " (compute capability " + capability / 10 + "." + capability % 10
-                    + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10, name.contains(EMULATED_MARK),
-                    kernels.loading());
+                    + "), driver CUDA " + driver[0] / 1000 + "." + driver[0] % 1000 / 10, name.contains(EMULATED_MARK));
         } catch (CudaException e) {
             String hint = e.getMessage().contains("UNSUPPORTED_PTX_VERSION")
                     ? "; the driver is older than the nvcc that built the kernels (PTX 9.0 from nvcc 13 needs R580+)"

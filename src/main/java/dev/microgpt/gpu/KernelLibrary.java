@@ -29,13 +29,13 @@ import jcuda.driver.CUstream;
 /**
  * The kernels of {@code kernels/*.cu}, loaded from what the build put on the classpath: the machine code for this GPU
  * where the build made it (pom.xml's cuda.sass, the H100's and H200's sm_90), else the PTX, which the driver compiles
- * for the GPU when it loads it (for seconds, unless its cache holds it). One typed builder per entry point. Shapes and launch configurations follow kernels/README.md: T = block_size rows in every
- * activation buffer, n read on the device from the step scalars {@code ss}. One library per process, loaded into the
- * {@link PrimaryContext} and kept there.
+ * for the GPU when it loads it (for seconds, unless its cache holds it). One typed builder per entry point. Shapes and
+ * launch configurations follow kernels/README.md: T = block_size rows in every activation buffer, n read on the device
+ * from the step scalars {@code ss}. One library per process, loaded into the {@link PrimaryContext} and kept there.
  */
 final class KernelLibrary {
 
-    /** The kernel families, one PTX module each. */
+    /** The kernel families, one module each. */
     static final List<String> FAMILIES = List.of("rmsnorm", "linear", "qkv", "attention", "crossentropy", "adam",
             "step");
     /**
@@ -103,6 +103,13 @@ final class KernelLibrary {
             fromPtx.add(f);
             return module;
         });
+    }
+
+    /** Loads the modules not loaded yet, the fused step's among them. */
+    void loadAll() {
+        for (String family : FAMILIES) {
+            module(family);
+        }
     }
 
     /** How the modules loaded so far came: as machine code for this GPU, or as PTX the driver compiled, and why. */

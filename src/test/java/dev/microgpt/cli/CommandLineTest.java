@@ -646,8 +646,10 @@ class CommandLineTest {
     @Test
     void divergenceStopsAndKeepsTheLastGoodCheckpoint() throws Exception {
         Result r = run("--input", "names.txt", "--steps", "200", "--learning-rate", "10000", "--checkpoint-every", "1",
-                "--checkpoint", "d.safetensors");
-        assertOneLineError(r, 1, "diverged", "--learning-rate", "d.safetensors");
+                "--checkpoint", "d.safetensors", "--metrics", "d.csv");
+        // starting again as told, with the same files, would be refused: the advice names them
+        assertOneLineError(r, 1, "diverged", "--learning-rate", "and another --checkpoint and --metrics",
+                "d.safetensors");
         Checkpoint kept = CheckpointFile.read(dir.resolve("d.safetensors"));
         for (double p : kept.params()) {
             assertTrue(Double.isFinite(p));
