@@ -14,7 +14,8 @@
 #   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, one
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
 #                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
-#                 started after 120 s (each takes several JVMs: 40 rows would need about 5 minutes)
+#                 started after 120 s (each takes several JVMs: 40 rows would need about 5 minutes); then issue 11's
+#                 targets, each met, MISSED or not measured
 # The limits add up to about 16 minutes (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s,
 # sanitizer 145 s, bench 150 s); on a GPU a run ends in seconds, so the command takes a few minutes, and a device
 # call's own limit cuts the least valuable stage.
@@ -211,6 +212,28 @@ if wants bench; then
   sed -n '/^## All rows/,/^## Notes/p' "$logs/bench/results.md" 2>/dev/null | grep -E '^\| engine |^\|---|^\| [a-z0-9-]*-bs[0-9]+ ' \
     >> "$summary"
   cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
+  note ""
+  note "Issue 11's targets (steady state, names.txt, one document a step; medians of the rows above):"
+  python3 - "$out/results.json" >> "$summary" 2>&1 <<'EOF' || note "(not checked: $(command -v python3 > /dev/null || echo 'no python3; ')no rows)"
+import json, sys
+ms = {(r["engine"], r["n_embd"]): r["median_ms_per_step"] for r in json.load(open(sys.argv[1]))["rows"]
+      if r.get("dataset") == "names" and r.get("status") == "measured" and r.get("batch_size", 1) == 1}
+def us(engine, size):
+    return ms[(engine, size)] * 1000 if (engine, size) in ms else None
+def check(what, value, limit, unit):
+    met = "not measured" if value is None else ("met" if value <= limit else "MISSED")
+    print(f"- {what}: {'-' if value is None else f'{value:.1f}'} {unit} (target <= {limit:g}): {met}")
+check("gpu-fused 16/16", us("gpu-fused", 16), 20, "us/step")
+check("gpu-fused-k16 16/16", us("gpu-fused-k16", 16), 10, "us/step")
+check("gpu-fused 64/64", us("gpu-fused", 64), 50, "us/step")
+for size in (16, 64):
+    fused, graph = us("gpu-fused", size), us("gpu-graph", size)
+    check(f"gpu-graph / gpu-fused {size}/{size}", graph / fused if graph and fused else None, 2, "x")
+cpu = {size: us("cpu-fast", size) for size in (16, 64)}
+for engine, size in [("gpu-eager", 64), ("gpu-graph", 64), ("gpu-fused", 64), ("gpu-fused-k16", 64), ("gpu-fused", 16)]:
+    gpu = us(engine, size)
+    check(f"{engine} / cpu-fast {size}/{size}", gpu / cpu[size] if gpu and cpu[size] else None, 1, "x")
+EOF
   pack bench "$logs"
 fi
 cat "$summary"
