@@ -1,6 +1,8 @@
 package dev.microgpt.gpu;
 
 import java.util.Set;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
@@ -28,6 +30,14 @@ final class Cuda {
                     + " CUDA_LAUNCH_BLOCKING=1 and --gpu-mode eager each kernel is a launch that waits for it, so the"
                     + " failing one is named)" : ""));
         }
+    }
+
+    /** A CU_DEVICE_ATTRIBUTE_* of {@code device}. */
+    static int attribute(CUdevice device, int attribute) {
+        int[] value = {0};
+        check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device),
+                "cuDeviceGetAttribute(" + CUdevice_attribute.stringFor(attribute) + ")");
+        return value[0];
     }
 
     /**

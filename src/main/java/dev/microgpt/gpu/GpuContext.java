@@ -50,10 +50,7 @@ final class GpuContext implements AutoCloseable {
 
     /** A CU_DEVICE_ATTRIBUTE_* of the device. */
     int attribute(int attribute) {
-        int[] value = {0};
-        Cuda.check(jcuda.driver.JCudaDriver.cuDeviceGetAttribute(value, attribute, primary.device()),
-                "cuDeviceGetAttribute(" + jcuda.driver.CUdevice_attribute.stringFor(attribute) + ")");
-        return value[0];
+        return Cuda.attribute(primary.device(), attribute);
     }
 
     CUstream stream() {

@@ -92,8 +92,8 @@ public final class GpuSupport {
             Cuda.check(JCudaDriver.cuDriverGetVersion(driver), "cuDriverGetVersion");
             CUdevice device = new CUdevice();
             Cuda.check(JCudaDriver.cuDeviceGet(device, 0), "cuDeviceGet(0)");
-            int capability = 10 * attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
-                    + attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+            int capability = 10 * Cuda.attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+                    + Cuda.attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
             String name = GpuContext.name(device);
             if (capability < MIN_CAPABILITY) {
                 return Status.unavailable(name + " has compute capability " + capability / 10 + "." + capability % 10
@@ -110,11 +110,5 @@ public final class GpuSupport {
         } catch (Throwable e) {
             return Status.unavailable("the CUDA driver cannot be used (" + e + ")");
         }
-    }
-
-    private static int attribute(CUdevice device, int attribute) {
-        int[] value = {0};
-        Cuda.check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute");
-        return value[0];
     }
 }

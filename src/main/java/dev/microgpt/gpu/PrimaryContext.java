@@ -3,7 +3,6 @@ package dev.microgpt.gpu;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
-import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxReset;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
@@ -58,13 +57,8 @@ final class PrimaryContext {
 
     /** The device's architecture as nvcc names it: sm_90 for compute capability 9.0. */
     private String architecture() {
-        int[] major = {0};
-        int[] minor = {0};
-        Cuda.check(cuDeviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device),
-                "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MAJOR)");
-        Cuda.check(cuDeviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device),
-                "cuDeviceGetAttribute(COMPUTE_CAPABILITY_MINOR)");
-        return "sm_" + major[0] + minor[0];
+        return "sm_" + Cuda.attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+                + Cuda.attribute(device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
     }
 
     /**
