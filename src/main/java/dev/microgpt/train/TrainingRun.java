@@ -65,7 +65,7 @@ public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer toke
     public int documentsCutByTheContext() {
         int cut = 0;
         for (int[] doc : tokens) {
-            cut += doc.length - 1 > layout.config().blockSize() ? 1 : 0;
+            cut += positionsOf(doc) < doc.length - 1 ? 1 : 0;
         }
         return cut;
     }
