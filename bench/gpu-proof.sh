@@ -83,7 +83,7 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
   # below finds the shared one empty.
   CUDA_CACHE_PATH=$(mktemp -d) timeout $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe 2>&1
   probe=$?
-  if [ "$probe" = 0 ] || [ "$probe" = 3 ]; then  # a one-step fused run loads every module, the fused step's too
+  if [ "$probe" = 0 ] || { [ "$probe" = 3 ] && [ "$rehearse" = 1 ]; }; then  # a one-step fused run loads every module
     for cache in empty full; do
       start=$(millis)
       timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --input "$names" --steps 1 \
