@@ -1,6 +1,7 @@
 package dev.microgpt.engine;
 
-import static dev.microgpt.engine.GradientParityTest.assertRelative;
+import static dev.microgpt.engine.GradientChecks.ENGINE_TOLERANCE;
+import static dev.microgpt.engine.GradientChecks.assertRelative;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.microgpt.model.ModelConfig;
@@ -20,12 +21,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Tolerances, per tensor as ||a - b|| / ||b||: batch vs mean of singles 1e-12, since both are float64 sums of the
  * same B terms that differ only in where the 1 / B is applied (folded into dlogits, or after each document's
- * gradient) and in summation order, a few ulps each; fast vs tape 1e-10, as in {@link GradientParityTest}.
+ * gradient) and in summation order, a few ulps each; fast vs tape {@link GradientChecks#ENGINE_TOLERANCE}.
  */
 class BatchGradientTest {
 
     private static final double BATCH_TOLERANCE = 1e-12;
-    private static final double ENGINE_TOLERANCE = 1e-10;
 
     static Stream<Arguments> cases() {
         return Stream.of(

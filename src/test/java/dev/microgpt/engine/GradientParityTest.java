@@ -1,8 +1,11 @@
 package dev.microgpt.engine;
 
 import dev.microgpt.testing.RandomDocuments;
+import static dev.microgpt.engine.GradientChecks.ENGINE_TOLERANCE;
+import static dev.microgpt.engine.GradientChecks.FINITE_DIFFERENCE_TOLERANCE;
+import static dev.microgpt.engine.GradientChecks.assertRelative;
+import static dev.microgpt.engine.GradientChecks.centralDifferences;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
@@ -16,16 +19,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The fast engine's hand-derived backward against the tape engine's op-by-op autograd, and both against central
  * finite differences, on fresh random weights and documents.
  *
- * <p>Tolerances, per tensor, as ||a - b|| / ||b||: fast vs tape 1e-10, since both are exact float64 gradients of the
- * same function and differ only in summation order (a few ulps, relative ~1e-15 per element, amplified at most
- * modestly through the network); either vs finite differences 1e-6, since a central difference with h = 1e-5 has
- * truncation error ~h^2 * f''' ~ 1e-10 and cancellation error ~eps * |L| / h ~ 1e-11, relative to gradients ~1e-3..1.
+ * Tolerances, per tensor as ||a - b|| / ||b||, and why: {@link GradientChecks}.
  */
 class GradientParityTest {
-
-    private static final double ENGINE_TOLERANCE = 1e-10;
-    private static final double FINITE_DIFFERENCE_TOLERANCE = 1e-6;
-    private static final double H = 1e-5;
 
     static Stream<Arguments> shapes() {
         return Stream.of(
@@ -61,7 +57,7 @@ class GradientParityTest {
             double[] tapeGrad = new double[layout.size()];
             fast.readGradients(fastGrad);
             tape.readGradients(tapeGrad);
-            double[] numeric = finiteDifferences(layout, params, tokens, positions);
+            double[] numeric = centralDifferences(new FastEngine(layout, params), params, tokens, positions);
             for (ParameterLayout.Tensor t : layout.tensors()) {
                 String where = t.name() + " (document of " + length + " tokens)";
                 assertRelative(where + " fast vs tape", fastGrad, tapeGrad, t, ENGINE_TOLERANCE);
@@ -69,41 +65,5 @@ class GradientParityTest {
                 assertRelative(where + " tape vs finite differences", tapeGrad, numeric, t, FINITE_DIFFERENCE_TOLERANCE);
             }
         }
-    }
-
-    private static double[] finiteDifferences(ParameterLayout layout, double[] params, int[] tokens, int positions) {
-        FastEngine probe = new FastEngine(layout, params);
-        double[] p = params.clone();
-        double[] numeric = new double[p.length];
-        for (int i = 0; i < p.length; i++) {
-            double saved = p[i];
-            p[i] = saved + H;
-            probe.writeParameters(p);
-            double up = probe.forwardBackward(tokens, positions);
-            p[i] = saved - H;
-            probe.writeParameters(p);
-            double down = probe.forwardBackward(tokens, positions);
-            p[i] = saved;
-            numeric[i] = (up - down) / (2 * H);
-        }
-        return numeric;
-    }
-
-    /** ||actual - expected|| / ||expected|| over tensor {@code t} at most {@code tolerance}. */
-    static void assertRelative(String what, double[] actual, double[] expected, ParameterLayout.Tensor t,
-                               double tolerance) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = t.offset(); i < t.end(); i++) {
-            diff += (actual[i] - expected[i]) * (actual[i] - expected[i]);
-            norm += expected[i] * expected[i];
-        }
-        if (norm == 0) {
-            // A tensor the document cannot reach (e.g. unused wpe rows) must have exactly zero gradient.
-            assertEquals(0, diff, what + ": expected all-zero gradient");
-            return;
-        }
-        double relative = Math.sqrt(diff / norm);
-        assertTrue(relative <= tolerance, what + ": relative difference " + relative + " > " + tolerance);
     }
 }

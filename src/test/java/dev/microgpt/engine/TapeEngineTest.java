@@ -1,6 +1,9 @@
 package dev.microgpt.engine;
 
 import dev.microgpt.testing.RandomDocuments;
+import static dev.microgpt.engine.GradientChecks.FINITE_DIFFERENCE_TOLERANCE;
+import static dev.microgpt.engine.GradientChecks.assertRelative;
+import static dev.microgpt.engine.GradientChecks.centralDifferences;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,15 +27,6 @@ class TapeEngineTest {
     private static final int VOCAB = 7;
     private static final double INIT_STD = 0.08; // microgpt.py's initialisation
 
-    /**
-     * Central differences with h = 1e-5 in float64: the truncation error h^2 / 6 * L''' is ~1e-11 and the rounding
-     * error eps * |L| / h is ~5e-11 per element (h is near eps^(1/3), where the two balance). Per-tensor gradient
-     * norms at this initialisation range from ~5e-4 (attention's wq and wk) to ~1e-1, so an exact gradient lands at
-     * 1e-9 to 2e-7 relative, while a missing, doubled or misrouted contribution lands at 1e-3 or more: 1e-6 separates
-     * the two with room on both sides.
-     */
-    private static final double H = 1e-5;
-    private static final double FINITE_DIFFERENCE_TOLERANCE = 1e-6;
 
     @ParameterizedTest(name = "n_embd {0}, n_head {1}, n_layer {2}, block {3}")
     @CsvSource({"8, 1, 1, 8", "8, 2, 2, 8", "8, 4, 1, 6"})
@@ -49,11 +43,10 @@ class TapeEngineTest {
             engine.forwardBackward(tokens, positions);
             double[] analytic = new double[layout.size()];
             engine.readGradients(analytic);
-            double[] numeric = finiteDifferences(probe, params, tokens, positions);
+            double[] numeric = centralDifferences(probe, params, tokens, positions);
             for (Tensor t : layout.tensors()) {
-                double relative = relativeError(analytic, numeric, t);
-                assertTrue(relative <= FINITE_DIFFERENCE_TOLERANCE, t.name() + " with " + positions
-                        + " positions: relative error " + relative + " > " + FINITE_DIFFERENCE_TOLERANCE);
+                assertRelative(t.name() + " with " + positions + " positions", analytic, numeric, t,
+                        FINITE_DIFFERENCE_TOLERANCE);
             }
         }
     }
@@ -154,37 +147,6 @@ class TapeEngineTest {
         assertThrows(IllegalArgumentException.class, () -> engine.forwardBackward(new int[] {6, 1, 2, 3, 4, 6}, 5));
         assertThrows(IllegalArgumentException.class, () -> engine.forwardBackward(new int[] {6, 1, 6}, 3));
         assertThrows(IllegalArgumentException.class, () -> engine.forwardBackward(new int[] {6, 7, 6}, 2));
-    }
-
-    // ---- finite differences ----
-
-    /** (L(p + h e_i) - L(p - h e_i)) / 2h for every parameter i, evaluated on {@code probe}. */
-    private static double[] finiteDifferences(TapeEngine probe, double[] params, int[] tokens, int positions) {
-        double[] p = params.clone();
-        double[] numeric = new double[p.length];
-        for (int i = 0; i < p.length; i++) {
-            double saved = p[i];
-            p[i] = saved + H;
-            probe.writeParameters(p);
-            double up = probe.forwardBackward(tokens, positions);
-            p[i] = saved - H;
-            probe.writeParameters(p);
-            double down = probe.forwardBackward(tokens, positions);
-            p[i] = saved;
-            numeric[i] = (up - down) / (2 * H);
-        }
-        return numeric;
-    }
-
-    /** ||analytic - numeric|| / ||numeric|| over one tensor; 0 when both vanish (e.g. wpe rows past the document). */
-    private static double relativeError(double[] analytic, double[] numeric, Tensor t) {
-        double diff = 0;
-        double norm = 0;
-        for (int i = t.offset(); i < t.end(); i++) {
-            diff += (analytic[i] - numeric[i]) * (analytic[i] - numeric[i]);
-            norm += numeric[i] * numeric[i];
-        }
-        return diff == 0 ? 0 : Math.sqrt(diff / norm);
     }
 
     // ---- microgpt.py's forward pass on plain doubles ----
