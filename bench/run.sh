@@ -29,8 +29,9 @@
 #                           and the fused variants gpu-fused-bN (a grid of N >= 1 blocks instead of the engine's
 #                           choice), gpu-fused-kK (K = 2 to 256 steps a launch) and gpu-fused-bN-kK (default: all but
 #                           cpu-tape and the variants, plus gpu-fused-k16)
-#   --batch-sizes "B ..."   documents a step: every engine but cuBLAS is also measured at each B > 1, as ENGINE-bsB
-#                           (default "1 8 32 128"; "1" for one document a step only)
+#   --batch-sizes "B ..."   documents a step: every engine but cuBLAS is also measured at each B > 1, as ENGINE-bsB,
+#                           a fused variant with at most 256 / B steps a launch (gpu-fused-k16 at 32 is
+#                           gpu-fused-k8-bs32) (default "1 8 32 128"; "1" for one document a step only)
 #   --repeats R             timed repeats per row, the median reported (default 7; --quick 5)
 #   --repeat-seconds S      about how long one repeat lasts (default 1; --quick 0.4)
 #   --warmup-seconds S      about how long the untimed warm-up lasts (default 3; --quick 2)
@@ -102,16 +103,6 @@ batch_sizes=$(printf '%s\n' $batch_sizes | sort -n | uniq | xargs)
 for b in $batch_sizes; do
   is_count "$b" || die "--batch-sizes: $b is not a positive integer"
 done
-# Each engine at each batch size (cuBLAS trains one document a step); the names are checked in Java below.
-batched=""
-for engine in $engines; do
-  for b in $batch_sizes; do
-    if [ "$b" = 1 ]; then batched="$batched $engine"
-    elif [[ $engine != *-cublas ]]; then batched="$batched $engine-bs$b"; fi
-  done
-done
-# shellcheck disable=SC2086 # split into words on purpose
-engines=$(printf '%s\n' $batched | xargs)
 is_count "$repeats" || die "--repeats must be a positive integer, got $repeats"
 is_seconds "$repeat_s" || die "--repeat-seconds must be a positive number, got $repeat_s"
 is_seconds "$warmup_s" || die "--warmup-seconds must be a positive number, got $warmup_s"
@@ -151,15 +142,18 @@ else
   classes="$jar"
 fi
 
-# The engine names, read by Java (dev.microgpt.bench.BenchEngine, the grammar StepBenchmark and the report share):
-# each one's StepBenchmark options for the log, or one line saying what is wrong with a name, before anything runs.
+# The rows, from Java (dev.microgpt.bench.BenchEngine, the grammar StepBenchmark and the report share): each engine at
+# each batch size (not cuBLAS beyond one document, and a fused variant's steps a launch lowered to what a launch of B
+# documents holds), with its StepBenchmark options for the log; or one line saying what is wrong with a name, before
+# anything runs.
 # shellcheck disable=SC2086 # the names are words
-run_java dev.microgpt.bench.BenchEngine $engines > "$tmp/engines" 2> "$tmp/engines.err"
+run_java dev.microgpt.bench.BenchEngine --batch-sizes "$batch_sizes" $engines > "$tmp/engines" 2> "$tmp/engines.err"
 case $? in
   0) ;;
   2) die "--engines: $(tail -1 "$tmp/engines.err")" ;;
   *) die "could not check --engines: $(tail -1 "$tmp/engines.err")" 1 ;;
 esac
+engines=$(cut -d: -f1 "$tmp/engines" | xargs)
 
 if [ -z "$input" ]; then
   for candidate in "$root/../shared/data/names.txt" "$root/.gpu/shared/data/names.txt"; do

@@ -1,13 +1,17 @@
 package dev.microgpt.bench;
 
 import dev.microgpt.bench.StepBenchmark.Engine;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuMode;
 import dev.microgpt.gpu.GpuOptions;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,19 +30,17 @@ import java.util.regex.Pattern;
  * NAME-bsB                               any but cuBLAS, B documents a step ... --batch-size B
  * </pre>
  *
- * <p>N is 1 or more, K 2 to {@link GpuEngine#LOSS_BATCH} and B 2 to {@link #MAX_BATCH_SIZE}, written without sign or
- * leading zeros (one step a launch is gpu-fused itself, one document a step the name without -bsB), so every engine
- * has exactly one name: {@code parse(e.name())} is {@code e}, and
- * {@code parse(name).name()} is {@code name}. A name outside the grammar is refused with one line saying why.
+ * <p>N is 1 or more, K 2 to {@link GpuEngine#LOSS_BATCH} and B 2 to {@link DocumentBatch#MAX_DOCUMENTS}, written
+ * without sign or leading zeros (one step a launch is gpu-fused itself, one document a step the name without -bsB),
+ * with K x B at most {@link GpuEngine#LOSS_BATCH} ({@link GpuOptions#checkBatchSize}), so every engine has exactly one
+ * name: {@code parse(e.name())} is {@code e}, and {@code parse(name).name()} is {@code name}. A name outside the
+ * grammar is refused with one line saying why.
  *
  * @param engine    the engine StepBenchmark creates
  * @param gpu       the GPU engine's options, for {@link Engine#gpu} only (else null)
  * @param batchSize the documents of every step
  */
 public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
-
-    /** The largest batch a name may ask for, as the trainer's --batch-size. */
-    static final int MAX_BATCH_SIZE = 4096;
 
     /** The names without a number, in report order; the fused variants go right after gpu-fused. */
     static final List<String> PLAIN = List.of("cpu-fast", "cpu-tape", "gpu-eager", "gpu-graph", "gpu-fused",
@@ -72,8 +74,12 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         if ((engine == Engine.gpu) != (gpu != null)) {
             throw new IllegalArgumentException("GPU options go with the gpu engine only, got " + engine + " and " + gpu);
         }
-        if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-            throw new IllegalArgumentException("the batch size is 1 to " + MAX_BATCH_SIZE + ", got " + batchSize);
+        if (batchSize < 1 || batchSize > DocumentBatch.MAX_DOCUMENTS) {
+            throw new IllegalArgumentException("the batch size is 1 to " + DocumentBatch.MAX_DOCUMENTS + ", got "
+                    + batchSize);
+        }
+        if (gpu != null) {
+            gpu.checkBatchSize(batchSize);
         }
     }
 
@@ -95,17 +101,18 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         Objects.requireNonNull(name, "name");
         Matcher batch = BATCH.matcher(name);
         if (batch.matches()) {
-            int documents = number(batch.group(2), MAX_BATCH_SIZE);
+            int documents = number(batch.group(2), DocumentBatch.MAX_DOCUMENTS);
             if (documents < 2) {
-                throw new IllegalArgumentException(name + ": B, the documents a step, is 2 to " + MAX_BATCH_SIZE
+                throw new IllegalArgumentException(name + ": B, the documents a step, is 2 to " + DocumentBatch.MAX_DOCUMENTS
                         + ", written without leading zeros, got " + batch.group(2) + " (one document a step is "
                         + batch.group(1) + ")");
             }
             BenchEngine engine = parseOneDocument(batch.group(1));
-            if (engine.gpu != null && engine.gpu.gemm() == GemmBackend.cublas) {
-                throw new IllegalArgumentException(name + ": cuBLAS trains one document a step, as --gemm cublas does");
+            try {
+                return engine.withBatchSize(documents);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(name + ": " + e.getMessage());
             }
-            return engine.withBatchSize(documents);
         }
         return parseOneDocument(name);
     }
@@ -189,9 +196,7 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         if (engine != Engine.gpu) {
             return "cpu-" + engine;
         }
-        return "gpu-" + gpu.mode() + (gpu.gemm() == GemmBackend.hand ? "" : "-" + gpu.gemm())
-                + (gpu.fusedBlocks() > 0 ? "-b" + gpu.fusedBlocks() : "")
-                + (gpu.stepsPerLaunch() > 1 ? "-k" + gpu.stepsPerLaunch() : "");
+        return "gpu-" + gpu.label();
     }
 
     /** StepBenchmark's options for this engine, as bench/run.sh gave them before --bench-engine (only non-defaults). */
@@ -220,7 +225,7 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         if (engine != Engine.gpu) {
             return PLAIN.indexOf(oneDocumentName());
         }
-        return PLAIN.indexOf("gpu-" + gpu.mode() + (gpu.gemm() == GemmBackend.hand ? "" : "-" + gpu.gemm()));
+        return PLAIN.indexOf("gpu-" + new GpuOptions(gpu.mode(), gpu.gemm()).label());
     }
 
     @Override
@@ -228,25 +233,88 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         return name();
     }
 
+    /** A row a harness measures, and the engine asked for that it stands for (the same but where it is lowered). */
+    record Row(BenchEngine engine, BenchEngine asked) {
+    }
+
     /**
-     * Checks names before a harness runs anything: prints each one's StepBenchmark options ({@code NAME: OPTIONS}, one
-     * a line) and exits 0; or, where a name is outside the grammar, prints nothing on stdout and the first bad name's
-     * reason as the last line of stderr, and exits 2.
+     * The rows a harness measures for {@code engines} at {@code batchSizes}: each engine at one document a step, and
+     * at every B > 1 each but cuBLAS (one document a step) and an engine named with its own B (which stays as it is),
+     * a fused variant's steps a launch lowered to what a launch of B documents holds
+     * ({@link GpuOptions#maxStepsPerLaunch}). Each row once, in the order asked.
      */
-    public static void main(String[] names) {
-        if (names.length == 0) {
-            System.err.println("no engine named (" + String.join(", ", PLAIN) + ", or a fused variant)");
-            System.exit(2);
-        }
-        List<String> lines = new ArrayList<>();
-        for (String name : names) {
-            try {
-                lines.add(name + ": " + String.join(" ", parse(name).stepBenchmarkArgs()));
-            } catch (IllegalArgumentException e) {
-                System.err.println(e.getMessage());
-                System.exit(2);
+    static List<Row> rows(List<BenchEngine> engines, List<Integer> batchSizes) {
+        Map<BenchEngine, Row> rows = new LinkedHashMap<>();
+        for (BenchEngine asked : engines) {
+            if (asked.batchSize > 1) {
+                rows.putIfAbsent(asked, new Row(asked, asked));
+                continue;
+            }
+            for (int documents : batchSizes) {
+                BenchEngine row = null;
+                if (documents == 1) {
+                    row = asked;
+                } else if (asked.gpu == null) {
+                    row = asked.withBatchSize(documents);
+                } else if (asked.gpu.gemm() == GemmBackend.hand) {
+                    GpuOptions held = asked.gpu.withStepsPerLaunchAtMost(GpuOptions.maxStepsPerLaunch(documents));
+                    row = new BenchEngine(Engine.gpu, held, documents);
+                }
+                if (row != null) {
+                    rows.putIfAbsent(row, new Row(row, asked));
+                }
             }
         }
-        lines.forEach(System.out::println);
+        return List.copyOf(rows.values());
+    }
+
+    /**
+     * Checks names before a harness runs anything and gives its rows: {@code [--batch-sizes "B ..."] NAME ...} prints
+     * each of the {@link #rows} with its StepBenchmark options ({@code ROW: OPTIONS}, one a line, and where a fused
+     * variant's steps a launch were lowered, the name asked for) and exits 0; or, where a name or batch size is
+     * refused, prints nothing on stdout and the reason as the last line of stderr, and exits 2.
+     */
+    public static void main(String[] args) {
+        try {
+            List<Integer> batchSizes = List.of(1);
+            int first = 0;
+            if (args.length >= 2 && args[0].equals("--batch-sizes")) {
+                batchSizes = batchSizes(args[1]);
+                first = 2;
+            }
+            if (args.length == first) {
+                throw new IllegalArgumentException("no engine named (" + String.join(", ", PLAIN)
+                        + ", or a fused variant)");
+            }
+            List<BenchEngine> asked = new ArrayList<>();
+            for (String name : Arrays.asList(args).subList(first, args.length)) {
+                asked.add(parse(name));
+            }
+            List<String> lines = new ArrayList<>();
+            for (Row row : rows(asked, batchSizes)) {
+                BenchEngine e = row.engine();
+                String lowered = e.gpu == null || e.gpu.stepsPerLaunch() == row.asked().gpu.stepsPerLaunch() ? ""
+                        : " (" + row.asked().name() + " at " + e.batchSize + " documents a step: a fused launch runs at"
+                        + " most " + GpuEngine.LOSS_BATCH + " documents)";
+                lines.add(e.name() + ": " + String.join(" ", e.stepBenchmarkArgs()) + lowered);
+            }
+            lines.forEach(System.out::println);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    private static List<Integer> batchSizes(String list) {
+        List<Integer> sizes = new ArrayList<>();
+        for (String word : list.trim().split("[\\s,]+")) {
+            int documents = number(word, DocumentBatch.MAX_DOCUMENTS);
+            if (documents < 1) {
+                throw new IllegalArgumentException("--batch-sizes: " + word + " is not a batch size (1 to "
+                        + DocumentBatch.MAX_DOCUMENTS + ", written without leading zeros)");
+            }
+            sizes.add(documents);
+        }
+        return sizes;
     }
 }

@@ -18,7 +18,7 @@ public final class GpuFlags {
     GpuMode mode;
 
     @Option(names = "--steps-per-launch", defaultValue = "1", paramLabel = "K",
-            description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to " + GpuEngine.LOSS_BATCH + "; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
+            description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to " + GpuEngine.LOSS_BATCH + ", and K x --batch-size at most " + GpuEngine.LOSS_BATCH + "; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
     int stepsPerLaunch;
 
     @Option(names = "--fused-blocks", defaultValue = "0", paramLabel = "N",

@@ -2,8 +2,8 @@ package dev.microgpt.cli;
 
 import ch.qos.logback.classic.Level;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.FastEngine;
-import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
@@ -33,9 +33,6 @@ import picocli.CommandLine.UnmatchedArgumentException;
 public final class Main implements Callable<Integer> {
 
     static final Logger LOG = LoggerFactory.getLogger("microgpt");
-
-    /** The largest --batch-size: the GPU engine stages a batch's documents in one copy. */
-    static final int MAX_BATCH_SIZE = 4096;
 
     enum Device { auto, cpu, gpu }
 
@@ -69,7 +66,7 @@ public final class Main implements Callable<Integer> {
     int steps;
 
     @Option(names = "--batch-size", paramLabel = "B", defaultValue = "1",
-            description = "Documents a step trains on; its loss is their mean, one Adam update per step (1 to " + MAX_BATCH_SIZE + "; default: ${DEFAULT-VALUE}, as microgpt.py).")
+            description = "Documents a step trains on; its loss is their mean, one Adam update per step (1 to " + DocumentBatch.MAX_DOCUMENTS + "; default: ${DEFAULT-VALUE}, as microgpt.py).")
     int batchSize;
 
     @Option(names = "--learning-rate", paramLabel = "LR", defaultValue = "0.01",
@@ -241,8 +238,8 @@ public final class Main implements Callable<Integer> {
     /** Checks of the arguments alone; anything about files or data is checked where they are read. */
     private void validate() {
         requirePositive("--steps", steps);
-        if (batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
-            throw new UsageException("--batch-size must be in 1.." + MAX_BATCH_SIZE + ", got " + batchSize);
+        if (batchSize < 1 || batchSize > DocumentBatch.MAX_DOCUMENTS) {
+            throw new UsageException("--batch-size must be in 1.." + DocumentBatch.MAX_DOCUMENTS + ", got " + batchSize);
         }
         if (threads != null) {
             try {
@@ -288,12 +285,9 @@ public final class Main implements Callable<Integer> {
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings
-            gpuFlags.options(); // validates the GPU options together
+            gpuFlags.options().checkBatchSize(batchSize); // validates the GPU options together, and with the batch
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
-        }
-        if (gpuFlags.gemm() == GemmBackend.cublas && batchSize > 1) {
-            throw new UsageException("--gemm cublas trains one document a step; drop it, or --batch-size " + batchSize);
         }
         // wte, wpe, lm_head and 12 n_embd^2 per block (vocabulary at most 2^16 characters here), in one Java array
         long largest = 2L * 65_536 * nEmbd + (long) blockSize * nEmbd + 12L * nLayer * nEmbd * nEmbd;

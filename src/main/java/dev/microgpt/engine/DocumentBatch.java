@@ -7,6 +7,9 @@ package dev.microgpt.engine;
  */
 public final class DocumentBatch {
 
+    /** The most documents a step may train on (--batch-size): the GPU engine stages a batch's documents in one copy. */
+    public static final int MAX_DOCUMENTS = 4096;
+
     private final int[][] tokens;  // [B] each document's token ids, [BOS] + characters + [BOS]
     private final int[] positions; // [B]
 

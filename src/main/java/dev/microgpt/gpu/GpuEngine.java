@@ -62,13 +62,15 @@ public final class GpuEngine implements TrainingEngine {
     }
 
     /**
-     * An engine for steps of {@code batchSize} documents. Where cuBLAS is asked for but cannot load
-     * ({@link CublasSupport}), a CudaException gives the reason.
+     * An engine for steps of {@code batchSize} documents; options that cannot train them are refused
+     * ({@link GpuOptions#checkBatchSize}). Where cuBLAS is asked for but cannot load ({@link CublasSupport}), a
+     * CudaException gives the reason.
      */
     public GpuEngine(ParameterLayout layout, double[] initialParams, GpuOptions options, int batchSize) {
+        options.checkBatchSize(batchSize);
         this.layout = layout;
         this.options = options;
-        this.lossBatch = Math.max(1, LOSS_BATCH / batchSize);
+        this.lossBatch = GpuOptions.maxStepsPerLaunch(batchSize);
         this.gpu = own(new GpuContext());
         try {
             this.kernels = gpu.kernels();
@@ -76,10 +78,9 @@ public final class GpuEngine implements TrainingEngine {
             this.state = new TrainingState(array("params", p), array("grads", p), array("adam_m", p),
                     array("adam_v", p));
             int t = layout.config().blockSize();
-            // A fused launch runs at most the steps of one loss group: the engine launches what is held when it
-            // collects the group's losses.
-            int stepsPerLaunch = Math.min(options.stepsPerLaunch(), lossBatch);
-            this.input = own(new StepInput(t, batchSize, stepsPerLaunch, lossBatch, gpu.stream()));
+            // A fused launch runs at most the steps of one loss group (checkBatchSize): the engine launches what is
+            // held when it collects the group's losses.
+            this.input = own(new StepInput(t, batchSize, options.stepsPerLaunch(), lossBatch, gpu.stream()));
             this.lossesHost = own(new PinnedInts("losses_host", lossBatch));
             this.lossesHostAddress = lossesHost.at(0);
             this.losses = array("losses", lossBatch); // grown by ensureLossCapacity for longer runs
@@ -91,7 +92,7 @@ public final class GpuEngine implements TrainingEngine {
             this.program = own(switch (options.mode()) {
                 case eager -> new EagerStep(launches(), input, gpu.stream());
                 case graph -> new GraphStep(launches(), input, gpu, t);
-                case fused -> new FusedStep(gpu, layout, state, input, options.fusedBlocks(), stepsPerLaunch);
+                case fused -> new FusedStep(gpu, layout, state, input, options.fusedBlocks(), options.stepsPerLaunch());
             });
             bindAdam(AdamConfig.MICROGPT);
         } catch (RuntimeException e) {

@@ -11,7 +11,8 @@ import java.util.Objects;
  * @param fusedBlocks    the fused step's grid in blocks, or 0 to let the engine choose ({@link FusedStep}); a benchmark
  *                       knob, only for the fused mode
  * @param stepsPerLaunch training steps one launch of the fused kernel runs, their documents staged on the device
- *                       together (1 to {@link GpuEngine#LOSS_BATCH}; above 1 only for the fused mode)
+ *                       together (1 to {@link GpuEngine#LOSS_BATCH}; above 1 only for the fused mode; at B documents
+ *                       a step at most {@link #maxStepsPerLaunch})
  */
 public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks, int stepsPerLaunch) {
 
@@ -41,6 +42,36 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks, int st
 
     public GpuOptions(GpuMode mode, GemmBackend gemm) {
         this(mode, gemm, 0, 1);
+    }
+
+    /**
+     * The most steps one fused launch runs at {@code batchSize} documents a step: a launch runs at most
+     * {@link GpuEngine#LOSS_BATCH} documents (one group of losses), and always at least one step.
+     */
+    public static int maxStepsPerLaunch(int batchSize) {
+        return Math.max(1, GpuEngine.LOSS_BATCH / batchSize);
+    }
+
+    /**
+     * Refuses (IllegalArgumentException, naming the flags) these options for steps of {@code batchSize} documents where
+     * they cannot train them: cuBLAS multiplies one document's rows, and a launch's steps are limited by its documents.
+     */
+    public void checkBatchSize(int batchSize) {
+        if (gemm == GemmBackend.cublas && batchSize > 1) {
+            throw new IllegalArgumentException("--gemm cublas trains one document a step; drop it, or --batch-size "
+                    + batchSize);
+        }
+        int most = maxStepsPerLaunch(batchSize);
+        if (stepsPerLaunch > most) {
+            throw new IllegalArgumentException("--steps-per-launch " + stepsPerLaunch + " with --batch-size " + batchSize
+                    + ": a fused launch runs at most " + GpuEngine.LOSS_BATCH + " documents, " + most + " steps of "
+                    + batchSize + "; lower one of them");
+        }
+    }
+
+    /** These options with at most {@code most} steps a launch. */
+    public GpuOptions withStepsPerLaunchAtMost(int most) {
+        return new GpuOptions(mode, gemm, fusedBlocks, Math.min(stepsPerLaunch, most));
     }
 
     /**

@@ -27,7 +27,7 @@ final class StepLaunches implements AutoCloseable {
     /**
      * Allocates the activations for the step's B documents and binds every operation; the linear layers without a
      * fused ReLU go through {@code gemm} (cuBLAS through a handle on {@code stream}, owned here; one document a step
-     * only), mlp_fc1 is always the hand kernel.
+     * only, as the engine checks), mlp_fc1 is always the hand kernel.
      */
     StepLaunches(KernelLibrary kernels, ParameterLayout layout, TrainingState state, StepInput input, GemmBackend gemm,
                  CUstream stream, DeviceArray losses) {
@@ -36,10 +36,6 @@ final class StepLaunches implements AutoCloseable {
         this.rows = docs.rows();
         ModelConfig cfg = layout.config();
         this.vocab = cfg.vocabSize();
-        if (gemm == GemmBackend.cublas && docs.documents() > 1) {
-            throw new CudaException("--gemm cublas trains one document a step; drop it for --batch-size "
-                    + docs.documents());
-        }
         try {
             LinearLayers linear = gemm == GemmBackend.cublas ? resources.own(new CublasGemm(stream))
                     : new HandLinearLayers(kernels, docs);

@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -83,8 +84,11 @@ class BenchEngineTest {
         assertTrue(reason("gpu-eager-bs4097").endsWith("got 4097 (one document a step is gpu-eager)"));
         assertTrue(reason("gpu-turbo-bs8").startsWith("unknown engine gpu-turbo ("));
         assertTrue(reason("gpu-eager-bs8-bs8").startsWith("unknown engine gpu-eager-bs8 ("));
-        assertEquals("gpu-graph-cublas-bs8: cuBLAS trains one document a step, as --gemm cublas does",
+        assertEquals("gpu-graph-cublas-bs8: --gemm cublas trains one document a step; drop it, or --batch-size 8",
                 reason("gpu-graph-cublas-bs8"));
+        assertEquals("gpu-fused-k16-bs32: --steps-per-launch 16 with --batch-size 32: a fused launch runs at most 256"
+                + " documents, 8 steps of 32; lower one of them", reason("gpu-fused-k16-bs32"));
+        assertEquals("gpu-fused-k8-bs32", BenchEngine.parse("gpu-fused-k8-bs32").name());
         assertTrue(reason("cpu-FAST").startsWith("unknown engine cpu-FAST ("));
         assertTrue(reason("gpu-fusedk4").startsWith("unknown engine gpu-fusedk4 ("));
         String variants = ": the fused variants are gpu-fused-bN, gpu-fused-kK and gpu-fused-bN-kK, N >= 1 blocks,"
@@ -105,6 +109,35 @@ class BenchEngineTest {
         for (String name : List.of("gpu-turbo", "gpu-fused-k4-b2", "gpu-fused-b0", "gpu-fused-k999999999999")) {
             assertFalse(reason(name).contains("\n"), name);
         }
+    }
+
+    /**
+     * A harness's rows: every engine at each batch size but cuBLAS beyond one document, a fused variant's steps a launch
+     * lowered to what a launch of B documents holds (dropped where that makes it another row), a name with its own B as
+     * it is.
+     */
+    @Test
+    void rowsTakeEveryEngineToEveryBatchSizeThatCanRunIt() {
+        List<BenchEngine> asked = Stream.of("cpu-fast", "gpu-eager-cublas", "gpu-fused", "gpu-fused-k16", "cpu-tape-bs4")
+                .map(BenchEngine::parse).toList();
+        List<BenchEngine.Row> rows = BenchEngine.rows(asked, List.of(1, 8, 32, 256));
+        assertEquals(List.of("cpu-fast", "cpu-fast-bs8", "cpu-fast-bs32", "cpu-fast-bs256", "gpu-eager-cublas", "gpu-fused",
+                "gpu-fused-bs8", "gpu-fused-bs32", "gpu-fused-bs256", "gpu-fused-k16", "gpu-fused-k16-bs8",
+                "gpu-fused-k8-bs32", "cpu-tape-bs4"), rows.stream().map(r -> r.engine().name()).toList());
+        BenchEngine.Row lowered = rows.get(11);
+        assertEquals("gpu-fused-k16", lowered.asked().name());
+        assertEquals("gpu-fused", rows.get(8).asked().name(), "gpu-fused-k16 at 256 is gpu-fused-bs256, measured once");
+    }
+
+    @Test
+    void theRowListSaysWhereAVariantWasLowered() throws Exception {
+        String out = stdout(() -> {
+            BenchEngine.main(new String[] {"--batch-sizes", "1 32", "gpu-fused-k16"});
+            return 0;
+        });
+        assertEquals("gpu-fused-k16: --engine gpu --gpu-mode fused --steps-per-launch 16\n"
+                + "gpu-fused-k8-bs32: --engine gpu --gpu-mode fused --steps-per-launch 8 --batch-size 32 (gpu-fused-k16 at 32"
+                + " documents a step: a fused launch runs at most 256 documents)\n", out);
     }
 
     private static String reason(String name) {

@@ -242,6 +242,9 @@ class CommandLineTest {
                 "--steps-per-launch 8 needs --gpu-mode fused");
         assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--steps-per-launch", "0", "--steps", "3"),
                 2, "--steps-per-launch must be in [1, 256]", "got 0");
+        assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--steps-per-launch", "16", "--batch-size",
+                "32", "--steps", "3"), 2, "--steps-per-launch 16 with --batch-size 32", "at most 256 documents",
+                "8 steps of 32");
     }
 
     /**

@@ -38,4 +38,25 @@ class GpuOptionsTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, GpuEngine.LOSS_BATCH + 1));
     }
+
+    /** A fused launch runs at most LOSS_BATCH documents: K steps of B, K x B at most 256, and one step always. */
+    @Test
+    void aLaunchsStepsAreLimitedByItsDocuments() {
+        assertEquals(256, GpuOptions.maxStepsPerLaunch(1));
+        assertEquals(85, GpuOptions.maxStepsPerLaunch(3));
+        assertEquals(8, GpuOptions.maxStepsPerLaunch(32));
+        assertEquals(1, GpuOptions.maxStepsPerLaunch(256));
+        assertEquals(1, GpuOptions.maxStepsPerLaunch(4096));
+        GpuOptions k16 = new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 16);
+        k16.checkBatchSize(16);
+        String tooMany = assertThrows(IllegalArgumentException.class, () -> k16.checkBatchSize(17)).getMessage();
+        assertEquals("--steps-per-launch 16 with --batch-size 17: a fused launch runs at most 256 documents, 15 steps of"
+                + " 17; lower one of them", tooMany);
+        assertEquals(new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 15), k16.withStepsPerLaunchAtMost(15));
+        assertEquals(k16, k16.withStepsPerLaunchAtMost(256));
+        new GpuOptions(GpuMode.graph, GemmBackend.cublas).checkBatchSize(1);
+        String cublas = assertThrows(IllegalArgumentException.class,
+                () -> new GpuOptions(GpuMode.graph, GemmBackend.cublas).checkBatchSize(2)).getMessage();
+        assertEquals("--gemm cublas trains one document a step; drop it, or --batch-size 2", cublas);
+    }
 }
