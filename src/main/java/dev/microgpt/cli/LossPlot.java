@@ -44,11 +44,9 @@ final class LossPlot {
         int window = Math.max(1, Math.min(100, count / 10));
         double[] steps = new double[count];
         double[] average = new double[count];
-        double[] raw = new double[count];
         double sum = 0;
         for (int i = 0; i < count; i++) {
             steps[i] = curve.firstStep() + i;
-            raw[i] = losses[i];
             sum += losses[i];
             if (i >= window) {
                 sum -= losses[i - window];
@@ -61,8 +59,8 @@ final class LossPlot {
         chart.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
         chart.getStyler().setXAxisDecimalPattern("#");
         chart.getStyler().setXAxisTickMarkSpacingHint(120);
-        // The per-step loss is noisy (one document a step): drawn faint, under its moving average.
-        XYSeries perStep = chart.addSeries("loss", steps, raw);
+        // The per-step loss is noisy (a step sees one document, or a few): drawn faint, under its moving average.
+        XYSeries perStep = chart.addSeries("loss", steps, losses);
         perStep.setMarker(SeriesMarkers.NONE);
         perStep.setLineColor(new Color(70, 110, 200, 70));
         perStep.setLineWidth(1f);

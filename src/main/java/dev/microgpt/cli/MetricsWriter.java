@@ -7,9 +7,12 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s}. The loss and learning rate are
@@ -62,13 +65,19 @@ final class MetricsWriter implements AutoCloseable {
                     }
                 }
             }
-            BufferedWriter out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
-            for (String line : kept) {
-                out.write(line);
-                out.newLine();
-            }
-            if (resumedStep >= 0) {
-                out.flush(); // the rows kept from before the resume are on disk again before training can be killed
+            BufferedWriter out;
+            if (resumedStep >= 0 && Files.isRegularFile(path)) {
+                keepOnly(path, kept);
+                out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+            } else {
+                out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+                try {
+                    out.write(HEADER);
+                    out.newLine();
+                } catch (IOException e) {
+                    out.close();
+                    throw e;
+                }
             }
             int last = Math.max(resumedStep, 0); // the last step before this session's
             int first = last + 1;                 // the first of the kept steps without a gap up to it
@@ -108,6 +117,23 @@ final class MetricsWriter implements AutoCloseable {
             return OutputFile.Contents.OTHER; // not UTF-8 text
         } catch (IOException e) {
             return OutputFile.Contents.UNREADABLE;
+        }
+    }
+
+    /**
+     * Makes the file hold {@code lines} alone, written beside it and renamed over it (its real path: a link stays a
+     * link), so that a failure on the way (a full disk) leaves the rows of the sessions before this one as they were.
+     */
+    private static void keepOnly(Path path, List<String> lines) throws IOException {
+        Path target = path.toRealPath();
+        Path temporary = target.resolveSibling(target.getFileName() + "."
+                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".partial");
+        try {
+            Files.write(temporary, lines, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE);
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(temporary);
         }
     }
 

@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.nio.charset.StandardCharsets;
@@ -56,6 +57,26 @@ class MetricsWriterTest {
         String[] third = Files.readAllLines(path).get(3).split(",");
         assertEquals("3", third[0]);
         assertEquals(14.345, Double.parseDouble(third[3]), 1e-9);
+    }
+
+    /** The kept rows replace the file whole, through its real path: a link to it stays a link, and nothing is left. */
+    @Test
+    void aResumeRewritesTheFileBehindALinkAndLeavesNoPartialFile() throws Exception {
+        Path runs = Files.createDirectory(dir.resolve("runs"));
+        Path real = runs.resolve("m.csv");
+        Files.writeString(real, MetricsWriter.HEADER + "\n" + row(1, 3.3, 1.0) + row(2, 3.2, 2.0) + row(3, 3.1, 3.0),
+                StandardCharsets.UTF_8);
+        Path link = Files.createSymbolicLink(dir.resolve("m.csv"), real);
+        try (MetricsWriter metrics = MetricsWriter.open(link, 2)) {
+            metrics.record(3, 3.0, 0.009, new Throughput(1));
+        }
+        assertTrue(Files.isSymbolicLink(link));
+        assertEquals(List.of(MetricsWriter.HEADER, row(1, 3.3, 1.0).strip(), row(2, 3.2, 2.0).strip()),
+                Files.readAllLines(real).subList(0, 3));
+        assertEquals("3,3.0,", Files.readAllLines(real).get(3).substring(0, 6));
+        try (var files = Files.list(runs)) {
+            assertEquals(List.of(real), files.toList());
+        }
     }
 
     @Test
