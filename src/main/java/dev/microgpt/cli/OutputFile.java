@@ -64,6 +64,7 @@ final class OutputFile {
                                 + " run would replace them; continue that run with --resume, or move it away or choose"
                                 + " another --metrics");
                     }
+                    requireReplaceable(file, "metrics", "--metrics"); // the resume rewrites the rows it keeps
                 }
                 case OTHER -> throw new RunFailure("--metrics " + file + " does not start with this version's header ("
                         + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
