@@ -137,7 +137,7 @@ __device__ __forceinline__ int warp_in_block() {
 }
 
 // "Warp per row" kernels: row handled by this warp when blockDim.x is a multiple of 32 and the grid is
-// CEIL_DIV(T, blockDim.x / 32) blocks.
+// CEIL_DIV(B * T, blockDim.x / 32) blocks.
 __device__ __forceinline__ int warp_row() {
     return blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
 }

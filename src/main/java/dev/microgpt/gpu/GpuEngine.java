@@ -123,9 +123,10 @@ public final class GpuEngine implements TrainingEngine {
                     + " steps' losses not yet collected; collect them first");
         }
         gpu.synchronize("the steps that wrote the previous loss array");
-        resources.release(losses);
-        losses = array("losses", numSteps);
+        DeviceArray previous = losses;
+        losses = array("losses", numSteps); // before the previous goes: a failed allocation leaves it bound and whole
         program.bind(losses, adam, adamLaunch);
+        resources.release(previous);
     }
 
     private void ensureAdam(AdamConfig wanted) {

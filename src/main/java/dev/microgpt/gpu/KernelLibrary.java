@@ -30,8 +30,8 @@ import jcuda.driver.CUstream;
  * The kernels of {@code kernels/*.cu}, loaded from what the build put on the classpath: the machine code for this GPU
  * where the build made it (pom.xml's cuda.sass, the H100's and H200's sm_90), else the PTX, which the driver compiles
  * for the GPU when it loads it (for seconds, unless its cache holds it). One typed builder per entry point. Shapes and
- * launch configurations follow kernels/README.md: T = block_size rows in every activation buffer, n read on the device
- * from the step scalars {@code ss}. One library per process, loaded into the {@link PrimaryContext} and kept there.
+ * launch configurations follow kernels/README.md: B x T rows in every activation buffer (T = block_size), each
+ * document's n_b read on the device from its step scalars. One library per process, loaded into the {@link PrimaryContext} and kept there.
  */
 final class KernelLibrary {
 

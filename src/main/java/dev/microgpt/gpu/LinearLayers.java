@@ -6,7 +6,8 @@ import jcuda.driver.CUdeviceptr;
 /**
  * The step's linear layers without a fused ReLU (the [3C, C] qkv block, attn_wo, mlp_fc2, lm_head) as step
  * operations: the hand kernels ({@link HandLinearLayers}) or cuBLAS ({@link CublasGemm}). Shapes as in
- * kernels/README.md: activations [T, ...] row-major of which the step's first n rows count, weights [out, in] row-major.
+ * kernels/README.md: activations [B x T, ...] row-major, of which each document's first n_b rows count, weights
+ * [out, in] row-major.
  */
 interface LinearLayers {
 

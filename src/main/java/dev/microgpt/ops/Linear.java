@@ -13,7 +13,7 @@ public final class Linear {
     /**
      * y[t] = W x[t] for t in [from, to). W comes transposed, wT [in, out], so that each output row is built as
      * a sum over i of x[t, i] * W[:, i] in increasing i: the order in which microgpt.py's
-     * {@code sum(wi * xi for ...)} adds, and a form C2 vectorises.
+     * {@code sum(wi * xi for ...)} adds, and an axpy along the outputs ({@link Vec}), which vectorises.
      *
      * @param x  [rows, in]
      * @param wT [in, out]

@@ -1,11 +1,11 @@
 package dev.microgpt.ops;
 
 /**
- * The two inner loops everything else is built from. C2 does not vectorise the axpy by itself (measured here at
- * about 3 cycles per element on JDK 17 and 25), so where the JVM was started with
- * {@code --add-modules jdk.incubator.vector} (the launchers and the tests do) axpy runs on the Vector API, which
- * is 2.4x faster at width 16 and 3.6x at width 64; without the module it falls back to the plain loop. Both
- * round identically: a separate multiply and add per element, no fused multiply-add.
+ * The inner loops everything else is built from: the axpy (one or two at a time) and the dot product. C2 does not
+ * vectorise the axpy by itself (measured here at about 3 cycles per element on JDK 17 and 25), so where the JVM was
+ * started with {@code --add-modules jdk.incubator.vector} (the launchers and the tests do) axpy runs on the Vector
+ * API, which is 2.4x faster at width 16 and 3.6x at width 64; without the module it falls back to the plain loop.
+ * Both round identically: a separate multiply and add per element, no fused multiply-add.
  */
 final class Vec {
 
