@@ -13,6 +13,7 @@ import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.gpu.StepProfiler;
 import dev.microgpt.model.Documents;
+import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
 import java.io.IOException;
@@ -101,13 +102,13 @@ public final class StepBenchmark implements Callable<Integer> {
                     + FastEngine.MAX_GROUPS + ").")
     Integer threads;
 
-    @Option(names = "--n-embd", defaultValue = "16")
+    @Option(names = "--n-embd", defaultValue = "" + ModelConfig.DEFAULT_N_EMBD)
     int nEmbd;
 
-    @Option(names = "--n-head", defaultValue = "4")
+    @Option(names = "--n-head", defaultValue = "" + ModelConfig.DEFAULT_N_HEAD)
     int nHead;
 
-    @Option(names = "--block-size", defaultValue = "16")
+    @Option(names = "--block-size", defaultValue = "" + ModelConfig.DEFAULT_BLOCK_SIZE)
     int blockSize;
 
     @Option(names = "--warmup-steps", defaultValue = "20000", description = "Untimed steps first (default: ${DEFAULT-VALUE}).")
@@ -205,7 +206,8 @@ public final class StepBenchmark implements Callable<Integer> {
             return emit(failedRow(label(), dataset, nEmbd, blockSize, failed), "failed");
         }
         String engineName = label();
-        TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize), 42);
+        TrainingRun run = TrainingRun.prepare(Documents.read(input), new TrainingRun.Shape(nEmbd, nHead, 1, blockSize),
+                TrainingRun.DEFAULT_SEED);
         String first = dataset == null ? "{" : "{\"dataset\":" + JSON.toJson(dataset) + ",";
         int documents = benchEngine().batchSize();
         String head = String.format(Locale.ROOT,

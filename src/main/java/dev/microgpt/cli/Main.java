@@ -69,17 +69,17 @@ public final class Main implements Callable<Integer> {
             description = "Documents a step trains on; its loss is their mean, one Adam update per step (1 to " + DocumentBatch.MAX_DOCUMENTS + "; default: ${DEFAULT-VALUE}, as microgpt.py).")
     int batchSize;
 
-    @Option(names = "--learning-rate", paramLabel = "LR", defaultValue = "0.01",
+    @Option(names = "--learning-rate", paramLabel = "LR", defaultValue = "" + AdamConfig.DEFAULT_LEARNING_RATE,
             description = "Adam's initial learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
 
-    @Option(names = "--beta1", paramLabel = "B1", defaultValue = "0.85", description = "Adam's beta1 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--beta1", paramLabel = "B1", defaultValue = "" + AdamConfig.DEFAULT_BETA1, description = "Adam's beta1 (default: ${DEFAULT-VALUE}).")
     double beta1;
 
-    @Option(names = "--beta2", paramLabel = "B2", defaultValue = "0.99", description = "Adam's beta2 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--beta2", paramLabel = "B2", defaultValue = "" + AdamConfig.DEFAULT_BETA2, description = "Adam's beta2 (default: ${DEFAULT-VALUE}).")
     double beta2;
 
-    @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "" + TrainingRun.DEFAULT_SEED,
             description = "Seed of the CPython-compatible RNG that shuffles, initialises and samples (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -214,7 +214,7 @@ public final class Main implements Callable<Integer> {
     }
 
     private AdamConfig adam() {
-        return new AdamConfig(learningRate, beta1, beta2, AdamConfig.MICROGPT.eps());
+        return new AdamConfig(learningRate, beta1, beta2, AdamConfig.DEFAULT_EPS);
     }
 
     /**
@@ -245,7 +245,7 @@ public final class Main implements Callable<Integer> {
             try {
                 FastEngine.checkThreads(threads);
             } catch (IllegalArgumentException e) {
-                throw new UsageException("--" + e.getMessage());
+                throw new UsageException(e.getMessage());
             }
             if (given("--engine") && engine == Engine.tape) {
                 throw new UsageException("--threads applies to the fast engine; drop it with --engine tape");

@@ -6,8 +6,15 @@ package dev.microgpt.engine;
  */
 public record AdamConfig(double learningRate, double beta1, double beta2, double eps) {
 
-    /** microgpt.py's values. */
-    public static final AdamConfig MICROGPT = new AdamConfig(0.01, 0.85, 0.99, 1e-8);
+    /** microgpt.py's values, the trainer's defaults. */
+    public static final double DEFAULT_LEARNING_RATE = 0.01;
+    public static final double DEFAULT_BETA1 = 0.85;
+    public static final double DEFAULT_BETA2 = 0.99;
+    public static final double DEFAULT_EPS = 1e-8;
+
+    /** microgpt.py's Adam. */
+    public static final AdamConfig MICROGPT = new AdamConfig(DEFAULT_LEARNING_RATE, DEFAULT_BETA1, DEFAULT_BETA2,
+            DEFAULT_EPS);
 
     public AdamConfig {
         if (!(learningRate > 0) || !Double.isFinite(learningRate)) {

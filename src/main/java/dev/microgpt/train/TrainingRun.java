@@ -19,6 +19,9 @@ import java.util.List;
 public record TrainingRun(List<String> documents, int[][] tokens, Tokenizer tokenizer, ParameterLayout layout,
                           double[] initialParams, PyRandom rng) {
 
+    /** microgpt.py's seed, the trainer's default. */
+    public static final long DEFAULT_SEED = 42;
+
     /** microgpt.py's weight init: {@code random.gauss(0, 0.08)}. */
     public static final double INIT_STD = 0.08;
 
