@@ -237,6 +237,10 @@ public final class Main implements Callable<Integer> {
 
     /** Checks of the arguments alone; anything about files or data is checked where they are read. */
     private void validate() {
+        requireNamed("--input", input);
+        requireNamed("--checkpoint", checkpoint);
+        requireNamed("--metrics", metrics);
+        requireNamed("--plot", plot);
         requirePositive("--steps", steps);
         if (batchSize < 1 || batchSize > DocumentBatch.MAX_DOCUMENTS) {
             throw new UsageException("--batch-size must be in 1.." + DocumentBatch.MAX_DOCUMENTS + ", got " + batchSize);
@@ -294,6 +298,12 @@ public final class Main implements Callable<Integer> {
         if (largest > Integer.MAX_VALUE - 8) {
             throw new UsageException("a model of n_embd " + nEmbd + ", n_layer " + nLayer + " and block_size " + blockSize
                     + " has over 2^31 parameters, more than one array holds; choose smaller sizes");
+        }
+    }
+
+    private static void requireNamed(String option, Path file) {
+        if (file != null && file.toString().isEmpty()) {
+            throw new UsageException(option + " is empty; give it a file name");
         }
     }
 

@@ -32,7 +32,10 @@ final class Prediction {
         }
         Main.LOG.info("sampling from {} (step {} of {})", file, checkpoint.step(), checkpoint.totalSteps());
         Sampler sampler = new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer);
-        Samples.print(sampler, rng, options.sampling());
+        String lost = Samples.print(sampler, rng, options.sampling());
+        if (lost != null) {
+            throw new RunFailure(lost);
+        }
         return 0;
     }
 }

@@ -21,11 +21,19 @@ final class Samples {
         }
     }
 
-    static void print(Sampler sampler, PyRandom rng, RunOptions.Sampling sampling) {
+    /**
+     * Prints the samples, each flushed as it is drawn, and stops at the first that cannot be written (stdout closed, as
+     * by {@code | head}, or its disk full): then returns a line saying how many were written, else null.
+     */
+    static String print(Sampler sampler, PyRandom rng, RunOptions.Sampling sampling) {
         PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);
         for (int i = 1; i <= sampling.count(); i++) {
             out.printf("sample %2d: %s%n", i, sampler.sample(rng, sampling.temperature(), sampling.prefix()));
+            if (out.checkError()) { // flushes, so a closed or full stdout shows at once
+                return "cannot write the samples to standard output (it was closed, or its disk is full): sample " + i
+                        + " of " + sampling.count() + " was lost, and the rest were not drawn";
+            }
         }
-        out.flush();
+        return null;
     }
 }

@@ -144,6 +144,7 @@ final class TrainingSession {
             }
             engine.readParameters(params);
         }
+        String samplesLost = null;
         if (endStep < totalSteps) {
             Main.LOG.info("stopped after step {} of {}; checkpoint saved to {} (continue with {})", endStep,
                     totalSteps, lastSaved, continueWith(lastSaved));
@@ -151,11 +152,12 @@ final class TrainingSession {
             if (!report.quiet() && options.sampling().count() > 0) {
                 Main.LOG.info("--- inference (new, hallucinated names) ---");
             }
-            Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(), options.sampling());
+            samplesLost = Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(),
+                    options.sampling());
         }
         String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
-        if (failed != null) {
-            throw new RunFailure(failed);
+        if (samplesLost != null || failed != null) {
+            throw new RunFailure(samplesLost == null ? failed : failed == null ? samplesLost : samplesLost + "; " + failed);
         }
         return 0;
     }

@@ -65,6 +65,25 @@ class CommandLineTest {
     }
 
     @Test
+    void anEmptyFileNameIsRefusedNamingItsOption() throws Exception {
+        for (String option : List.of("--input", "--checkpoint", "--metrics", "--plot")) {
+            assertOneLineError(run(option, "", "--steps", "3"), 2, option + " is empty");
+        }
+    }
+
+    /** Samples that cannot be written (a full disk, or stdout closed) fail the run, instead of vanishing with exit 0. */
+    @Test
+    void samplesThatCannotBeWrittenFailTheRun() throws Exception {
+        Path full = Path.of("/dev/full");
+        assumeTrue(Files.exists(full), "needs /dev/full");
+        Path err = dir.resolve("stderr.txt");
+        Process p = CommandLineRunner.start(dir, full, err, "--input", "names.txt", "--steps", "3", "--num-samples", "5");
+        assertTrue(p.waitFor(2, TimeUnit.MINUTES), "finished");
+        assertOneLineError(new Result(p.exitValue(), "", Files.readString(err)), 1, "cannot write the samples",
+                "sample 1 of 5 was lost");
+    }
+
+    @Test
     void emptyOrBlankInputFile() throws Exception {
         Files.writeString(dir.resolve("empty.txt"), "");
         assertOneLineError(run("--input", "empty.txt"), 1, "empty.txt", "no documents");
