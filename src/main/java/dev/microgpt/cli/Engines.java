@@ -29,16 +29,12 @@ final class Engines {
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
      * naming the reason, and so is --gemm cublas without cuBLAS. Under --device auto a GPU flag ({@link GpuFlags})
      * asks for the GPU as --device gpu does, a CPU engine option for the CPU; without either, auto takes the GPU when
-     * it is usable and the model is large enough for it to pay, else the CPU, and says which and why. A GPU flag with
-     * --device cpu is a usage error.
+     * it is usable and the model is large enough for it to pay, else the CPU, and says which and why. (A GPU flag with
+     * --device cpu is refused with the other options, {@link Main}.)
      */
     static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape) {
         switch (request.device()) {
             case cpu:
-                if (!request.gpuFlagsGiven().isEmpty()) {
-                    throw new UsageException(request.gpuFlagsGiven().get(0)
-                            + " applies to the GPU engine; drop it with --device cpu");
-                }
                 return Main.Device.cpu;
             case gpu:
                 return requireGpu(request, "--device gpu");

@@ -286,6 +286,11 @@ public final class Main implements Callable<Integer> {
                 }
             }
         }
+        if (device == Device.cpu) { // before the GPU options are checked together, whose advice would not apply
+            GpuFlags.NAMES.stream().filter(this::given).findFirst().ifPresent(flag -> {
+                throw new UsageException(flag + " applies to the GPU engine; drop it with --device cpu");
+            });
+        }
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings

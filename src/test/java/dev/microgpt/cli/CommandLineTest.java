@@ -248,6 +248,9 @@ class CommandLineTest {
                 "--gemm", "GPU engine", "--device cpu");
         assertOneLineError(run("--input", "names.txt", "--device", "cpu", "--gpu-mode", "graph", "--steps", "3"), 2,
                 "--gpu-mode applies to the GPU engine", "--device cpu");
+        // before the GPU options are checked together, whose advice (add --gpu-mode fused) would not help
+        assertOneLineError(run("--input", "names.txt", "--device", "cpu", "--steps-per-launch", "4", "--steps", "3"), 2,
+                "--steps-per-launch applies to the GPU engine", "--device cpu");
         assertOneLineError(run("--input", "names.txt", "--gemm", "nonsense", "--steps", "3"), 2, "--gemm", "nonsense",
                 "hand, cublas");
         // the fused step is one kernel: no cuBLAS call can stand in it
