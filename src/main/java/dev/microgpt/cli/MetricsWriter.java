@@ -84,6 +84,15 @@ final class MetricsWriter implements AutoCloseable {
             while (first > 1 && present[first - 1]) {
                 first--;
             }
+            if (resumedStep > 0 && kept.size() > 1 && !present[resumedStep]) {
+                int before = resumedStep - 1;
+                while (before > 0 && !present[before]) {
+                    before--;
+                }
+                Main.LOG.warn("--metrics {} has no row for step {}, the checkpoint's: steps {} to {} are missing (a"
+                        + " session without --metrics?), so its elapsed_ms starts again and the plot covers this"
+                        + " session only", path, resumedStep, before + 1, resumedStep);
+            }
             LossCurve keptLosses = new LossCurve(first, Arrays.copyOfRange(losses, first, last + 1));
             return new MetricsWriter(path, out, keptLosses, Math.round(elapsedMs * 1000));
         } catch (IOException e) {

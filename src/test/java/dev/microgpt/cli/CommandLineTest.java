@@ -320,6 +320,21 @@ class CommandLineTest {
         assertTrue(CheckpointFile.read(dir.resolve(saved)).step() > 0);
     }
 
+    /** A resume whose metrics stop short of the checkpoint's step (a session without --metrics) says what is missing. */
+    @Test
+    void resumingOnMetricsWithAGapSaysWhichStepsAreMissing() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "40", "--stop-after", "20", "--metrics", "m.csv",
+                "--checkpoint", "c.safetensors", "--quiet").exitCode());
+        Path metrics = dir.resolve("m.csv");
+        Files.write(metrics, Files.readAllLines(metrics).subList(0, 11)); // the header and steps 1..10
+        Result resumed = run("--input", "names.txt", "--steps", "40", "--resume", "--metrics", "m.csv",
+                "--checkpoint", "c.safetensors", "--quiet");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        assertTrue(resumed.stderr().contains("--metrics m.csv has no row for step 20, the checkpoint's: steps 11 to 20"
+                + " are missing"), resumed.stderr());
+        assertEquals(31, Files.readAllLines(metrics).size(), "the header, steps 1..10 and 21..40");
+    }
+
     @Test
     void resumingAfterACrashDropsTheMetricsRowsPastTheCheckpoint() throws Exception {
         assertEquals(0, run("--input", "names.txt", "--steps", "40", "--stop-after", "20", "--metrics", "m.csv",
