@@ -3,7 +3,6 @@ package dev.microgpt.cli;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -68,8 +67,6 @@ final class LossPlot {
         smooth.setMarker(SeriesMarkers.NONE);
         smooth.setLineColor(new Color(220, 90, 20));
         smooth.setLineWidth(2.5f);
-        try (OutputStream out = Files.newOutputStream(png)) { // exactly the path named: the checks made were on it
-            BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-        }
+        ReplacedFile.write(png, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
     }
 }

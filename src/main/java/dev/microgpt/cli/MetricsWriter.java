@@ -7,12 +7,10 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Per-step metrics as CSV, {@code step,loss,lr,elapsed_ms,docs_per_s,tokens_per_s}. The loss and learning rate are
@@ -67,7 +65,8 @@ final class MetricsWriter implements AutoCloseable {
             }
             BufferedWriter out;
             if (resumedStep >= 0 && Files.isRegularFile(path)) {
-                keepOnly(path, kept);
+                ReplacedFile.write(path, rows -> rows.write((String.join(System.lineSeparator(), kept)
+                        + System.lineSeparator()).getBytes(StandardCharsets.UTF_8))); // a failure loses no row
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             } else {
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
@@ -126,23 +125,6 @@ final class MetricsWriter implements AutoCloseable {
             return OutputFile.Contents.OTHER; // not UTF-8 text
         } catch (IOException e) {
             return OutputFile.Contents.UNREADABLE;
-        }
-    }
-
-    /**
-     * Makes the file hold {@code lines} alone, written beside it and renamed over it (its real path: a link stays a
-     * link), so that a failure on the way (a full disk) leaves the rows of the sessions before this one as they were.
-     */
-    private static void keepOnly(Path path, List<String> lines) throws IOException {
-        Path target = path.toRealPath();
-        Path temporary = target.resolveSibling(target.getFileName() + "."
-                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36) + ".partial");
-        try {
-            Files.write(temporary, lines, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE);
-            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(temporary);
         }
     }
 

@@ -64,7 +64,7 @@ final class OutputFile {
                                 + " run would replace them; continue that run with --resume, or move it away or choose"
                                 + " another --metrics");
                     }
-                    requireReplaceable(file, "metrics", "--metrics"); // the resume rewrites the rows it keeps
+                    requireWritableWhole(file, "metrics", "--metrics"); // the resume rewrites the rows it keeps
                 }
                 case OTHER -> throw new RunFailure("--metrics " + file + " does not start with this version's header ("
                         + MetricsWriter.HEADER + "): it holds something else, or older metrics, which this run would"
@@ -74,7 +74,7 @@ final class OutputFile {
         }
         if (report.plot() != null) {
             Path file = report.plot();
-            requireWritable(file, "the loss plot", "--plot");
+            requireWritableWhole(file, "the loss plot", "--plot");
             switch (LossPlot.contents(file)) {
                 case NOTHING, OUTPUT -> { } // a plot is drawn anew from the losses
                 case OTHER -> throw new RunFailure("--plot " + file + " holds something else than a PNG image, which the"
@@ -100,6 +100,18 @@ final class OutputFile {
                 : Files.exists(landing) ? (Files.isWritable(landing) ? null : "the file is not writable")
                 : directoryProblem(landing.getParent());
         refuseIf(problem, file, what, option);
+    }
+
+    /**
+     * As {@link #requireWritable}, for a file {@link ReplacedFile} writes: where it lands on a regular file, that file's
+     * directory must be writable too, for the rename.
+     */
+    static void requireWritableWhole(Path file, String what, String option) {
+        requireWritable(file, what, option);
+        Path landing = landing(file);
+        if (Files.isRegularFile(landing)) {
+            refuseIf(directoryProblem(landing.getParent()), file, what, option);
+        }
     }
 
     /**
@@ -155,7 +167,7 @@ final class OutputFile {
     }
 
     /** Where writing {@code file} in place lands: through its links, also one to a file not there yet (8 at most). */
-    private static Path landing(Path file) {
+    static Path landing(Path file) {
         Path path = file.toAbsolutePath();
         for (int hops = 0; hops < 8 && Files.isSymbolicLink(path); hops++) {
             try {
