@@ -6,14 +6,16 @@ import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 /**
- * Turns the first Ctrl-C or docker stop (SIGINT) or SIGTERM (kill, a scheduler's preemption) during training into a
- * request to stop at the next step boundary, so that the run can save a checkpoint; a second one ends the process at
+ * Turns the first Ctrl-C or docker stop (SIGINT), SIGTERM (kill, a scheduler's preemption) or SIGHUP (the terminal or
+ * the ssh session closed; not under nohup, which the JVM leaves ignored) during training into a request to stop at the
+ * next step boundary, so that the run can save a checkpoint; a second one ends the process at
  * once, saying so. The handlers stay on until the run's last checkpoint is saved and are then put back, so that
  * sampling, and everything before training, stops as usual.
  */
 final class Interrupts implements AutoCloseable {
 
-    private static final Signal[] STOPPING = {new Signal("INT"), new Signal("TERM")};
+    private static final Signal[] STOPPING = {new Signal("INT"), new Signal("TERM"), new Signal("HUP")};
+    private static final String[] NAMES = {"Ctrl-C", "SIGTERM", "SIGHUP"}; // [STOPPING.length], for messages
     private static final AtomicInteger REQUESTED = new AtomicInteger(); // the number of the signal received, or 0
 
     private final SignalHandler[] previous; // [STOPPING.length] null where the JVM allows no handler
@@ -46,12 +48,17 @@ final class Interrupts implements AutoCloseable {
         return REQUESTED.get() != 0;
     }
 
-    /** The name of the signal that asked the run to stop, for messages: "Ctrl-C" or "SIGTERM". */
+    /** The name of the signal that asked the run to stop, for messages: "Ctrl-C", "SIGTERM" or "SIGHUP". */
     static String requestName() {
-        return REQUESTED.get() == STOPPING[0].getNumber() ? "Ctrl-C" : "SIGTERM";
+        for (int i = 0; i < STOPPING.length; i++) {
+            if (STOPPING[i].getNumber() == REQUESTED.get()) {
+                return NAMES[i];
+            }
+        }
+        return "signal " + REQUESTED.get();
     }
 
-    /** The exit status after a requested stop, by shell convention 128 + the signal: 130 for Ctrl-C, 143 for SIGTERM. */
+    /** The exit status after a requested stop, by shell convention 128 + the signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP. */
     static int exitCode() {
         return exitCode(REQUESTED.get());
     }

@@ -22,14 +22,14 @@ import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The trainer's command line. Defaults reproduce microgpt.py: train 1000 steps on input.txt, print 20 samples.
- * Exit codes: 0 success, 1 runtime error, 2 usage error, 130 and 143 stopped by Ctrl-C and SIGTERM (after saving a
- * checkpoint).
+ * Exit codes: 0 success, 1 runtime error, 2 usage error, 130, 143 and 129 stopped by Ctrl-C, SIGTERM and SIGHUP
+ * (after saving a checkpoint).
  */
 @Command(name = "microgpt", mixinStandardHelpOptions = true, version = "microgpt-jcuda 0.1.0",
         sortOptions = false, usageHelpAutoWidth = true,
         description = {"Trains Karpathy's microgpt on a file of documents (one per line), then samples from it.",
                 "Samples go to stdout, one per line; progress and messages go to stderr."},
-        footer = {"", "Exit codes: 0 success, 1 runtime error, 2 usage error, 130 Ctrl-C and 143 SIGTERM (a checkpoint is saved first)."})
+        footer = {"", "Exit codes: 0 success, 1 runtime error, 2 usage error, 130 Ctrl-C, 143 SIGTERM and 129 SIGHUP (a checkpoint is saved first)."})
 public final class Main implements Callable<Integer> {
 
     static final Logger LOG = LoggerFactory.getLogger("microgpt");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.microgpt.checkpoint.Checkpoint;
@@ -696,10 +697,14 @@ class CommandLineTest {
         }
     }
 
-    /** Ctrl-C (or docker stop, SIGINT), or SIGTERM from kill or a scheduler, saves a checkpoint and exits 128 + the signal. */
+    /**
+     * Ctrl-C (or docker stop, SIGINT), SIGTERM from kill or a scheduler, or SIGHUP from a closed terminal, saves a
+     * checkpoint and exits 128 + the signal. (Under nohup, SIGHUP stays ignored: the program inherits that from here.)
+     */
     @ParameterizedTest(name = "SIG{0}")
-    @CsvSource({"INT, 130, Ctrl-C", "TERM, 143, SIGTERM"})
+    @CsvSource({"INT, 130, Ctrl-C", "TERM, 143, SIGTERM", "HUP, 129, SIGHUP"})
     void aStopSignalSavesACheckpointAndExits(String signal, int exitCode, String named) throws Exception {
+        assumeFalse(signal.equals("HUP") && hangUpIgnored(), "SIGHUP is ignored here (nohup), and so in the program");
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--n-embd", "32",
@@ -720,6 +725,13 @@ class CommandLineTest {
                 "--stop-after", Integer.toString(saved.step() + 5), "--quiet");
         assertEquals(0, resumed.exitCode(), resumed.stderr());
         assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
+    }
+
+    /** Whether this process ignores SIGHUP (bit 0 of SigIgn in /proc/self/status), as a process under nohup does. */
+    private static boolean hangUpIgnored() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        return Files.exists(status) && Files.readAllLines(status).stream().filter(l -> l.startsWith("SigIgn:"))
+                .anyMatch(l -> (Long.parseLong(l.substring(7).trim(), 16) & 1) != 0);
     }
 
     /** Interrupted, a run whose plot cannot be written still says where it saved and exits 130, the error after. */
