@@ -260,6 +260,12 @@ final class TrainingSession {
                         + (resumed.config().vocabSize() - 1) + " characters that differs from this dataset's "
                         + (run.tokenizer().vocabSize() - 1) + "; resume with the --input it was trained on");
             }
+            if (!resumed.datasetSha256().equals(dataset.sha256())
+                    && DatasetSource.isBuiltinNames(resumed.datasetSha256())) {
+                throw new RunFailure("checkpoint " + checkpointFile + " was trained on the built-in list of names,"
+                        + " which a run falls back to without --input, input.txt and network; resume it where those are"
+                        + " missing, or with --input a file of those names");
+            }
             if (!resumed.datasetSha256().equals(dataset.sha256())) {
                 throw new RunFailure("checkpoint " + checkpointFile + " was trained on another dataset (sha256 "
                         + resumed.datasetSha256().substring(0, 12) + "..., this one " + dataset.sha256().substring(0, 12)

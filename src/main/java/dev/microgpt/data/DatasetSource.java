@@ -122,6 +122,11 @@ public final class DatasetSource {
         }
     }
 
+    /** Whether {@code sha256} is that of the built-in names, the dataset of a run that had no input.txt nor network. */
+    public static boolean isBuiltinNames(String sha256) {
+        return Sha256.hex(BuiltinNames.bytes()).equals(sha256);
+    }
+
     private static Dataset builtin(String why) {
         byte[] bytes = BuiltinNames.bytes();
         List<String> names = Documents.parse(new String(bytes, StandardCharsets.UTF_8));

@@ -321,6 +321,16 @@ class CommandLineTest {
         assertTrue(CheckpointFile.read(dir.resolve(saved)).step() > 0);
     }
 
+    /** A checkpoint of the built-in names (here from a file of them) says so when another dataset would resume it. */
+    @Test
+    void resumingABuiltinNamesRunOnAnotherDatasetSaysHowToResumeIt() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "40", "--stop-after", "20", "--checkpoint",
+                "c.safetensors", "--quiet").exitCode());
+        Files.writeString(dir.resolve("other.txt"), Files.readString(names) + "zyx\n");
+        assertOneLineError(run("--input", "other.txt", "--resume", "--checkpoint", "c.safetensors"), 1,
+                "was trained on the built-in list of names", "without --input, input.txt and network");
+    }
+
     /** A resume whose metrics stop short of the checkpoint's step (a session without --metrics) says what is missing. */
     @Test
     void resumingOnMetricsWithAGapSaysWhichStepsAreMissing() throws Exception {
