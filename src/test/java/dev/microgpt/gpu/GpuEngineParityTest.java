@@ -2,6 +2,7 @@ package dev.microgpt.gpu;
 
 import dev.microgpt.testing.RandomDocuments;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.microgpt.engine.AdamConfig;
@@ -139,10 +140,15 @@ class GpuEngineParityTest {
                 assertEquals(expected[i], gpu.launchesPerStep(), 1e-12, modes[i].label());
             }
         }
-        // 32 documents a step: a loss group is 256 / 32 = 8 steps, and one launch runs at most one group.
-        try (GpuEngine gpu = new GpuEngine(layout, weights, modes[3], 32)) {
+        // 32 documents a step: a loss group is 256 / 32 = 8 steps, and one launch runs at most one group, so K = 16
+        // is refused (not run as 8 under its name) and K = 8 runs a group a launch.
+        IllegalArgumentException tooMany = assertThrows(IllegalArgumentException.class,
+                () -> new GpuEngine(layout, weights, modes[3], 32));
+        assertTrue(tooMany.getMessage().contains("--steps-per-launch 16 with --batch-size 32"), tooMany.getMessage());
+        GpuOptions eight = new GpuOptions(GpuMode.fused, GemmBackend.hand, 0, 8);
+        try (GpuEngine gpu = new GpuEngine(layout, weights, eight, 32)) {
             assertEquals(8, gpu.lossBatch());
-            assertEquals(2.0 / 8, gpu.launchesPerStep(), 1e-12, modes[3].label() + " at 32 documents a step");
+            assertEquals(2.0 / 8, gpu.launchesPerStep(), 1e-12, eight.label() + " at 32 documents a step");
         }
     }
 
