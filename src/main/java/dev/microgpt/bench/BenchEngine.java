@@ -103,8 +103,8 @@ public record BenchEngine(Engine engine, GpuOptions gpu, int batchSize) {
         if (batch.matches()) {
             int documents = number(batch.group(2), DocumentBatch.MAX_DOCUMENTS);
             if (documents < 2) {
-                throw new IllegalArgumentException(name + ": B, the documents a step, is 2 to " + DocumentBatch.MAX_DOCUMENTS
-                        + ", written without leading zeros, got " + batch.group(2) + " (one document a step is "
+                throw new IllegalArgumentException(name + ": B, the documents a step, is 2 to "
+                        + DocumentBatch.MAX_DOCUMENTS + ", written without leading zeros, got " + batch.group(2) + " (one document a step is "
                         + batch.group(1) + ")");
             }
             BenchEngine engine = parseOneDocument(batch.group(1));

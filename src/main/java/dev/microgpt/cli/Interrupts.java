@@ -8,9 +8,9 @@ import sun.misc.SignalHandler;
 /**
  * Turns the first Ctrl-C or docker stop (SIGINT), SIGTERM (kill, a scheduler's preemption) or SIGHUP (the terminal or
  * the ssh session closed; not under nohup, which the JVM leaves ignored) during training into a request to stop at the
- * next step boundary, so that the run can save a checkpoint; a second one ends the process at
- * once, saying so. The handlers stay on until the run's last checkpoint is saved and are then put back, so that
- * sampling, and everything before training, stops as usual.
+ * next step boundary, so that the run can save a checkpoint; a second one ends the process at once, saying so. The
+ * handlers stay on until the run's last checkpoint is saved and are then put back, so that sampling, and everything
+ * before training, stops as usual.
  */
 final class Interrupts implements AutoCloseable {
 
@@ -58,7 +58,7 @@ final class Interrupts implements AutoCloseable {
         return "signal " + REQUESTED.get();
     }
 
-    /** The exit status after a requested stop, by shell convention 128 + the signal: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP. */
+    /** The exit status after a requested stop, by shell convention 128 + the signal: 130, 143 or 129 (SIGHUP). */
     static int exitCode() {
         return exitCode(REQUESTED.get());
     }

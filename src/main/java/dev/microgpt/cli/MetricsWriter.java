@@ -48,8 +48,9 @@ final class MetricsWriter implements AutoCloseable {
         double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows
         boolean[] present = new boolean[losses.length];
         double elapsedMs = 0;
+        boolean keeping = resumedStep >= 0 && Files.isRegularFile(path); // a resume keeps the rows up to its step
         try {
-            if (resumedStep >= 0 && Files.isRegularFile(path)) {
+            if (keeping) {
                 for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
                     String[] row = rowUpTo(line, resumedStep);
                     if (row != null) {
@@ -64,7 +65,7 @@ final class MetricsWriter implements AutoCloseable {
                 }
             }
             BufferedWriter out;
-            if (resumedStep >= 0 && Files.isRegularFile(path)) {
+            if (keeping) {
                 ReplacedFile.write(path, rows -> rows.write((String.join(System.lineSeparator(), kept)
                         + System.lineSeparator()).getBytes(StandardCharsets.UTF_8))); // a failure loses no row
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);

@@ -23,7 +23,7 @@ final class Samples {
 
     /**
      * Prints the samples, each flushed as it is drawn, and stops at the first that cannot be written (stdout closed, as
-     * by {@code | head}, or its disk full): then returns a line saying how many were written, else null.
+     * by {@code | head}, or its disk full): then returns a line saying which sample was lost, else null.
      */
     static String print(Sampler sampler, PyRandom rng, RunOptions.Sampling sampling) {
         PrintWriter out = new PrintWriter(System.out, false, StandardCharsets.UTF_8);

@@ -18,6 +18,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * One invocation that trains: fresh or resumed from a checkpoint, run to the end of the schedule or to
@@ -156,8 +159,9 @@ final class TrainingSession {
                     options.sampling());
         }
         String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
-        if (samplesLost != null || failed != null) {
-            throw new RunFailure(samplesLost == null ? failed : failed == null ? samplesLost : samplesLost + "; " + failed);
+        String problems = Stream.of(samplesLost, failed).filter(Objects::nonNull).collect(Collectors.joining("; "));
+        if (!problems.isEmpty()) {
+            throw new RunFailure(problems);
         }
         return 0;
     }
@@ -260,13 +264,12 @@ final class TrainingSession {
                         + (resumed.config().vocabSize() - 1) + " characters that differs from this dataset's "
                         + (run.tokenizer().vocabSize() - 1) + "; resume with the --input it was trained on");
             }
-            if (!resumed.datasetSha256().equals(dataset.sha256())
-                    && DatasetSource.isBuiltinNames(resumed.datasetSha256())) {
-                throw new RunFailure("checkpoint " + checkpointFile + " was trained on the built-in list of names,"
-                        + " which a run falls back to without --input, input.txt and network; resume it where those are"
-                        + " missing, or with --input a file of those names");
-            }
             if (!resumed.datasetSha256().equals(dataset.sha256())) {
+                if (DatasetSource.isBuiltinNames(resumed.datasetSha256())) {
+                    throw new RunFailure("checkpoint " + checkpointFile + " was trained on the built-in list of names,"
+                            + " which a run falls back to without --input, input.txt and network; resume it where those"
+                            + " are missing, or with --input a file of those names");
+                }
                 throw new RunFailure("checkpoint " + checkpointFile + " was trained on another dataset (sha256 "
                         + resumed.datasetSha256().substring(0, 12) + "..., this one " + dataset.sha256().substring(0, 12)
                         + "...); resume with the --input it was trained on");

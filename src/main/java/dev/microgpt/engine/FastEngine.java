@@ -91,11 +91,11 @@ public final class FastEngine extends CpuEngine {
         return Math.min(MAX_GROUPS, Runtime.getRuntime().availableProcessors());
     }
 
-    /** Refuses a thread count outside 1..{@value #MAX_GROUPS}, naming --threads and saying why (IllegalArgumentException). */
+    /** Refuses a thread count outside 1..{@value #MAX_GROUPS}, naming --threads and why (IllegalArgumentException). */
     public static void checkThreads(int threads) {
         if (threads < 1 || threads > MAX_GROUPS) {
-            throw new IllegalArgumentException("--threads must be in 1.." + MAX_GROUPS + " (a step's documents are summed in"
-                    + " at most " + MAX_GROUPS + " groups), got " + threads);
+            throw new IllegalArgumentException("--threads must be in 1.." + MAX_GROUPS + " (a step's documents are"
+                    + " summed in at most " + MAX_GROUPS + " groups), got " + threads);
         }
     }
 
