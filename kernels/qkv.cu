@@ -1,6 +1,6 @@
 // Fused query/key/value projection: the layer's wq, wk, wv ([C, C] each, adjacent in ParameterLayout) read
 // as one [3C, C] block W, so one launch produces q | k | v for every position.
-// CPU twin: dev.microgpt.ops.Linear over the [3C, C] block (FastEngine: Linear.forward(..., qkvOffset, ...)).
+// CPU twin: dev.microgpt.ops.Linear over the [3C, C] block (DocumentPass: Linear.forward over Layer.attnQkv).
 // Test: dev.microgpt.gpu.KernelParityTest#qkvForward and #qkvBackward (on the emulated device in CI).
 //
 //   forward   qkv[r, j] = sum_i x[r, i] W[j, i]       j in [0, 3C): q = columns [0, C), k = [C, 2C), v = [2C, 3C)

@@ -43,7 +43,7 @@
 // Parameter tensors, as offsets into params / grads: tensor_offsets[] holds
 //   [0] wte, [1] wpe, [2] lm_head, then for layer l at 3 + 4 l: [+0] attn_wq (the [3C, C] wq|wk|wv block),
 //   [+1] attn_wo, [+2] mlp_fc1, [+3] mlp_fc2
-// written by the host from dev.microgpt.model.ParameterLayout, the one owner of the layout.
+// written by the host from dev.microgpt.model.ParameterLayout.weightBlocks (the one owner of the layout), in its order.
 #define TENSOR_WTE 0
 #define TENSOR_WPE 1
 #define TENSOR_LM_HEAD 2

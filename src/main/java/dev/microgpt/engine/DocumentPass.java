@@ -130,7 +130,7 @@ final class DocumentPass {
             double[] in = stream[i];
             double[] out = stream[i + 1];
             RmsNorm.forward(in, 0, a.attnNorm, 0, a.attnScale, from, to, c);
-            Linear.forward(a.attnNorm, 0, params, w.qkvOffset(), a.qkv, 0, from, to, c, 3 * c);
+            Linear.forward(a.attnNorm, 0, params, w.attnQkv().offset(), a.qkv, 0, from, to, c, 3 * c);
             Attention.forward(a.qkv, a.probs, a.attnOut, from, to, c, cfg.nHead(), block);
             Linear.forward(a.attnOut, 0, params, w.attnWo().offset(), a.mid, 0, from, to, c, c);
             addRows(a.mid, in, from, to, c);
@@ -191,9 +191,9 @@ final class DocumentPass {
         ready.ready(w.attnWo().offset(), w.attnWo().size());
         Attention.backward(a.qkv, a.probs, dAttnOut, dQkv, dScores, n, c, cfg.nHead(), block);
         Arrays.fill(dNorm, 0, n * c, 0.0);
-        Linear.backward(a.attnNorm, 0, dQkv, 0, params, w.qkvOffset(),
-                dNorm, 0, grads, w.qkvOffset(), n, c, 3 * c);
-        ready.ready(w.qkvOffset(), 3 * w.attnWq().size());
+        Linear.backward(a.attnNorm, 0, dQkv, 0, params, w.attnQkv().offset(),
+                dNorm, 0, grads, w.attnQkv().offset(), n, c, 3 * c);
+        ready.ready(w.attnQkv().offset(), w.attnQkv().size());
         RmsNorm.backward(stream[i], 0, a.attnScale, dNorm, 0, dStream, 0, n, c);
     }
 

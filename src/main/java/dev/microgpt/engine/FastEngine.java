@@ -75,9 +75,8 @@ public final class FastEngine extends CpuEngine {
         this.team = new ThreadTeam(threads);
         this.passes = new DocumentPass[threads];
         this.passes[0] = new DocumentPass(layout, params);
-        // lm_head, wte, wpe, and four tensors per block
         this.overlappedAdam = threads == 1 || layout.size() < MIN_OVERLAP_PARAMETERS ? null
-                : new OverlappedAdam(this::adamOnRange, 3 + 4 * layout.config().nLayer());
+                : new OverlappedAdam(this::adamOnRange, layout.weightBlocks().size());
         this.toAdam = overlappedAdam == null ? DocumentPass.NOWHERE : overlappedAdam::publish;
     }
 

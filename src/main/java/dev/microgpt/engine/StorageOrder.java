@@ -51,7 +51,7 @@ interface StorageOrder {
                 int hidden = layout.config().mlpHidden();
                 visit.matrix(layout.lmHead().offset(), layout.config().vocabSize(), c);
                 for (ParameterLayout.Layer l : layout.layers()) {
-                    visit.matrix(l.qkvOffset(), 3 * c, c);
+                    visit.matrix(l.attnQkv().offset(), 3 * c, c);
                     visit.matrix(l.attnWo().offset(), c, c);
                     visit.matrix(l.mlpFc1().offset(), hidden, c);
                     visit.matrix(l.mlpFc2().offset(), c, hidden);

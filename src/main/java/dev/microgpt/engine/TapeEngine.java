@@ -4,6 +4,7 @@ import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.model.ParameterLayout.Layer;
 import dev.microgpt.model.ParameterLayout.Tensor;
+import dev.microgpt.ops.RmsNorm;
 import java.util.Arrays;
 
 /**
@@ -220,7 +221,7 @@ public final class TapeEngine extends CpuEngine {
             squares = plus(squares, tape.mul(xi, xi));
         }
         int ms = tape.mulConst(squares, Math.pow(in.length, -1)); // sum(...) / len(x)
-        int scale = tape.pow(tape.addConst(ms, 1e-5), -0.5);
+        int scale = tape.pow(tape.addConst(ms, RmsNorm.EPS), -0.5);
         for (int i = 0; i < in.length; i++) {
             out[i] = tape.mul(in[i], scale);
         }

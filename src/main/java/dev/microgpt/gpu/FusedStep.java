@@ -38,7 +38,7 @@ final class FusedStep implements StepProgram {
     private final CUstream stream;
     private final int stepsPerLaunch;
     private final DeviceArray workspace;     // [teams][workspace floats] global, or null: in shared memory
-    private final DeviceArray tensorOffsets; // [3 + 4 L] int, see kernels/step.cu
+    private final DeviceArray tensorOffsets; // [3 + 4 L] int: ParameterLayout.weightBlocks' offsets, kernels/step.cu
     private final DeviceArray blockGrads;    // [blocks][P] zero between steps, or null: one document a step
     private final DeviceArray blockLosses;   // [blocks], with blockGrads
     private final int blocks;
@@ -90,31 +90,14 @@ final class FusedStep implements StepProgram {
             int teams = sideBySide ? blocks : 1;
             this.workspace = onChip ? null
                     : resources.own(new DeviceArray("fused_workspace", teams * workspaceFloats));
-            this.tensorOffsets = resources.own(new DeviceArray("fused_tensor_offsets", 3 + 4L * cfg.nLayer()));
-            tensorOffsets.upload(offsets(layout));
+            this.tensorOffsets = resources.own(new DeviceArray("fused_tensor_offsets", layout.weightBlocks().size()));
+            tensorOffsets.upload(layout.weightBlocks().stream().mapToInt(ParameterLayout.Tensor::offset).toArray());
             this.blockGrads = sideBySide ? zeroed("fused_block_grads", (long) blocks * layout.size()) : null;
             this.blockLosses = sideBySide ? zeroed("fused_block_losses", blocks) : null;
         } catch (RuntimeException e) {
             close();
             throw e;
         }
-    }
-
-    /** wte, wpe, lm_head, then per layer the [3C, C] qkv block, attn_wo, mlp_fc1, mlp_fc2 (kernels/step.cu). */
-    private static int[] offsets(ParameterLayout layout) {
-        int layers = layout.config().nLayer();
-        int[] offsets = new int[3 + 4 * layers];
-        offsets[0] = layout.wte().offset();
-        offsets[1] = layout.wpe().offset();
-        offsets[2] = layout.lmHead().offset();
-        for (int i = 0; i < layers; i++) {
-            ParameterLayout.Layer w = layout.layer(i);
-            offsets[3 + 4 * i] = w.qkvOffset();
-            offsets[4 + 4 * i] = w.attnWo().offset();
-            offsets[5 + 4 * i] = w.mlpFc1().offset();
-            offsets[6 + 4 * i] = w.mlpFc2().offset();
-        }
-        return offsets;
     }
 
     /** A grid of more than one block syncs grid-wide: a cooperative launch, every block resident at once. */

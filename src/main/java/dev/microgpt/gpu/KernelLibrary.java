@@ -46,9 +46,11 @@ final class KernelLibrary {
 
     private static final int ROW_BLOCK = 128;   // row-per-warp kernels: 4 rows per block
     private static final int ROW_WARPS = ROW_BLOCK / 32;
-    private static final int MATMUL_BLOCK = 256; // the tiled matmuls need exactly this, and so the fused step
-    private static final int ITEM_BLOCK = 256;   // a thread per item (the embedding's gradients)
-    /** Rows and columns of one matmul output tile. */
+    private static final int ITEM_BLOCK = 256;   // a thread per item (the embedding's gradients, Adam's parameters)
+    private static final int CROSS_ENTROPY_BLOCK = 1024; // its one block: a warp per row, as many warps as can be
+    /** Threads of a tiled-matmul block, which the tiles need exactly, and so the fused step: matmul.cuh's MM_THREADS. */
+    static final int MATMUL_BLOCK = 256;
+    /** Rows and columns of one matmul output tile: matmul.cuh's MM_TILE. */
     static final int TILE = 32;
     /** Dynamic shared memory a launch may use without cuFuncSetAttribute. */
     private static final int DEFAULT_SHARED_LIMIT = 48 * 1024;
@@ -241,13 +243,14 @@ final class KernelLibrary {
      */
     Launch crossEntropy(CUdeviceptr dLogits, CUdeviceptr losses, CUdeviceptr logits, int v, DocumentSlots docs) {
         return new Launch("crossentropy_forward_backward", function("crossentropy", "crossentropy_forward_backward"),
-                1, 1, 1, 1024, 0, documents(new Args().ptr(dLogits).ptr(losses).ptr(logits).i(v), docs).pointer());
+                1, 1, 1, CROSS_ENTROPY_BLOCK, 0, documents(new Args().ptr(dLogits).ptr(losses).ptr(logits).i(v), docs).pointer());
     }
 
     /** Adam over params/grads/m/v [P], the step read from ss; zeroes grads. */
     Launch adam(CUdeviceptr params, CUdeviceptr grads, CUdeviceptr m, CUdeviceptr v, int count, double lr, double beta1,
                 double beta2, double eps, CUdeviceptr ss) {
-        return new Launch("adam_update", function("adam", "adam_update"), ceilDiv(count, 256), 1, 1, 256, 0,
+        return new Launch("adam_update", function("adam", "adam_update"), ceilDiv(count, ITEM_BLOCK), 1, 1,
+                ITEM_BLOCK, 0,
                 new Args().ptr(params).ptr(grads).ptr(m).ptr(v).i(count).d(lr).d(beta1).d(beta2).d(eps).ptr(ss).pointer());
     }
 

@@ -86,8 +86,8 @@ final class StepLaunches implements AutoCloseable {
             DeviceArray mlpNorm = array(p + "mlp_norm", rows * c);
             DeviceArray mlpScale = array(p + "mlp_scale", rows);
             DeviceArray hidden = array(p + "hidden", rows * f);
-            CUdeviceptr wQkv = s.params().at(w.qkvOffset());
-            CUdeviceptr dwQkv = s.grads().at(w.qkvOffset());
+            CUdeviceptr wQkv = s.params().at(w.attnQkv().offset());
+            CUdeviceptr dwQkv = s.grads().at(w.attnQkv().offset());
 
             operations.add(kernels.rmsnormForward(attnNorm.at(0), attnScale.at(0), stream[i].at(0), c, docs));
             operations.addAll(linear.qkvForward(qkv.at(0), attnNorm.at(0), wQkv, c));

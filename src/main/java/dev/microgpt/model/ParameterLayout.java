@@ -40,11 +40,17 @@ public final class ParameterLayout {
         }
     }
 
-    /** The weights of one transformer block. */
-    public record Layer(Tensor attnWq, Tensor attnWk, Tensor attnWv, Tensor attnWo, Tensor mlpFc1, Tensor mlpFc2) {
-        /** The fused [3 n_embd, n_embd] query-key-value block starting at wq. */
-        public int qkvOffset() {
-            return attnWq.offset();
+    /**
+     * The weights of one transformer block; {@code attnQkv} is wq, wk and wv (adjacent) read as one
+     * [3 n_embd, n_embd] block, {@code layer{i}.attn_qkv}, which the fused query-key-value projection uses.
+     */
+    public record Layer(Tensor attnWq, Tensor attnWk, Tensor attnWv, Tensor attnWo, Tensor mlpFc1, Tensor mlpFc2,
+                        Tensor attnQkv) {
+
+        Layer(Tensor attnWq, Tensor attnWk, Tensor attnWv, Tensor attnWo, Tensor mlpFc1, Tensor mlpFc2) {
+            this(attnWq, attnWk, attnWv, attnWo, mlpFc1, mlpFc2, new Tensor(
+                    attnWq.name().substring(0, attnWq.name().length() - "wq".length()) + "qkv",
+                    3 * attnWq.rows(), attnWq.cols(), attnWq.offset()));
         }
     }
 
@@ -54,6 +60,7 @@ public final class ParameterLayout {
     private final Tensor lmHead;
     private final List<Layer> layers;
     private final Map<String, Tensor> byName;
+    private final List<Tensor> weightBlocks;
     private final int size;
 
     public ParameterLayout(ModelConfig config) {
@@ -76,6 +83,11 @@ public final class ParameterLayout {
         }
         this.layers = Collections.unmodifiableList(blocks);
         this.byName = Collections.unmodifiableMap(alloc.byName);
+        List<Tensor> units = new ArrayList<>(List.of(wte, wpe, lmHead));
+        for (Layer layer : layers) {
+            units.addAll(List.of(layer.attnQkv(), layer.attnWo(), layer.mlpFc1(), layer.mlpFc2()));
+        }
+        this.weightBlocks = List.copyOf(units);
         this.size = alloc.next;
     }
 
@@ -119,6 +131,16 @@ public final class ParameterLayout {
     /** Every tensor in layout (= initialisation = checkpoint) order. */
     public List<Tensor> tensors() {
         return List.copyOf(byName.values());
+    }
+
+    /**
+     * The weight matrices as the engines update and address them: wte, wpe, lm_head, then per layer the fused
+     * [3 n_embd, n_embd] query-key-value block ({@link Layer#attnQkv}), attn_wo, mlp_fc1, mlp_fc2; 3 + 4 n_layer of them.
+     * The GPU's fused step indexes its weights in this order (kernels/step.cu), and the CPU's overlapped Adam updates
+     * one block at a time as the backward finishes it.
+     */
+    public List<Tensor> weightBlocks() {
+        return weightBlocks;
     }
 
     /** The tensor with this state_dict name, e.g. {@code layer0.attn_wq}. */
