@@ -134,7 +134,8 @@ public final class Main implements Callable<Integer> {
     Path metrics;
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Render the loss curve and its moving average to"
-            + " PNG: of the whole run when a resume's --metrics holds the earlier steps, else of this session's.")
+            + " PNG: of the whole run when a resume's --metrics holds the earlier steps (a finished run resumed with"
+            + " them is drawn again), else of this session's.")
     Path plot;
 
     @Option(names = "--log-every", paramLabel = "N", defaultValue = "0",

@@ -214,15 +214,21 @@ final class TrainingSession {
      */
     private String finishOutputs(Path png, int firstStep, double[] losses, int stepsDone) {
         List<String> failures = new ArrayList<>();
-        if (losses != null && stepsDone > firstStep) {
+        if (png != null) {
             LossCurve before = metrics == null ? LossCurve.startingAt(firstStep + 1) : metrics.kept();
-            try {
-                LossPlot.write(png, before.then(losses, stepsDone - firstStep),
-                        "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
-                Main.LOG.info("loss curve written to {}", png);
-            } catch (IOException e) {
-                failures.add("cannot write the loss plot to " + png + " (" + e.getMessage() + "); choose another --plot"
-                        + " path next time");
+            LossCurve curve = before.then(losses, stepsDone - firstStep);
+            if (curve.losses().length == 0) {
+                Main.LOG.warn("no loss plot: {}", metrics == null && firstStep > 0
+                        ? "this session trained no step, and the earlier steps' losses are in the run's metrics file;"
+                        + " pass it with --metrics to plot them" : "no step was trained");
+            } else {
+                try {
+                    LossPlot.write(png, curve, "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);
+                    Main.LOG.info("loss curve written to {}", png);
+                } catch (IOException e) {
+                    failures.add("cannot write the loss plot to " + png + " (" + e.getMessage() + "); choose another"
+                            + " --plot path next time");
+                }
             }
         }
         if (metrics != null && metrics.failure() != null) {

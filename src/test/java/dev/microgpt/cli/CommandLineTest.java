@@ -618,6 +618,29 @@ class CommandLineTest {
         assertEquals(predicted.stdout(), again.stdout(), "it samples as --predict does");
     }
 
+    /**
+     * --plot on a finished run draws the run from its metrics; without them there is nothing to draw, which it says
+     * (and how to draw it) without writing an image or failing the samples.
+     */
+    @Test
+    void plottingAFinishedRunDrawsItsMetrics() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "12", "--checkpoint", "c.safetensors", "--metrics", "m.csv",
+                "--quiet").exitCode());
+        Result plotted = run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--metrics", "m.csv",
+                "--plot", "all.png", "--num-samples", "2");
+        assertEquals(0, plotted.exitCode(), plotted.stderr());
+        assertEquals(OutputFile.Contents.OUTPUT, LossPlot.contents(dir.resolve("all.png")), plotted.stderr());
+        assertEquals(13, Files.readAllLines(dir.resolve("m.csv")).size(), "the metrics keep the header and 12 steps");
+
+        Result unplotted = run("--input", "names.txt", "--resume", "--checkpoint", "c.safetensors", "--plot", "none.png",
+                "--num-samples", "2");
+        assertEquals(0, unplotted.exitCode(), unplotted.stderr());
+        assertEquals(2, unplotted.stdout().lines().count(), unplotted.stdout());
+        assertTrue(unplotted.stderr().contains("no loss plot") && unplotted.stderr().contains("--metrics"),
+                unplotted.stderr());
+        assertFalse(Files.exists(dir.resolve("none.png")));
+    }
+
     /** A float32 checkpoint (a GPU's) resumed on the float64 CPU engine goes on, and says its precision changed. */
     @Test
     void resumingInAnotherPrecisionSaysSo() throws Exception {
