@@ -31,8 +31,10 @@ final class Prediction {
             rng.restore(checkpoint.rng());
         }
         Main.LOG.info("sampling from {} (step {} of {})", file, checkpoint.step(), checkpoint.totalSteps());
-        Sampler sampler = new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer);
-        String lost = Samples.print(sampler, rng, options.sampling());
+        String lost;
+        try (Sampler sampler = new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer)) {
+            lost = Samples.print(sampler, rng, options.sampling());
+        }
         if (lost != null) {
             throw new RunFailure(lost);
         }

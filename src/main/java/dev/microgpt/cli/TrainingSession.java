@@ -155,8 +155,9 @@ final class TrainingSession {
             if (!report.quiet() && options.sampling().count() > 0) {
                 Main.LOG.info("--- inference (new, hallucinated names) ---");
             }
-            samplesLost = Samples.print(new Sampler(run.layout(), params, run.tokenizer()), run.rng(),
-                    options.sampling());
+            try (Sampler sampler = new Sampler(run.layout(), params, run.tokenizer())) {
+                samplesLost = Samples.print(sampler, run.rng(), options.sampling());
+            }
         }
         String failed = finishOutputs(report.plot(), firstStep, losses, outcome.stepsDone());
         String problems = Stream.of(samplesLost, failed).filter(Objects::nonNull).collect(Collectors.joining("; "));

@@ -9,9 +9,10 @@ import dev.microgpt.rng.PyRandom;
 /**
  * microgpt.py's inference: start from BOS, feed each drawn token back in with a KV cache, draw the next from
  * softmax(logits / temperature) with {@code random.choices}, stop at BOS or at the end of the context. It runs
- * on the CPU from any engine's weights (20 names cost microseconds).
+ * on the CPU from any engine's weights (20 names cost microseconds), on a one-thread {@link FastEngine} that
+ * {@link #close} releases.
  */
-public final class Sampler {
+public final class Sampler implements AutoCloseable {
 
     private final FastEngine model;
     private final Tokenizer tokenizer;
@@ -88,5 +89,10 @@ public final class Sampler {
     private int choose(PyRandom rng) {
         Softmax.inPlace(logits, 0, logits.length);
         return rng.choices(logits, logits.length);
+    }
+
+    @Override
+    public void close() {
+        model.close();
     }
 }

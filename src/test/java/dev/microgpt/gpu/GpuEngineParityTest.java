@@ -244,10 +244,11 @@ class GpuEngineParityTest {
         }
         assertLossesFollow(cpuLosses, gpuLosses, size, size + "/" + size + " " + mode.label());
 
-        Sampler sampler = new Sampler(run.layout(), trained, run.tokenizer());
         List<String> samples = new ArrayList<>();
-        for (int i = 0; i < 20; i++) {
-            samples.add(sampler.sample(run.rng(), 0.5, ""));
+        try (Sampler sampler = new Sampler(run.layout(), trained, run.tokenizer())) {
+            for (int i = 0; i < 20; i++) {
+                samples.add(sampler.sample(run.rng(), 0.5, ""));
+            }
         }
         long nameLike = samples.stream().filter(s -> s.matches("[a-z]{2,15}")).count();
         assertTrue(nameLike >= 15, "GPU-trained weights should sample names: " + samples);

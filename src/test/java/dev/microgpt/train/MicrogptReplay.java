@@ -45,10 +45,11 @@ final class MicrogptReplay {
             Trainer.train(run, engine, AdamConfig.MICROGPT, Trainer.Schedule.whole(STEPS), (s, loss, lr, t, tokens) -> losses[s - 1] = loss);
             engine.readParameters(params);
         }
-        Sampler sampler = new Sampler(run.layout(), params, run.tokenizer());
         List<String> samples = new ArrayList<>();
-        for (int i = 1; i <= SAMPLES; i++) {
-            samples.add(String.format("sample %2d: %s", i, sampler.sample(run.rng(), TEMPERATURE, "")));
+        try (Sampler sampler = new Sampler(run.layout(), params, run.tokenizer())) {
+            for (int i = 1; i <= SAMPLES; i++) {
+                samples.add(String.format("sample %2d: %s", i, sampler.sample(run.rng(), TEMPERATURE, "")));
+            }
         }
         return new Run(losses, samples);
     }

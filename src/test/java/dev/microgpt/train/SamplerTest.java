@@ -25,9 +25,10 @@ class SamplerTest {
         for (int i = 0; i < params.length; i++) {
             params[i] = random.nextGaussian() * 0.5; // logits far apart, so one token is clearly likeliest
         }
-        Sampler sampler = new Sampler(layout, params, tokenizer);
-        String greedy = sampler.sample(new PyRandom(1), 1e-12, "");
-        assertEquals(greedy, sampler.sample(new PyRandom(2), Double.MIN_VALUE, ""));
-        assertEquals(greedy, sampler.sample(new PyRandom(3), Double.MIN_NORMAL, ""));
+        try (Sampler sampler = new Sampler(layout, params, tokenizer)) {
+            String greedy = sampler.sample(new PyRandom(1), 1e-12, "");
+            assertEquals(greedy, sampler.sample(new PyRandom(2), Double.MIN_VALUE, ""));
+            assertEquals(greedy, sampler.sample(new PyRandom(3), Double.MIN_NORMAL, ""));
+        }
     }
 }
