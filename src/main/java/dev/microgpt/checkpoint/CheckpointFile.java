@@ -1,15 +1,9 @@
 package dev.microgpt.checkpoint;
 
-import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
-import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
-import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.READ;
-import static java.nio.file.StandardOpenOption.WRITE;
 
+import dev.microgpt.files.ReplacedFile;
 import java.io.IOException;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.DirectoryIteratorException;
-import java.nio.file.DirectoryStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
@@ -17,6 +11,7 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -24,9 +19,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Checkpoints on disk, in the <a href="https://github.com/huggingface/safetensors">safetensors</a> format: an 8-byte
@@ -41,9 +33,6 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class CheckpointFile {
 
     private static final int LENGTH_BYTES = Long.BYTES;
-    /** The temporary files of the writes under way, for {@link #abandonWritesInProgress}. */
-    private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
-
     private CheckpointFile() {
     }
 
@@ -54,10 +43,9 @@ public final class CheckpointFile {
     }
 
     /**
-     * Writes {@code checkpoint} to {@code path}, replacing any file there only once the new one is complete on disk.
-     * The bytes go to a temporary {@code .<name>.tmp-<random>} beside {@code path}, which is forced to disk, renamed
-     * over {@code path} atomically, and the rename made durable by forcing the directory. On failure the temporary
-     * file is removed and an existing checkpoint at {@code path} is left as it was. The directory is not created.
+     * Writes {@code checkpoint} to {@code path}, replacing any file there only once the new one is complete on disk
+     * ({@link ReplacedFile}: a temporary file beside it, forced, renamed over it, the rename made durable). On failure
+     * an existing checkpoint at {@code path} is left as it was. The directory is not created.
      *
      * @throws CheckpointException if the directory is missing or the file cannot be written; the message says why
      */
@@ -67,17 +55,10 @@ public final class CheckpointFile {
 
     /** {@link #write(Path, Checkpoint)}, reporting progress to {@code progress}, which may fail it (for tests). */
     static void write(Path path, Checkpoint checkpoint, WriteProgress progress) throws CheckpointException {
-        Path target = path.toAbsolutePath();
-        if (Files.exists(target)) {
-            if (!Files.isRegularFile(target)) {
-                throw new CheckpointException("cannot write checkpoint " + path + ": it is not a regular file (a"
-                        + " directory, a device or a pipe), which the write would replace; choose another path");
-            }
-            try {
-                target = target.toRealPath(); // through a link, so that the rename replaces its file, not the link
-            } catch (IOException e) {
-                throw cannotWrite(path, target.getParent(), e);
-            }
+        Path target = ReplacedFile.landing(path);
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            throw new CheckpointException("cannot write checkpoint " + path + ": it is not a regular file (a"
+                    + " directory, a device or a pipe), which the write would replace; choose another path");
         }
         Path directory = target.getParent();
         if (!Files.isDirectory(directory)) {
@@ -85,18 +66,8 @@ public final class CheckpointFile {
                     + " does not exist; create it or choose another path");
         }
         byte[] header = CheckpointHeader.of(checkpoint, sha256Hex(checkpoint)).encode();
-        String tempPrefix = "." + target.getFileName() + ".tmp-";
-        removeLeftovers(directory, tempPrefix);
-        Path temp = directory.resolve(tempPrefix + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
-        FileChannel out;
         try {
-            out = FileChannel.open(temp, CREATE_NEW, WRITE);
-        } catch (IOException e) {
-            throw cannotWrite(path, directory, e);
-        }
-        IN_PROGRESS.add(temp);
-        try {
-            try (out) {
+            ReplacedFile.write(target, (FileChannel out) -> {
                 writeFully(out, ByteBuffer.allocate(LENGTH_BYTES).order(ByteOrder.LITTLE_ENDIAN)
                         .putLong(0, header.length));
                 writeFully(out, ByteBuffer.wrap(header));
@@ -105,72 +76,10 @@ public final class CheckpointFile {
                     writeFully(out, chunk);
                     progress.written(out.position());
                 });
-                out.force(true); // the data must be on disk before the rename can make it the checkpoint
-            }
-            Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING);
+            });
         } catch (IOException e) {
-            discard(temp, e);
-            throw cannotWrite(path, directory, e);
-        } catch (RuntimeException | Error e) {
-            discard(temp, e);
-            throw e;
-        } finally {
-            IN_PROGRESS.remove(temp);
-        }
-        syncDirectory(directory);
-    }
-
-    /**
-     * Deletes the temporary files of the writes under way, for a process about to end at once (a second Ctrl-C during a
-     * save), which would leave them behind: each such write then fails, and the checkpoint it was to replace stays.
-     */
-    public static void abandonWritesInProgress() {
-        for (Path temp : IN_PROGRESS) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException e) {
-                // the process is ending: a file that cannot be deleted stays, for the next write to remove
-            }
-        }
-    }
-
-    /**
-     * Deletes the temporary files of writes to this checkpoint that were killed before their rename. One process
-     * writes a given checkpoint, so any such file is stale; failing to delete one only leaves it behind.
-     */
-    private static void removeLeftovers(Path directory, String tempPrefix) {
-        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
-                .startsWith(tempPrefix))) {
-            for (Path leftover : leftovers) {
-                Files.deleteIfExists(leftover);
-            }
-        } catch (IOException | DirectoryIteratorException e) {
-            // not ours to fail a checkpoint over: the next write tries again
-        }
-    }
-
-    private static CheckpointException cannotWrite(Path path, Path directory, IOException e) {
-        return new CheckpointException("cannot write checkpoint " + path + " (" + describe(e) + "); check that "
-                + directory + " is writable and has free space", e);
-    }
-
-    private static void discard(Path temp, Throwable failure) {
-        try {
-            Files.deleteIfExists(temp);
-        } catch (IOException e) {
-            failure.addSuppressed(e);
-        }
-    }
-
-    /**
-     * Forces the directory so that the rename survives a power loss. Some systems (Windows) refuse to open a
-     * directory; there the rename is as durable as the system makes it, and the checkpoint is still complete.
-     */
-    private static void syncDirectory(Path directory) {
-        try (FileChannel dir = FileChannel.open(directory, READ)) {
-            dir.force(true);
-        } catch (IOException e) {
-            // see above: nothing more can be done, and the new checkpoint is already in place
+            throw new CheckpointException("cannot write checkpoint " + path + " (" + describe(e) + "); check that "
+                    + directory + " is writable and has free space", e);
         }
     }
 

@@ -1,6 +1,6 @@
 package dev.microgpt.cli;
 
-import dev.microgpt.checkpoint.CheckpointFile;
+import dev.microgpt.files.ReplacedFile;
 import java.util.concurrent.atomic.AtomicInteger;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
@@ -31,7 +31,7 @@ final class Interrupts implements AutoCloseable {
             try {
                 previous[i] = Signal.handle(STOPPING[i], signal -> {
                     if (!REQUESTED.compareAndSet(0, signal.getNumber())) {
-                        CheckpointFile.abandonWritesInProgress();
+                        ReplacedFile.abandonWritesInProgress();
                         System.err.println("stopped at once by a second signal, without saving; the last checkpoint"
                                 + " saved, if any, is intact");
                         Runtime.getRuntime().halt(exitCode(signal.getNumber()));

@@ -1,11 +1,14 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.files.ReplacedFile;
 import java.awt.Color;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import javax.imageio.ImageIO;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -93,6 +96,9 @@ final class LossPlot {
 
     static void write(Path png, LossCurve curve, String title) throws IOException {
         System.setProperty("java.awt.headless", "true");
+        // Encoded in memory, not through a cache file in java.io.tmpdir, whose stream, failing to close (a full disk),
+        // makes ImageIO's exit hook print a stack trace.
+        ImageIO.setUseCache(false);
         double[] losses = curve.losses();
         int count = losses.length;
         int window = Math.max(1, Math.min(100, count / 10));
@@ -123,6 +129,6 @@ final class LossPlot {
         smooth.setMarker(SeriesMarkers.NONE);
         smooth.setLineColor(new Color(220, 90, 20));
         smooth.setLineWidth(2.5f);
-        ReplacedFile.write(png, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+        ReplacedFile.write(png, (OutputStream out) -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
     }
 }

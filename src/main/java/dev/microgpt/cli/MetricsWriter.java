@@ -1,8 +1,10 @@
 package dev.microgpt.cli;
 
+import dev.microgpt.files.ReplacedFile;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -66,7 +68,7 @@ final class MetricsWriter implements AutoCloseable {
             }
             BufferedWriter out;
             if (keeping) {
-                ReplacedFile.write(path, rows -> rows.write((String.join(System.lineSeparator(), kept)
+                ReplacedFile.write(path, (OutputStream rows) -> rows.write((String.join(System.lineSeparator(), kept)
                         + System.lineSeparator()).getBytes(StandardCharsets.UTF_8))); // a failure loses no row
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             } else {

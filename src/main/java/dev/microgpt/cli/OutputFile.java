@@ -1,6 +1,7 @@
 package dev.microgpt.cli;
 
 import dev.microgpt.data.DatasetSource;
+import dev.microgpt.files.ReplacedFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,7 +96,7 @@ final class OutputFile {
      * {@code option} that chose it (RunFailure).
      */
     static void requireWritable(Path file, String what, String option) {
-        Path landing = landing(file);
+        Path landing = ReplacedFile.landing(file);
         String problem = Files.isDirectory(landing) ? "it is a directory"
                 : Files.exists(landing) ? (Files.isWritable(landing) ? null : "the file is not writable")
                 : directoryProblem(landing.getParent());
@@ -108,7 +109,7 @@ final class OutputFile {
      */
     static void requireWritableWhole(Path file, String what, String option) {
         requireWritable(file, what, option);
-        Path landing = landing(file);
+        Path landing = ReplacedFile.landing(file);
         if (Files.isRegularFile(landing)) {
             refuseIf(directoryProblem(landing.getParent()), file, what, option);
         }
@@ -166,22 +167,9 @@ final class OutputFile {
         }
     }
 
-    /** Where writing {@code file} in place lands: through its links, also one to a file not there yet (8 at most). */
-    static Path landing(Path file) {
-        Path path = file.toAbsolutePath();
-        for (int hops = 0; hops < 8 && Files.isSymbolicLink(path); hops++) {
-            try {
-                path = path.resolveSibling(Files.readSymbolicLink(path)).toAbsolutePath();
-            } catch (IOException e) {
-                break; // unreadable: checked as it is, and the write will say what is wrong
-            }
-        }
-        return path;
-    }
-
     /** Where {@code file} is, or would be, once every link on the way is followed: two names of one file meet here. */
     private static Path real(Path file) {
-        Path landing = landing(file);
+        Path landing = ReplacedFile.landing(file);
         try {
             return Files.exists(landing) ? landing.toRealPath() : realParent(landing).resolve(landing.getFileName());
         } catch (IOException e) {

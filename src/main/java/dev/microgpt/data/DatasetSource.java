@@ -1,13 +1,14 @@
 package dev.microgpt.data;
 
+import dev.microgpt.files.ReplacedFile;
 import dev.microgpt.model.Documents;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 
@@ -104,21 +105,13 @@ public final class DatasetSource {
                 "downloaded the makemore names to " + defaultInput + " (sha256 verified)", Sha256.hex(names));
     }
 
-    /** Writes a temporary file beside the target and renames it, so readers never see a partial input.txt. */
+    /** Saves the download whole or not at all ({@link ReplacedFile}), so readers never see a partial input.txt. */
     private void save(byte[] bytes) throws IOException {
-        Path directory = defaultInput.toAbsolutePath().getParent();
-        Path temporary = null;
         try {
-            temporary = Files.createTempFile(directory, DEFAULT_INPUT + ".", ".download");
-            Files.write(temporary, bytes);
-            Files.move(temporary, defaultInput, StandardCopyOption.ATOMIC_MOVE);
+            ReplacedFile.write(defaultInput, (OutputStream out) -> out.write(bytes));
         } catch (IOException e) {
             throw new Documents.DatasetException("downloaded the makemore names but cannot save them as "
                     + defaultInput + " (" + e.getClass().getSimpleName() + "); run in a writable directory or pass --input FILE");
-        } finally {
-            if (temporary != null) {
-                Files.deleteIfExists(temporary);
-            }
         }
     }
 

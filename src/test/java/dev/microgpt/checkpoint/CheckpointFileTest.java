@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.google.gson.JsonObject;
+import dev.microgpt.files.ReplacedFile;
 import dev.microgpt.model.ParameterLayout;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -197,7 +198,7 @@ class CheckpointFileTest {
                 TestCheckpoints.random(TestCheckpoints.WIDE, DType.F64, 11), bytes -> {
                     if (bytes > 200_000 && atHalt.isEmpty()) {
                         beforeAbandon.addAll(listing());
-                        CheckpointFile.abandonWritesInProgress();
+                        ReplacedFile.abandonWritesInProgress();
                         atHalt.addAll(listing());
                     }
                 }));

@@ -1,0 +1,169 @@
+package dev.microgpt.files;
+
+import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
+import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
+import static java.nio.file.StandardOpenOption.READ;
+import static java.nio.file.StandardOpenOption.WRITE;
+
+import java.io.BufferedOutputStream;
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Every file the trainer writes whole (the checkpoint, the loss plot, the metrics a resume keeps, the downloaded
+ * dataset) is replaced whole or not at all, and durably: the contents go to a hidden temporary file beside it,
+ * {@code .<name>.tmp-<random>}, which is forced to disk, renamed over it atomically, and the rename made durable by
+ * forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the old
+ * file or the new one, never a mix; the next write to the file removes what a killed one left. Through links, the file
+ * they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file (a
+ * device such as /dev/null, a pipe) has nothing to keep and is written in place; a caller for which that makes no
+ * sense refuses it first.
+ */
+public final class ReplacedFile {
+
+    /** What writes the contents, into the temporary file's channel (which it must leave open). */
+    @FunctionalInterface
+    public interface Contents {
+        void writeTo(FileChannel out) throws IOException;
+    }
+
+    /** What writes the contents as a stream (which it must leave open). */
+    @FunctionalInterface
+    public interface StreamContents {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** The temporary files of the writes under way, for {@link #abandonWritesInProgress}. */
+    private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
+    /** Links followed at most, as a shell's loop limit: a longer chain is written as it stands, and the write says why. */
+    private static final int MAX_LINKS = 8;
+
+    private ReplacedFile() {
+    }
+
+    /**
+     * Replaces {@code file} with what {@code contents} writes; on failure the temporary file is removed and the file is
+     * left as it was. The directory is not created.
+     */
+    public static void write(Path file, Contents contents) throws IOException {
+        Path target = landing(file);
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            try (FileChannel out = FileChannel.open(target, WRITE)) {
+                contents.writeTo(out);
+            }
+            return;
+        }
+        Path directory = target.getParent();
+        String tempPrefix = "." + target.getFileName() + ".tmp-";
+        removeLeftovers(directory, tempPrefix);
+        Path temp = directory.resolve(tempPrefix + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+        FileChannel out = FileChannel.open(temp, CREATE_NEW, WRITE);
+        IN_PROGRESS.add(temp);
+        try {
+            try (out) {
+                contents.writeTo(out);
+                out.force(true); // the data must be on disk before the rename can make it the file
+            }
+            Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING);
+        } catch (IOException | RuntimeException | Error e) {
+            discard(temp, e);
+            throw e;
+        } finally {
+            IN_PROGRESS.remove(temp);
+        }
+        syncDirectory(directory);
+    }
+
+    /** {@link #write(Path, Contents)} for contents written as a stream, buffered. */
+    public static void write(Path file, StreamContents contents) throws IOException {
+        write(file, (FileChannel channel) -> {
+            // the channel stays open for the force and the rename: closing the stream must not close it
+            OutputStream out = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    this.out.write(b, off, len);
+                }
+
+                @Override
+                public void close() throws IOException {
+                    flush();
+                }
+            });
+            contents.writeTo(out);
+            out.flush();
+        });
+    }
+
+    /** Where a write to {@code file} lands: the path at the end of its links (which need not exist yet), absolute. */
+    public static Path landing(Path file) {
+        Path path = file.toAbsolutePath();
+        for (int hops = 0; hops < MAX_LINKS && Files.isSymbolicLink(path); hops++) {
+            try {
+                path = path.resolveSibling(Files.readSymbolicLink(path)).toAbsolutePath();
+            } catch (IOException e) {
+                break; // unreadable: written as it is, and the write will say what is wrong
+            }
+        }
+        return path;
+    }
+
+    /**
+     * Deletes the temporary files of the writes under way, for a process about to end at once (a second Ctrl-C during a
+     * save), which would leave them behind: each such write then fails, and the file it was to replace stays.
+     */
+    public static void abandonWritesInProgress() {
+        for (Path temp : IN_PROGRESS) {
+            try {
+                Files.deleteIfExists(temp);
+            } catch (IOException e) {
+                // the process is ending: a file that cannot be deleted stays, for the next write to remove
+            }
+        }
+    }
+
+    /**
+     * Deletes the temporary files of writes to this file that were killed before their rename. One process writes a
+     * given file, so any such file is stale; failing to delete one only leaves it behind.
+     */
+    private static void removeLeftovers(Path directory, String tempPrefix) {
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
+                .startsWith(tempPrefix))) {
+            for (Path leftover : leftovers) {
+                Files.deleteIfExists(leftover);
+            }
+        } catch (IOException | DirectoryIteratorException e) {
+            // not ours to fail a write over: the next write tries again
+        }
+    }
+
+    private static void discard(Path temp, Throwable failure) {
+        try {
+            Files.deleteIfExists(temp);
+        } catch (IOException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /**
+     * Forces the directory so that the rename survives a power loss. Some systems (Windows) refuse to open a
+     * directory; there the rename is as durable as the system makes it, and the file is still complete.
+     */
+    private static void syncDirectory(Path directory) {
+        try (FileChannel dir = FileChannel.open(directory, READ)) {
+            dir.force(true);
+        } catch (IOException e) {
+            // see above: nothing more can be done, and the new file is already in place
+        }
+    }
+}

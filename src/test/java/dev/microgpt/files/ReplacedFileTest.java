@@ -1,0 +1,107 @@
+package dev.microgpt.files;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A file written whole or not at all: the previous contents survive a failure, a killed write's leftover goes with the
+ * next write, a link stays a link, and a device is written in place.
+ */
+class ReplacedFileTest {
+
+    @TempDir
+    Path dir;
+
+    private final Random random = new Random();
+
+    @Test
+    void aWriteThatFailsLeavesThePreviousContentsAndNoPartialFile() throws Exception {
+        Path file = dir.resolve("loss.png");
+        byte[] before = bytes(1000);
+        Files.write(file, before);
+        IOException thrown = assertThrows(IOException.class, () -> ReplacedFile.write(file, (OutputStream out) -> {
+            out.write(bytes(500));
+            throw new IOException("disk full");
+        }));
+        assertEquals("disk full", thrown.getMessage());
+        assertArrayEquals(before, Files.readAllBytes(file));
+        assertEquals(List.of(file), list());
+    }
+
+    @Test
+    void aLinkStaysALinkAndItsTargetIsReplacedEvenBeforeItExists() throws Exception {
+        Path runs = Files.createDirectory(dir.resolve("runs"));
+        Path link = Files.createSymbolicLink(dir.resolve("loss.png"), runs.resolve("loss.png"));
+        byte[] first = bytes(300);
+        ReplacedFile.write(link, (OutputStream out) -> out.write(first));
+        byte[] second = bytes(200);
+        ReplacedFile.write(link, (OutputStream out) -> out.write(second));
+        assertTrue(Files.isSymbolicLink(link));
+        assertArrayEquals(second, Files.readAllBytes(runs.resolve("loss.png")));
+        assertEquals(List.of(link, runs), list());
+    }
+
+    /** What a write killed before its rename left (a hidden temporary file) is removed by the next write. */
+    @Test
+    void theNextWriteRemovesAKilledWritesTemporaryFile() throws Exception {
+        Path file = dir.resolve("m.csv");
+        Path leftover = Files.write(dir.resolve(".m.csv.tmp-killed"), bytes(100));
+        Path otherFiles = Files.write(dir.resolve(".other.csv.tmp-killed"), bytes(100));
+        byte[] contents = bytes(50);
+        ReplacedFile.write(file, (OutputStream out) -> out.write(contents));
+        assertArrayEquals(contents, Files.readAllBytes(file));
+        assertEquals(List.of(otherFiles, file), list(), "only this file's leftovers go: " + leftover);
+    }
+
+    /** Abandoned midway (a second Ctrl-C halting the process), a write leaves no temporary file, and fails. */
+    @Test
+    void anAbandonedWriteLeavesThePreviousContentsAndNoTemporaryFile() throws Exception {
+        Path file = dir.resolve("loss.png");
+        byte[] before = bytes(64);
+        Files.write(file, before);
+        List<Path> midway = new ArrayList<>();
+        assertThrows(IOException.class, () -> ReplacedFile.write(file, (OutputStream out) -> {
+            out.write(bytes(10));
+            out.flush();
+            midway.addAll(list());
+            ReplacedFile.abandonWritesInProgress();
+        }));
+        assertEquals(2, midway.size(), "a temporary file was being written: " + midway);
+        assertArrayEquals(before, Files.readAllBytes(file));
+        assertEquals(List.of(file), list());
+    }
+
+    /** A device has no contents to keep: written in place, it stays a device. */
+    @Test
+    void aDeviceIsWrittenInPlace() throws Exception {
+        Path devNull = Path.of("/dev/null");
+        assumeTrue(Files.exists(devNull) && !Files.isRegularFile(devNull), "a /dev/null device");
+        ReplacedFile.write(devNull, (OutputStream out) -> out.write(bytes(10)));
+        assertTrue(Files.exists(devNull) && !Files.isRegularFile(devNull));
+    }
+
+    private byte[] bytes(int n) {
+        byte[] b = new byte[n];
+        random.nextBytes(b);
+        return b;
+    }
+
+    private List<Path> list() throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.sorted().toList();
+        }
+    }
+}
