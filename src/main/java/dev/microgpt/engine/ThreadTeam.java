@@ -2,6 +2,7 @@ package dev.microgpt.engine;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -30,7 +31,7 @@ final class ThreadTeam implements AutoCloseable {
     private final AtomicInteger workersDone = new AtomicInteger();
     private Task task;                       // written before the task is handed out
     private int tasks;                       // tasks run so far (calling thread only)
-    private volatile Throwable workerFailure;
+    private final AtomicReference<Throwable> workerFailure = new AtomicReference<>(); // the first; others suppressed in it
     private volatile boolean closed;
 
     ThreadTeam(int size) {
@@ -47,7 +48,7 @@ final class ThreadTeam implements AutoCloseable {
 
     /**
      * Runs {@code task} on min(size, {@code wanted}) members and returns when all are done. A member's failure is
-     * rethrown here as it was thrown, whichever member it was (another one's is added to it as suppressed).
+     * rethrown here as it was thrown, whichever member it was (every other member's is added to it as suppressed).
      */
     void run(Task task, int wanted) {
         if (closed) {
@@ -78,12 +79,11 @@ final class ThreadTeam implements AutoCloseable {
         while (workersDone.get() < count - 1) {
             pause(waitingSince);
         }
-        Throwable workerThrew = workerFailure;
-        workerFailure = null;
+        Throwable workerThrew = workerFailure.getAndSet(null);
         if (failure == null) {
             failure = workerThrew;
-        } else if (workerThrew != null) {
-            failure.addSuppressed(workerThrew);
+        } else {
+            suppress(failure, workerThrew);
         }
         if (failure instanceof RuntimeException e) {
             throw e;
@@ -122,7 +122,9 @@ final class ThreadTeam implements AutoCloseable {
                 try {
                     task.run(member);
                 } catch (Throwable e) {
-                    workerFailure = e;
+                    if (!workerFailure.compareAndSet(null, e)) {
+                        suppress(workerFailure.get(), e); // Throwable.addSuppressed is synchronized
+                    }
                 }
                 workersDone.incrementAndGet(); // the next task is handed out only after this
                 idleSince = System.nanoTime();
@@ -131,6 +133,13 @@ final class ThreadTeam implements AutoCloseable {
             } else {
                 LockSupport.park(this); // unparked by a task that wants this member, or by close
             }
+        }
+    }
+
+    /** Adds {@code other} to {@code first} as suppressed, unless it is none or the same throwable (thrown twice). */
+    private static void suppress(Throwable first, Throwable other) {
+        if (other != null && other != first) {
+            first.addSuppressed(other);
         }
     }
 

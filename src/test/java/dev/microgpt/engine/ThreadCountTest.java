@@ -10,8 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.testing.RandomDocuments;
-import java.util.Random;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -147,7 +149,7 @@ class ThreadCountTest {
     }
 
     /**
-     * A member's failure reaches the caller as thrown, whichever member it was (a second one suppressed in it); the team
+     * A member's failure reaches the caller as thrown, whichever member it was (every other one suppressed in it); the team
      * goes on; a task runs on the members it asks for and no others; a closed team refuses work.
      */
     @Test
@@ -164,6 +166,19 @@ class ThreadCountTest {
             }, 2));
             assertEquals("member 0", own.getMessage());
             assertEquals("member 1", own.getSuppressed()[0].getMessage());
+            IllegalArgumentException workers = assertThrows(IllegalArgumentException.class, () -> team.run(member -> {
+                if (member > 0) {
+                    throw new IllegalArgumentException("member " + member);
+                }
+            }, 4));
+            List<String> all = new ArrayList<>(List.of(workers.getMessage()));
+            Arrays.stream(workers.getSuppressed()).map(Throwable::getMessage).forEach(all::add);
+            assertEquals(List.of("member 1", "member 2", "member 3"), all.stream().sorted().toList(),
+                    "none of the workers' failures is lost");
+            assertSame(planted, assertThrows(IllegalArgumentException.class, () -> team.run(member -> {
+                throw planted; // the same throwable from every member: rethrown, not suppressed in itself
+            }, 4)));
+            assertEquals(0, planted.getSuppressed().length);
 
             AtomicIntegerArray ran = new AtomicIntegerArray(4);
             team.run(ran::incrementAndGet, 4);
