@@ -4,14 +4,18 @@ import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuMode;
 import dev.microgpt.gpu.GpuOptions;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import picocli.CommandLine.Option;
 
 /** The GPU engine's options, shared by the trainer and the step benchmark (a picocli mixin). */
 public final class GpuFlags {
 
-    /** The flags, by name: meaningless on the CPU, so --device cpu refuses them. */
-    static final List<String> NAMES = List.of("--gpu-mode", "--steps-per-launch", "--fused-blocks", "--gemm");
+    /** The flags, by name, as declared below: meaningless on the CPU, so --device cpu refuses them. */
+    static final List<String> NAMES = Arrays.stream(GpuFlags.class.getDeclaredFields())
+            .map(field -> field.getAnnotation(Option.class)).filter(Objects::nonNull)
+            .map(option -> option.names()[0]).toList();
 
     @Option(names = "--gpu-mode", defaultValue = "eager", paramLabel = "MODE",
             description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
