@@ -18,12 +18,15 @@ final class Engines {
     }
 
     /**
-     * From this size (n_embd x block_size) --device auto trains on a usable GPU. Below it a step is a few hundred
-     * small launches' worth of work, which the float64 CPU engine does in tens of microseconds, and exactly as
-     * microgpt.py: so the default 16/16 run reproduces the reference on every host. Provisional until the GPU has
-     * been measured (bench/).
+     * From a model of this n_embd x block_size, {@value #AUTO_GPU_FROM}, --device auto trains on a usable GPU. Below it
+     * a step is a few hundred small launches' worth of work, which the float64 CPU engine does in tens of microseconds,
+     * and exactly as microgpt.py: so the default 16/16 run reproduces the reference on every host. Provisional until
+     * the GPU has been measured (bench/).
      */
-    static final int AUTO_GPU_FROM = 64 * 64;
+    private static final int AUTO_GPU_FROM_N_EMBD = 64;
+    private static final int AUTO_GPU_FROM_BLOCK_SIZE = 64;
+    /** The size above, as the messages and --help name it. */
+    static final String AUTO_GPU_FROM = AUTO_GPU_FROM_N_EMBD + "/" + AUTO_GPU_FROM_BLOCK_SIZE;
 
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
@@ -49,9 +52,9 @@ final class Engines {
                     Main.LOG.info("device auto: training on the CPU ({} asks for the CPU engine)", request.cpuFlagGiven());
                     return Main.Device.cpu;
                 }
-                if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM) {
-                    Main.LOG.info("device auto: training on the CPU ({}/{} is below the 64/64 from which the GPU is used;"
-                            + " --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize());
+                if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM_N_EMBD * AUTO_GPU_FROM_BLOCK_SIZE) {
+                    Main.LOG.info("device auto: training on the CPU ({}/{} is below the {} from which the GPU is used;"
+                            + " --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize(), AUTO_GPU_FROM);
                     return Main.Device.cpu;
                 }
                 GpuSupport.Status gpu = GpuSupport.status();
