@@ -7,8 +7,12 @@ import dev.microgpt.engine.FastEngine;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +20,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.UnmatchedArgumentException;
@@ -238,6 +243,7 @@ public final class Main implements Callable<Integer> {
 
     /** Checks of the arguments alone; anything about files or data is checked where they are read. */
     private void validate() {
+        refuseConflictingRepeats();
         requireNamed("--input", input);
         requireNamed("--checkpoint", checkpoint);
         requireNamed("--metrics", metrics);
@@ -305,6 +311,30 @@ public final class Main implements Callable<Integer> {
             throw new UsageException("a model of n_embd " + nEmbd + ", n_layer " + nLayer + " and block_size " + blockSize
                     + " has over 2^31 parameters, more than one array holds; choose smaller sizes");
         }
+    }
+
+    /**
+     * An option given twice with different values is refused: which one was meant is a guess (picocli would take the
+     * last). Given twice alike it is harmless; and --device, which the launchers pass first, a user may give again.
+     */
+    private void refuseConflictingRepeats() {
+        Map<String, List<String>> values = new LinkedHashMap<>();
+        for (OptionSpec option : spec.commandLine().getParseResult().matchedOptions()) {
+            values.computeIfAbsent(option.longestName(), name -> new ArrayList<>());
+        }
+        values.forEach((name, given) -> given.addAll(spec.commandLine().getParseResult().matchedOption(name)
+                .originalStringValues()));
+        values.forEach((name, given) -> {
+            if (!name.equals("--device") && given.stream().distinct().count() > 1) {
+                throw new UsageException(name + " is given " + (given.size() == 2 ? "twice" : given.size() + " times")
+                        + ", as " + given.stream().map(Main::quotedIfBlank).collect(Collectors.joining(" and "))
+                        + "; give it once");
+            }
+        });
+    }
+
+    private static String quotedIfBlank(String value) {
+        return value.isBlank() || !value.strip().equals(value) ? "'" + value + "'" : value;
     }
 
     private static void requireNamed(String option, Path file) {

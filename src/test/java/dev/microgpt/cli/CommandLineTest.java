@@ -619,6 +619,25 @@ class CommandLineTest {
     }
 
     /**
+     * An option given twice with different values is refused (which was meant is a guess); alike, it is harmless; and
+     * --device, which the launchers give first, the user may give again.
+     */
+    @Test
+    void anOptionGivenTwiceWithDifferentValuesIsRefused() throws Exception {
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--steps=4"), 2,
+                "--steps is given twice, as 3 and 4", "give it once");
+        assertOneLineError(run("--input", "names.txt", "--steps", "3", "--prefix", "a", "--prefix", ""), 2,
+                "--prefix is given twice, as a and ''");
+        Result alike = run("--input", "names.txt", "--steps", "3", "--steps", "3", "--quiet", "--quiet",
+                "--num-samples", "1");
+        assertEquals(0, alike.exitCode(), alike.stderr());
+        Result device = run("--device", "gpu", "--input", "names.txt", "--steps", "3", "--device", "cpu", "--quiet",
+                "--num-samples", "1");
+        assertEquals(0, device.exitCode(), device.stderr());
+        assertEquals(alike.stdout(), device.stdout());
+    }
+
+    /**
      * --plot on a finished run draws the run from its metrics; without them there is nothing to draw, which it says
      * (and how to draw it) without writing an image or failing the samples.
      */
