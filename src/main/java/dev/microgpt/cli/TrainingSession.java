@@ -49,7 +49,21 @@ final class TrainingSession {
         this.checkpointFile = saving.checkpoint();
     }
 
+    /** Trains as the options say, this run's outputs locked against another's ({@link RunLocks}); the exit code. */
     int run() throws IOException {
+        List<RunLocks.Output> outputs = new ArrayList<>();
+        if (saving.checkpointsAsked()) { // else a checkpoint is written only on Ctrl-C, under a new name
+            outputs.add(new RunLocks.Output(checkpointFile, "--checkpoint"));
+        }
+        if (options.report().metrics() != null) {
+            outputs.add(new RunLocks.Output(options.report().metrics(), "--metrics"));
+        }
+        try (RunLocks locks = RunLocks.acquire(outputs)) {
+            return train();
+        }
+    }
+
+    private int train() throws IOException {
         decideSettings();
         Main.Device device = Engines.resolve(options.device(), shape);
         dataset = new DatasetSource().resolve(options.input());

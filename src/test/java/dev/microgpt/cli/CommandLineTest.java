@@ -779,6 +779,31 @@ class CommandLineTest {
         assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
     }
 
+    /**
+     * A second run on a checkpoint or metrics file that a run is writing is refused before it reads or writes anything,
+     * naming the other run's process; once that one has ended, the files are free again.
+     */
+    @Test
+    void aSecondRunOnTheSameFilesIsRefusedWhileTheFirstTrains() throws Exception {
+        Path err = dir.resolve("err.txt");
+        Process first = CommandLineRunner.start(dir, dir.resolve("out.txt"), err, "--input", "names.txt", "--steps",
+                "1000000", "--log-every", "100", "--checkpoint", "c.safetensors", "--metrics", "m.csv");
+        try {
+            awaitText(err, "step ", first);
+            assertOneLineError(run("--input", "names.txt", "--steps", "5", "--checkpoint", "c.safetensors"), 1,
+                    "--checkpoint c.safetensors is in use by another run (process " + first.pid() + ")",
+                    "another --checkpoint");
+            assertOneLineError(run("--input", "names.txt", "--steps", "5", "--metrics", "m.csv"), 1,
+                    "--metrics m.csv is in use by another run", "another --metrics");
+            assertFalse(Files.exists(dir.resolve("c.safetensors")), "the refused run saved nothing");
+        } finally {
+            first.destroyForcibly().waitFor();
+        }
+        Result after = run("--input", "names.txt", "--steps", "5", "--checkpoint", "c.safetensors", "--quiet");
+        assertEquals(0, after.exitCode(), after.stderr());
+        assertEquals(5, CheckpointFile.read(dir.resolve("c.safetensors")).step());
+    }
+
     /** Whether this process ignores SIGHUP (bit 0 of SigIgn in /proc/self/status), as a process under nohup does. */
     private static boolean hangUpIgnored() throws IOException {
         Path status = Path.of("/proc/self/status");
