@@ -21,6 +21,8 @@ import java.util.regex.Pattern;
  *                      its code-point count is {@code config.vocabSize() - 1}
  * @param adam          the optimiser's hyper-parameters
  * @param step          training steps completed, in [0, totalSteps]; resuming runs 0-based step {@code step} next
+ * @param loss          the loss of step {@code step} (the last one trained), as the run reported it; NaN where none is
+ *                      known (step 0, or a file of format version 1 or 2). A resume checks its metrics file against it
  * @param totalSteps    the schedule's num_steps, over which the learning rate decays to zero
  * @param batchSize     the documents of every step (1 as microgpt.py)
  * @param seed          the run's seed
@@ -32,7 +34,7 @@ import java.util.regex.Pattern;
  * @param adamM         Adam's first moment, [P] in layout order
  * @param adamV         Adam's second moment, [P] in layout order
  */
-public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps,
+public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam, int step, double loss, int totalSteps,
                          int batchSize, long seed, String datasetSha256, PyRandom.State rng, DType dtype,
                          double[] params, double[] adamM, double[] adamV) {
 
@@ -61,6 +63,9 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
         if (step < 0 || step > totalSteps) {
             throw new IllegalArgumentException("step " + step + " is outside [0, total steps " + totalSteps + "]");
         }
+        if (Double.isInfinite(loss)) {
+            throw new IllegalArgumentException("the loss must be finite, or NaN for none, got " + loss);
+        }
         if (!SHA256_HEX.matcher(datasetSha256).matches()) {
             throw new IllegalArgumentException("dataset SHA-256 must be 64 lowercase hex digits, got \""
                     + datasetSha256 + "\"");
@@ -86,6 +91,7 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
                 && vocabulary.equals(c.vocabulary)
                 && adam.equals(c.adam)
                 && step == c.step
+                && Double.compare(loss, c.loss) == 0
                 && totalSteps == c.totalSteps
                 && batchSize == c.batchSize
                 && seed == c.seed
@@ -99,7 +105,7 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
 
     @Override
     public int hashCode() {
-        return Objects.hash(config, vocabulary, adam, step, totalSteps, batchSize, seed, datasetSha256, rng, dtype,
+        return Objects.hash(config, vocabulary, adam, step, loss, totalSteps, batchSize, seed, datasetSha256, rng, dtype,
                 Arrays.hashCode(params), Arrays.hashCode(adamM), Arrays.hashCode(adamV));
     }
 
@@ -107,7 +113,7 @@ public record Checkpoint(ModelConfig config, String vocabulary, AdamConfig adam,
     @Override
     public String toString() {
         return "Checkpoint[config=" + config + ", vocabulary=\"" + vocabulary + "\", adam=" + adam + ", step=" + step
-                + ", totalSteps=" + totalSteps + ", batchSize=" + batchSize + ", seed=" + seed
+                + ", loss=" + loss + ", totalSteps=" + totalSteps + ", batchSize=" + batchSize + ", seed=" + seed
                 + ", datasetSha256=" + datasetSha256
                 + ", dtype=" + dtype + ", params=[" + params.length + "], adamM=[" + adamM.length
                 + "], adamV=[" + adamV.length + "]]";

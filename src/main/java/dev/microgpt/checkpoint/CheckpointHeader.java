@@ -32,15 +32,19 @@ import java.util.regex.Pattern;
  * each; each [rows, cols] as in the layout, directly after the previous one. The data buffer is therefore
  * params ‖ m ‖ v, each [P] in layout order.
  */
-record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, int step, int totalSteps,
+record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, int step, double loss, int totalSteps,
                         int batchSize, long seed, String datasetSha256, PyRandom.State rng, DType dtype,
                         String dataSha256) {
 
     static final String METADATA = "__metadata__";
     static final String FORMAT = "microgpt-checkpoint";
-    static final String FORMAT_VERSION = "2";
-    /** Version 1, written before batches: one document a step, no batch_size. Still read. */
+    static final String FORMAT_VERSION = "3";
+    /** Version 2, written before the step's loss was kept: no loss. Still read, its loss unknown. */
+    static final String NO_LOSS_FORMAT_VERSION = "2";
+    /** Version 1, written before batches: one document a step, no batch_size, no loss. Still read. */
     static final String ONE_DOCUMENT_FORMAT_VERSION = "1";
+    private static final List<String> READ_VERSIONS = List.of(ONE_DOCUMENT_FORMAT_VERSION, NO_LOSS_FORMAT_VERSION,
+            FORMAT_VERSION);
     static final String ADAM_M_PREFIX = "adam_m.";
     static final String ADAM_V_PREFIX = "adam_v.";
 
@@ -61,6 +65,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     private static final String K_BETA2 = "beta2";
     private static final String K_EPS = "eps";
     private static final String K_STEP = "step";
+    private static final String K_LOSS = "loss";
     private static final String K_TOTAL_STEPS = "total_steps";
     private static final String K_BATCH_SIZE = "batch_size";
     private static final String K_SEED = "seed";
@@ -87,7 +92,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     /** The header of {@code checkpoint} whose data buffer has SHA-256 {@code dataSha256} (hex). */
     static CheckpointHeader of(Checkpoint checkpoint, String dataSha256) {
         return new CheckpointHeader(checkpoint.config(), checkpoint.vocabulary(), checkpoint.adam(), checkpoint.step(),
-                checkpoint.totalSteps(), checkpoint.batchSize(), checkpoint.seed(), checkpoint.datasetSha256(),
+                checkpoint.loss(), checkpoint.totalSteps(), checkpoint.batchSize(), checkpoint.seed(), checkpoint.datasetSha256(),
                 checkpoint.rng(), checkpoint.dtype(), dataSha256);
     }
 
@@ -118,8 +123,8 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
 
     /** The checkpoint with this header's fields and the given arrays, [P] each in layout order. */
     Checkpoint withData(double[] params, double[] adamM, double[] adamV) {
-        return new Checkpoint(config, vocabulary, adam, step, totalSteps, batchSize, seed, datasetSha256, rng, dtype,
-                params, adamM, adamV);
+        return new Checkpoint(config, vocabulary, adam, step, loss, totalSteps, batchSize, seed, datasetSha256, rng,
+                dtype, params, adamM, adamV);
     }
 
     /**
@@ -185,6 +190,9 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         m.addProperty(K_BETA2, Double.toString(adam.beta2()));
         m.addProperty(K_EPS, Double.toString(adam.eps()));
         m.addProperty(K_STEP, Integer.toString(step));
+        if (version.equals(FORMAT_VERSION) && !Double.isNaN(loss)) {
+            m.addProperty(K_LOSS, Double.toString(loss)); // round-trips exactly, as the metrics file writes it
+        }
         m.addProperty(K_TOTAL_STEPS, Integer.toString(totalSteps));
         if (!version.equals(ONE_DOCUMENT_FORMAT_VERSION)) {
             m.addProperty(K_BATCH_SIZE, Integer.toString(batchSize));
@@ -230,10 +238,11 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
         Metadata m = Metadata.of(file, root.get(METADATA));
 
         String version = m.text(K_FORMAT_VERSION);
-        if (!version.equals(FORMAT_VERSION) && !version.equals(ONE_DOCUMENT_FORMAT_VERSION)) {
+        if (!READ_VERSIONS.contains(version)) {
             throw new CheckpointException("checkpoint " + file + " has format version " + quote(version)
-                    + " but this microgpt reads versions " + ONE_DOCUMENT_FORMAT_VERSION + " and " + FORMAT_VERSION
-                    + "; load it with the microgpt version that wrote it");
+                    + " but this microgpt reads versions " + String.join(", ", READ_VERSIONS.subList(0,
+                    READ_VERSIONS.size() - 1)) + " and " + FORMAT_VERSION + "; load it with the microgpt version that"
+                    + " wrote it");
         }
         ModelConfig config;
         try {
@@ -255,7 +264,8 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
             throw m.invalid(K_RNG_STATE, e);
         }
         DType dtype = m.dtype(K_DTYPE);
-        CheckpointHeader header = new CheckpointHeader(config, m.text(K_VOCABULARY), adam, m.integer(K_STEP),
+        double loss = version.equals(FORMAT_VERSION) && m.has(K_LOSS) ? m.decimal(K_LOSS) : Double.NaN;
+        CheckpointHeader header = new CheckpointHeader(config, m.text(K_VOCABULARY), adam, m.integer(K_STEP), loss,
                 m.integer(K_TOTAL_STEPS), version.equals(ONE_DOCUMENT_FORMAT_VERSION) ? 1 : m.integer(K_BATCH_SIZE),
                 m.longInteger(K_SEED), m.sha256(K_DATASET_SHA256), rng, dtype,
                 m.sha256(K_DATA_SHA256));
@@ -396,6 +406,10 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
                 values.put(e.getKey(), value);
             }
             return new Metadata(file, values);
+        }
+
+        boolean has(String key) {
+            return values.containsKey(key);
         }
 
         String text(String key) throws CheckpointException {

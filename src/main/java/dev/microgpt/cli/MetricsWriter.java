@@ -44,8 +44,10 @@ final class MetricsWriter implements AutoCloseable {
      * @param resumedStep for a resumed run, the checkpoint's step: the file keeps its complete rows up to that step
      *                    and goes on from there (a run killed after its last checkpoint may have written more rows,
      *                    or half of one); -1 to start a new file
+     * @param resumedLoss the checkpoint's loss at that step, NaN where it has none: a file whose row of that step
+     *                    has another loss is another run's, and is refused (RunFailure) before it is changed
      */
-    static MetricsWriter open(Path path, int resumedStep) throws IOException {
+    static MetricsWriter open(Path path, int resumedStep, double resumedLoss) throws IOException {
         List<String> kept = new ArrayList<>(List.of(HEADER));
         double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows
         boolean[] present = new boolean[losses.length];
@@ -65,6 +67,12 @@ final class MetricsWriter implements AutoCloseable {
                         }
                     }
                 }
+            }
+            if (resumedStep > 0 && present[resumedStep] && !Double.isNaN(resumedLoss)
+                    && Double.compare(losses[resumedStep], resumedLoss) != 0) {
+                throw new RunFailure("--metrics " + path + " holds another run's metrics: its step " + resumedStep
+                        + " has loss " + losses[resumedStep] + " where the checkpoint's run had " + resumedLoss
+                        + "; give this run's metrics file, or a new --metrics path (it starts at this session's steps)");
             }
             BufferedWriter out;
             if (keeping) {

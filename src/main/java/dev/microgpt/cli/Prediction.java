@@ -9,6 +9,7 @@ import dev.microgpt.rng.PyRandom;
 import dev.microgpt.train.Sampler;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Locale;
 
 /** --predict: samples from a checkpoint without training or a dataset. */
 final class Prediction {
@@ -30,7 +31,8 @@ final class Prediction {
         if (reseed == null) {
             rng.restore(checkpoint.rng());
         }
-        Main.LOG.info("sampling from {} (step {} of {})", file, checkpoint.step(), checkpoint.totalSteps());
+        Main.LOG.info("sampling from {} (step {} of {}{})", file, checkpoint.step(), checkpoint.totalSteps(),
+                Double.isNaN(checkpoint.loss()) ? "" : String.format(Locale.ROOT, ", loss %.4f", checkpoint.loss()));
         String lost;
         try (Sampler sampler = new Sampler(new ParameterLayout(config), checkpoint.params(), tokenizer)) {
             lost = Samples.print(sampler, rng, options.sampling());

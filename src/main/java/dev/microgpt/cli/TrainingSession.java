@@ -41,6 +41,8 @@ final class TrainingSession {
     private TrainingRun run;
     private MetricsWriter metrics;   // null without --metrics; flushed before every checkpoint
     private Path lastSaved;          // the newest checkpoint this session wrote
+    private int lastLossStep;        // the newest step whose loss is known (this session's, or the resumed one)
+    private double lastLoss = Double.NaN;
     private int lastSavedStep;
 
     TrainingSession(RunOptions options) {
@@ -84,6 +86,10 @@ final class TrainingSession {
         Main.LOG.info("num params: {}", run.layout().size());
 
         int firstStep = resumed == null ? 0 : resumed.step();
+        if (resumed != null) { // a resumed run stopped again before its first step saves the loss it resumed with
+            lastLossStep = resumed.step();
+            lastLoss = resumed.loss();
+        }
         int endStep = saving.stopAfter() == null ? totalSteps : saving.stopAfter();
         if (saving.stopAfter() != null && (endStep <= firstStep || endStep > totalSteps)) {
             throw new UsageException("--stop-after " + endStep + " must be after step " + firstStep + " and at most --steps "
@@ -99,7 +105,8 @@ final class TrainingSession {
         try (TrainingEngine engine = Engines.create(device, options.device(), run.layout(), run.initialParams(),
                 batchSize);
              MetricsWriter metrics = report.metrics() == null ? null
-                     : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step());
+                     : MetricsWriter.open(report.metrics(), resumed == null ? -1 : resumed.step(),
+                     resumed == null ? Double.NaN : resumed.loss());
              Progress progress = new Progress(firstStep, endStep, totalSteps, report.quiet(), report.logEvery(),
                      throughput)) {
             if (batchSize > 1) {
@@ -128,6 +135,8 @@ final class TrainingSession {
                     saving.every() == null ? 0 : saving.every(), batchSize);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
                 outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
+                    lastLossStep = step;
+                    lastLoss = loss;
                     throughput.add(tokens, nanos);
                     if (metrics != null) {
                         metrics.record(step, loss, lr, throughput);
@@ -325,7 +334,7 @@ final class TrainingSession {
         engine.readParameters(params);
         engine.readMoments(m, v);
         Checkpoint checkpoint = new Checkpoint(run.layout().config(), run.tokenizer().vocabulary(), adam, stepsDone,
-                totalSteps, batchSize, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
+                lastLossStep == stepsDone ? lastLoss : Double.NaN, totalSteps, batchSize, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
         try {
             CheckpointFile.write(path, checkpoint);
         } catch (IOException e) {

@@ -73,11 +73,31 @@ class CheckpointFileTest {
         JsonObject metadata = file.metadata();
         metadata.addProperty("format_version", "1");
         metadata.remove("batch_size");
+        metadata.remove("loss");
         metadata.remove("metadata_sha256");
         metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata)); // as version 1 signed it
         Files.write(path, file.assemble());
 
-        assertEquals(original, CheckpointFile.read(path));
+        assertEquals(TestCheckpoints.withLoss(original, Double.NaN), CheckpointFile.read(path));
+    }
+
+    /** Checkpoints written before the loss was kept (format version 2) still load, their loss unknown. */
+    @Test
+    void aVersionTwoCheckpointLoadsWithoutALoss() throws IOException {
+        Checkpoint original = TestCheckpoints.atStep(TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 3), 5);
+        Path path = dir.resolve("v2.ckpt");
+        CheckpointFile.write(path, original);
+        SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
+        JsonObject metadata = file.metadata();
+        metadata.addProperty("format_version", "2");
+        metadata.remove("loss");
+        metadata.remove("metadata_sha256");
+        metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata)); // as version 2 signed it
+        Files.write(path, file.assemble());
+
+        Checkpoint read = CheckpointFile.read(path);
+        assertTrue(Double.isNaN(read.loss()), "no loss: " + read.loss());
+        assertEquals(TestCheckpoints.withLoss(original, Double.NaN), read);
     }
 
     @Test
@@ -100,7 +120,7 @@ class CheckpointFileTest {
 
     @Test
     void headerNamesEveryTensorInLayoutOrderThenTheMomentsAndAlignsTheData() throws IOException {
-        Checkpoint checkpoint = TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 3);
+        Checkpoint checkpoint = TestCheckpoints.atStep(TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 3), 7);
         Path path = dir.resolve("run.ckpt");
         CheckpointFile.write(path, checkpoint);
         SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
@@ -126,11 +146,12 @@ class CheckpointFileTest {
 
         JsonObject metadata = file.metadata();
         assertEquals(List.of("format", "format_version", "n_embd", "n_head", "n_layer", "block_size", "vocab_size",
-                        "vocabulary", "learning_rate", "beta1", "beta2", "eps", "step", "total_steps", "batch_size", "seed",
-                        "dataset_sha256", "rng_state", "dtype", "data_sha256", "metadata_sha256"),
+                        "vocabulary", "learning_rate", "beta1", "beta2", "eps", "step", "loss", "total_steps", "batch_size",
+                        "seed", "dataset_sha256", "rng_state", "dtype", "data_sha256", "metadata_sha256"),
                 List.copyOf(metadata.keySet()));
         assertEquals("microgpt-checkpoint", metadata.get("format").getAsString());
-        assertEquals("2", metadata.get("format_version").getAsString());
+        assertEquals("3", metadata.get("format_version").getAsString());
+        assertEquals(Double.toString(checkpoint.loss()), metadata.get("loss").getAsString());
         assertEquals(Integer.toString(checkpoint.batchSize()), metadata.get("batch_size").getAsString());
         assertEquals("8", metadata.get("n_embd").getAsString());
         assertEquals("17", metadata.get("vocab_size").getAsString());

@@ -47,20 +47,28 @@ final class TestCheckpoints {
         AdamConfig adam = new AdamConfig(0.001 + random.nextDouble() * 0.01, 0.85, 0.99, 1e-8);
         int totalSteps = 1 + random.nextInt(5000);
         int batchSize = random.nextBoolean() ? 1 : 1 + random.nextInt(1024);
-        return new Checkpoint(config, VOCABULARY, adam, random.nextInt(totalSteps + 1), totalSteps, batchSize,
-                random.nextLong(), sha256Hex("dataset " + seed), generator.state(), dtype, params, m, v);
+        int step = random.nextInt(totalSteps + 1);
+        double loss = step == 0 ? Double.NaN : 1 + 3 * random.nextDouble(); // a step's loss is known once one ran
+        return new Checkpoint(config, VOCABULARY, adam, step, loss, totalSteps, batchSize, random.nextLong(), sha256Hex("dataset " + seed), generator.state(), dtype, params, m, v);
     }
 
     /** The same checkpoint with another batch size. */
     static Checkpoint atBatchSize(Checkpoint c, int batchSize) {
-        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.totalSteps(), batchSize, c.seed(),
-                c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
+        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.loss(), c.totalSteps(), batchSize,
+                c.seed(), c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
     }
 
-    /** The same checkpoint at another step. */
+    /** The same checkpoint at another step (its loss as it was, or 2.5 where it had none). */
     static Checkpoint atStep(Checkpoint c, int step) {
-        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), step, c.totalSteps(), c.batchSize(), c.seed(),
-                c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
+        double loss = step == 0 ? Double.NaN : Double.isNaN(c.loss()) ? 2.5 : c.loss();
+        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), step, loss, c.totalSteps(), c.batchSize(),
+                c.seed(), c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
+    }
+
+    /** The same checkpoint with another loss (NaN: none known). */
+    static Checkpoint withLoss(Checkpoint c, double loss) {
+        return new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), loss, c.totalSteps(), c.batchSize(),
+                c.seed(), c.datasetSha256(), c.rng(), c.dtype(), c.params(), c.adamM(), c.adamV());
     }
 
     static String sha256Hex(String text) {

@@ -535,6 +535,27 @@ class CommandLineTest {
     }
 
     /**
+     * Nor does a resume take another run's metrics as its own (it would cut them at its step): the row of the
+     * checkpoint's step must have the checkpoint's loss. The file is left as it was.
+     */
+    @Test
+    void aResumeRefusesAnotherRunsMetrics() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "8", "--stop-after", "4", "--checkpoint", "a.safetensors",
+                "--metrics", "a.csv", "--quiet").exitCode());
+        assertEquals(0, run("--input", "names.txt", "--steps", "8", "--seed", "7", "--checkpoint", "b.safetensors",
+                "--metrics", "b.csv", "--quiet", "--num-samples", "0").exitCode());
+        byte[] other = Files.readAllBytes(dir.resolve("b.csv"));
+        assertOneLineError(run("--input", "names.txt", "--resume", "--checkpoint", "a.safetensors", "--metrics",
+                "b.csv"), 1, "--metrics b.csv holds another run's metrics: its step 4 has loss", "this run's metrics");
+        assertArrayEquals(other, Files.readAllBytes(dir.resolve("b.csv")), "the other run's rows, all of them");
+        assertEquals(4, CheckpointFile.read(dir.resolve("a.safetensors")).step(), "nothing trained");
+        Result own = run("--input", "names.txt", "--resume", "--checkpoint", "a.safetensors", "--metrics", "a.csv",
+                "--quiet", "--num-samples", "0");
+        assertEquals(0, own.exitCode(), own.stderr());
+        assertEquals(9, Files.readAllLines(dir.resolve("a.csv")).size());
+    }
+
+    /**
      * An output over a file of another kind (metrics over a checkpoint, a plot over text), or a checkpoint over a pipe,
      * is refused before anything trains, and the file is left as it was.
      */
@@ -667,7 +688,7 @@ class CommandLineTest {
         Path file = dir.resolve("checkpoint.safetensors");
         Checkpoint c = CheckpointFile.read(file);
         Files.delete(file);
-        CheckpointFile.write(file, new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.totalSteps(),
+        CheckpointFile.write(file, new Checkpoint(c.config(), c.vocabulary(), c.adam(), c.step(), c.loss(), c.totalSteps(),
                 c.batchSize(), c.seed(), c.datasetSha256(), c.rng(), dev.microgpt.checkpoint.DType.F32, c.params(),
                 c.adamM(), c.adamV()));
         Result resumed = run("--input", "names.txt", "--resume", "--quiet");

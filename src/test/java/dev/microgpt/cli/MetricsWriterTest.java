@@ -36,7 +36,7 @@ class MetricsWriterTest {
         Path path = dir.resolve("m.csv");
         Files.writeString(path, file, StandardCharsets.UTF_8);
 
-        try (MetricsWriter metrics = MetricsWriter.open(path, 10)) {
+        try (MetricsWriter metrics = MetricsWriter.open(path, 10, Double.NaN)) {
             assertEquals(4, metrics.kept().firstStep());
             assertArrayEquals(Arrays.copyOfRange(losses, 3, 10), metrics.kept().losses());
         }
@@ -51,7 +51,7 @@ class MetricsWriterTest {
         Files.writeString(path, MetricsWriter.HEADER + "\n" + row(1, 3.3, 7.25) + row(2, 3.2, 12.345), StandardCharsets.UTF_8);
         Throughput session = new Throughput(1);
         session.add(5, 2_000_000); // 2 ms into this session
-        try (MetricsWriter metrics = MetricsWriter.open(path, 2)) {
+        try (MetricsWriter metrics = MetricsWriter.open(path, 2, Double.NaN)) {
             metrics.record(3, 3.1, 0.009, session);
         }
         String[] third = Files.readAllLines(path).get(3).split(",");
@@ -67,7 +67,7 @@ class MetricsWriterTest {
         Files.writeString(real, MetricsWriter.HEADER + "\n" + row(1, 3.3, 1.0) + row(2, 3.2, 2.0) + row(3, 3.1, 3.0),
                 StandardCharsets.UTF_8);
         Path link = Files.createSymbolicLink(dir.resolve("m.csv"), real);
-        try (MetricsWriter metrics = MetricsWriter.open(link, 2)) {
+        try (MetricsWriter metrics = MetricsWriter.open(link, 2, Double.NaN)) {
             metrics.record(3, 3.0, 0.009, new Throughput(1));
         }
         assertTrue(Files.isSymbolicLink(link));
@@ -82,7 +82,7 @@ class MetricsWriterTest {
     @Test
     void aNewRunKeepsNothing() throws Exception {
         Path path = dir.resolve("m.csv");
-        try (MetricsWriter metrics = MetricsWriter.open(path, -1)) {
+        try (MetricsWriter metrics = MetricsWriter.open(path, -1, Double.NaN)) {
             assertEquals(1, metrics.kept().firstStep());
             assertEquals(0, metrics.kept().losses().length);
         }
