@@ -3,6 +3,7 @@ package dev.microgpt.checkpoint;
 import static java.nio.file.StandardOpenOption.READ;
 
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.Sha256;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -17,8 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * Checkpoints on disk, in the <a href="https://github.com/huggingface/safetensors">safetensors</a> format: an 8-byte
@@ -84,13 +83,13 @@ public final class CheckpointFile {
     }
 
     private static String sha256Hex(Checkpoint checkpoint) {
-        MessageDigest digest = sha256();
+        MessageDigest digest = Sha256.digest();
         try {
             TensorData.encode(checkpoint, digest::update);
         } catch (IOException e) {
             throw new AssertionError("a digest does not do I/O", e);
         }
-        return HexFormat.of().formatHex(digest.digest());
+        return Sha256.hex(digest);
     }
 
     /**
@@ -157,9 +156,9 @@ public final class CheckpointFile {
         double[] params = new double[header.parameterCount()];
         double[] adamM = new double[params.length];
         double[] adamV = new double[params.length];
-        MessageDigest digest = sha256();
+        MessageDigest digest = Sha256.digest();
         TensorData.decode(in, header.dtype(), digest, params, adamM, adamV);
-        String checksum = HexFormat.of().formatHex(digest.digest());
+        String checksum = Sha256.hex(digest);
         if (!checksum.equals(header.dataSha256())) {
             throw new CheckpointException("checkpoint " + file + " is corrupt: its tensor data has SHA-256 " + checksum
                     + " but its header records " + header.dataSha256() + "; the file was damaged after it was"
@@ -190,14 +189,6 @@ public final class CheckpointFile {
     private static void writeFully(FileChannel out, ByteBuffer bytes) throws IOException {
         while (bytes.hasRemaining()) {
             out.write(bytes);
-        }
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every Java platform provides SHA-256", e);
         }
     }
 

@@ -9,6 +9,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.JsonPrimitive;
 import com.google.gson.Strictness;
 import dev.microgpt.engine.AdamConfig;
+import dev.microgpt.files.Sha256;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.rng.PyRandom;
@@ -166,12 +167,7 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
             canonical.append(e.getKey().length()).append(':').append(e.getKey())
                     .append(value.length()).append(':').append(value);
         }
-        try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(canonical.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new AssertionError("every Java platform has SHA-256", e);
-        }
+        return Sha256.hex(canonical.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     /** The metadata but its checksum, as {@code version} writes it. */

@@ -334,7 +334,8 @@ final class TrainingSession {
         engine.readParameters(params);
         engine.readMoments(m, v);
         Checkpoint checkpoint = new Checkpoint(run.layout().config(), run.tokenizer().vocabulary(), adam, stepsDone,
-                lastLossStep == stepsDone ? lastLoss : Double.NaN, totalSteps, batchSize, seed, dataset.sha256(), run.rng().state(), Engines.dtypeOf(engine), params, m, v);
+                lastLossStep == stepsDone ? lastLoss : Double.NaN, totalSteps, batchSize, seed, dataset.sha256(),
+                run.rng().state(), Engines.dtypeOf(engine), params, m, v);
         try {
             CheckpointFile.write(path, checkpoint);
         } catch (IOException e) {

@@ -1,6 +1,7 @@
 package dev.microgpt.data;
 
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.Sha256;
 import dev.microgpt.model.Documents;
 import java.io.IOException;
 import java.io.InputStream;

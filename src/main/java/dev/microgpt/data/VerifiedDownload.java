@@ -1,5 +1,6 @@
 package dev.microgpt.data;
 
+import dev.microgpt.files.Sha256;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;

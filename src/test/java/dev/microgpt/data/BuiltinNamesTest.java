@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.microgpt.files.Sha256;
 import dev.microgpt.model.Documents;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.microgpt.files.Sha256;
 import dev.microgpt.model.Documents;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
