@@ -1,5 +1,7 @@
 // Adam, exactly microgpt.py's update, followed by clearing the gradient for the next step. CPU twin:
 // dev.microgpt.engine.Adam (with AdamConfig.learningRateAt).
+// Tested through the kernels that use it (emulated in CI): dev.microgpt.gpu.KernelParityTest#adamUpdate (adam.cu)
+// and GpuEngineParityTest (step.cu).
 //
 //   m = b1 m + (1 - b1) g;   v = b2 v + (1 - b2) g^2
 //   m_hat = m / (1 - b1^(step + 1));   v_hat = v / (1 - b2^(step + 1))

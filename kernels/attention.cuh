@@ -1,5 +1,6 @@
 // Causal multi-head self-attention, one warp per (position, head). CPU twin: dev.microgpt.ops.Attention (and
-// ops.Softmax).
+// ops.Softmax). Tested through the kernels that use it (emulated in CI): dev.microgpt.gpu.KernelParityTest
+// #attentionForward and #attentionBackward (attention.cu) and GpuEngineParityTest (step.cu).
 //
 // qkv [T, 3C] holds q in columns [0, C), k in [C, 2C), v in [2C, 3C); head h uses columns h*D .. h*D+D-1 of
 // each third, D = C / H. With scale = 1 / sqrt(D):

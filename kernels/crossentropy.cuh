@@ -1,5 +1,6 @@
 // Softmax cross-entropy of one position's logits, loss and gradient together. CPU twin:
-// dev.microgpt.ops.CrossEntropy (forward then backward).
+// dev.microgpt.ops.CrossEntropy (forward then backward). Tested through the kernels that use it (emulated in CI):
+// dev.microgpt.gpu.KernelParityTest#crossEntropy (crossentropy.cu) and GpuEngineParityTest (step.cu).
 //
 //   p[t] = softmax(logits[t])        target_t = tokens[t + 1]
 //   loss_t = -log p[t][target_t] = (max + log(sum exp(l - max))) - l[target], the stable form

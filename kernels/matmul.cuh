@@ -1,5 +1,6 @@
 // Shared tiled matrix-multiply device code for the linear layers (linear.cu), the fused QKV (qkv.cu) and the
-// fused training step (step.cu).
+// fused training step (step.cu). CPU twin: dev.microgpt.ops.Linear. Tested through those kernels (emulated in CI):
+// dev.microgpt.gpu.KernelParityTest#linearForward, #linearBackward, #qkvForward, #qkvBackward, and GpuEngineParityTest.
 //
 // One thread block computes a 32 x 32 tile of C[M, N] = sum_k A(m, k) B(k, n) with 256 threads (16 x 16,
 // each thread a 2 x 2 set of outputs at rows ty, ty + 16 and columns tx, tx + 16 of the tile), stepping

@@ -1,6 +1,8 @@
 // RMSNorm without gain, one row per warp: y = x * s with s = (mean(x^2) + 1e-5)^-0.5, and its backward
 //   dx[j] (+)= s dy[j] - x[j] s^3 / C * sum_i dy[i] x[i].
-// CPU twin: dev.microgpt.ops.RmsNorm (the embedding variants: plus dev.microgpt.ops.Embedding).
+// CPU twin: dev.microgpt.ops.RmsNorm (the embedding variants: plus dev.microgpt.ops.Embedding). Tested through the
+// kernels that use them (emulated in CI): dev.microgpt.gpu.KernelParityTest#rmsnormForward, #rmsnormBackward,
+// #embeddingRmsnormForward, #embeddingBackward (rmsnorm.cu) and GpuEngineParityTest (step.cu).
 //
 // Device functions shared by the eager kernels (rmsnorm.cu: a warp per row, rows from the grid) and the fused
 // step (step.cu: every warp of a persistent grid takes rows in turn). Each *_row function is called by all 32
