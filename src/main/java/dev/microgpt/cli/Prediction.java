@@ -31,6 +31,9 @@ final class Prediction {
         if (reseed == null) {
             rng.restore(checkpoint.rng());
         }
+        if (options.device().device() == Main.Device.gpu) {
+            Main.LOG.info("--device gpu: sampling runs on the CPU, as after GPU training (20 samples take milliseconds)");
+        }
         Main.LOG.info("sampling from {} (step {} of {}{})", file, checkpoint.step(), checkpoint.totalSteps(),
                 Double.isNaN(checkpoint.loss()) ? "" : String.format(Locale.ROOT, ", loss %.4f", checkpoint.loss()));
         String lost;

@@ -637,6 +637,10 @@ class CommandLineTest {
         assertArrayEquals(finished, Files.readAllBytes(checkpoint), "a finished run's checkpoint is not rewritten");
         Result predicted = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3");
         assertEquals(predicted.stdout(), again.stdout(), "it samples as --predict does");
+        Result onGpu = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3", "--device",
+                "gpu"); // as ./run-gpu.sh --predict gives it
+        assertEquals(predicted.stdout(), onGpu.stdout(), onGpu.stderr());
+        assertTrue(onGpu.stderr().contains("sampling runs on the CPU"), onGpu.stderr());
     }
 
     /**
