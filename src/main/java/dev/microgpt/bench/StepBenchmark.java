@@ -1,11 +1,10 @@
 package dev.microgpt.bench;
 
+import dev.microgpt.cli.GpuFlags;
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.DocumentBatch;
 import dev.microgpt.engine.FastEngine;
-import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
-import dev.microgpt.cli.GpuFlags;
 import dev.microgpt.gpu.CublasSupport;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
@@ -14,6 +13,7 @@ import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.gpu.StepProfiler;
 import dev.microgpt.model.Documents;
 import dev.microgpt.model.ModelConfig;
+import dev.microgpt.train.EngineChoice;
 import dev.microgpt.train.Trainer;
 import dev.microgpt.train.TrainingRun;
 import java.io.IOException;
@@ -24,13 +24,13 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * Steady-state training speed of one engine, in process: microgpt's real loop (one document per step, or B with
@@ -291,11 +291,12 @@ public final class StepBenchmark implements Callable<Integer> {
     }
 
     private TrainingEngine create(TrainingRun run) {
-        return switch (benchEngine().engine()) {
-            case fast -> new FastEngine(run.layout(), run.initialParams(), cpuThreads());
-            case tape -> new TapeEngine(run.layout(), run.initialParams());
-            case gpu -> new GpuEngine(run.layout(), run.initialParams(), gpuOptions(), benchEngine().batchSize());
+        EngineChoice choice = switch (benchEngine().engine()) {
+            case fast -> new EngineChoice.Fast(cpuThreads());
+            case tape -> new EngineChoice.Tape();
+            case gpu -> new EngineChoice.Gpu(gpuOptions());
         };
+        return choice.open(run.layout(), run.initialParams(), benchEngine().batchSize());
     }
 
     /** Busy time over {@code profiled} steps (each operation between two events), next to the measured wall time. */

@@ -1,14 +1,13 @@
 package dev.microgpt.cli;
 
 import dev.microgpt.checkpoint.DType;
-import dev.microgpt.engine.FastEngine;
-import dev.microgpt.engine.TapeEngine;
 import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.gpu.CublasSupport;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.ParameterLayout;
+import dev.microgpt.train.EngineChoice;
 import dev.microgpt.train.TrainingRun;
 
 /** Picks and builds the engine for --device, --engine, --gpu-mode and --gemm. */
@@ -100,11 +99,10 @@ final class Engines {
     /** The engine for a resolved device, for steps of {@code batchSize} documents. */
     static TrainingEngine create(Main.Device device, RunOptions.DeviceRequest request, ParameterLayout layout,
                                  double[] params, int batchSize) {
-        if (device == Main.Device.gpu) {
-            return new GpuEngine(layout, params, request.gpu(), batchSize);
-        }
-        return request.cpuEngineOrDefault() == Main.Engine.tape ? new TapeEngine(layout, params)
-                : new FastEngine(layout, params, request.cpuThreadsOrDefault());
+        EngineChoice choice = device == Main.Device.gpu ? new EngineChoice.Gpu(request.gpu())
+                : request.cpuEngineOrDefault() == Main.Engine.tape ? new EngineChoice.Tape()
+                : new EngineChoice.Fast(request.cpuThreadsOrDefault());
+        return choice.open(layout, params, batchSize);
     }
 
     /** The precision a checkpoint written by this engine holds: the one it trains in. */
