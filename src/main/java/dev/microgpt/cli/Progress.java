@@ -18,6 +18,8 @@ final class Progress implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger("microgpt");
     private static final int RECENT = 100;
     private static final long BAR_MESSAGE_INTERVAL_NANOS = 100_000_000L;
+    /** A terminal's width where it is not known: the classic one. */
+    private static final int DEFAULT_COLUMNS = 80;
 
     private final int totalSteps;
     private final boolean quiet;
@@ -51,9 +53,21 @@ final class Progress implements AutoCloseable {
                 .setUpdateIntervalMillis(Integer.MAX_VALUE)
                 .showSpeed()
                 .setUnit(" steps", 1)
-                // Carriage returns only: the interactive consumer moves the cursor up to redraw.
-                .setConsumer(new ConsoleProgressBarConsumer(System.err))
+                // Carriage returns only: the interactive consumer moves the cursor up to redraw. The bar fits
+                // terminalColumns(): left to find the width itself, the library asks the terminal through JLine, which
+                // took a quarter of a second the first time and 10 ms every redraw (2-core VM, 2026-11-27).
+                .setConsumer(new ConsoleProgressBarConsumer(System.err, terminalColumns() - 1))
                 .build();
+    }
+
+    /** COLUMNS, which the launcher exports from the terminal (bin/microgpt), else {@link #DEFAULT_COLUMNS}. */
+    private static int terminalColumns() {
+        try {
+            int columns = Integer.parseInt(System.getenv().getOrDefault("COLUMNS", "").strip());
+            return columns >= 20 ? columns : DEFAULT_COLUMNS; // 0 (a terminal without a size) or nonsense
+        } catch (NumberFormatException e) {
+            return DEFAULT_COLUMNS;
+        }
     }
 
     void onStep(int step, double loss, double lr) {
@@ -63,10 +77,11 @@ final class Progress implements AutoCloseable {
         lastLoss = loss;
         long elapsedNanos = throughput.elapsedNanos();
         if (bar != null) {
-            bar.stepTo(step);
-            // Rendering allocates, so the bar is redrawn only as often as a person can read it.
+            // Rendering allocates and even a step's bookkeeping costs, so the bar is moved and redrawn only as often as
+            // a person can read it.
             if (elapsedNanos - lastBarMessageNanos >= BAR_MESSAGE_INTERVAL_NANOS) {
                 lastBarMessageNanos = elapsedNanos;
+                bar.stepTo(step);
                 bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", loss));
                 bar.refresh();
             }
@@ -80,7 +95,8 @@ final class Progress implements AutoCloseable {
      * 100 losses.
      */
     void summary() {
-        if (bar != null && !closed) {
+        if (bar != null && !closed && stepsSeen > 0) {
+            bar.stepTo(lastStep);
             bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", lastLoss));
         }
         close();
