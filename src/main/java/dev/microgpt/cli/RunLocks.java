@@ -57,6 +57,9 @@ final class RunLocks implements AutoCloseable {
 
     private void lock(Output output) {
         Path target = ReplacedFile.landing(output.file());
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            return; // a device or a pipe (--metrics /dev/stdout) is written in place, nothing replaced: no lock beside it
+        }
         Path lockFile = target.resolveSibling("." + target.getFileName() + ".lock");
         FileChannel channel;
         try {

@@ -461,17 +461,21 @@ class CommandLineTest {
 
     /**
      * Metrics that stop being written mid-run (a full disk) stop only the metrics: training goes on, the checkpoints are
-     * saved, the samples printed, and the run ends with one error line saying so, exit 1.
+     * saved, the samples printed, and the run ends with one error line saying so, exit 1. A device gets no lock file
+     * beside it (as root one could be made in /dev).
      */
     @Test
     void metricsThatFailMidRunCostNoTraining() throws Exception {
         assumeTrue(Files.exists(Path.of("/dev/full")), "needs /dev/full, where every write fails as on a full disk");
+        Path lockBeside = Path.of("/dev/.full.lock");
+        boolean lockedBefore = Files.exists(lockBeside);
         Result r = run("--input", "names.txt", "--steps", "300", "--checkpoint-every", "100", "--checkpoint",
                 "c.safetensors", "--metrics", "/dev/full", "--num-samples", "2");
         assertOneLineError(r, 1, "metrics", "/dev/full", "free some space");
         assertTrue(r.stderr().contains("training goes on without them"), r.stderr());
         assertEquals(2, r.stdout().lines().count(), "the samples: " + r.stdout());
         assertEquals(300, CheckpointFile.read(dir.resolve("c.safetensors")).step());
+        assertEquals(lockedBefore, Files.exists(lockBeside), "no lock file made beside a device");
     }
 
     /** A new run never replaces a checkpoint that is there already (the run it holds may be unfinished). */
