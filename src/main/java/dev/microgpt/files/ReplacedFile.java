@@ -14,6 +14,7 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
@@ -23,10 +24,11 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Every file the trainer writes whole (the checkpoint, the loss plot, the metrics a resume keeps, the downloaded
  * dataset) is replaced whole or not at all, and durably: the contents go to a hidden temporary file beside it,
- * {@code .<name>.tmp-<random>}, which is forced to disk, renamed over it atomically, and the rename made durable by
- * forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the old
- * file or the new one, never a mix; the next write to the file removes what a killed one left. Through links, the file
- * they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file (a
+ * {@code .<name>.tmp-<pid>-<random>}, which is forced to disk, renamed over it atomically, and the rename made durable
+ * by forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the
+ * old file or the new one, never a mix; the next write to the file removes what a process no longer running left
+ * (two runs may write one file at once, as two first runs both saving the downloaded dataset: neither removes the
+ * other's). Through links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file (a
  * device such as /dev/null, a pipe) has nothing to keep and is written in place; a caller for which that makes no
  * sense refuses it first.
  */
@@ -58,6 +60,9 @@ public final class ReplacedFile {
      */
     public static void write(Path file, Contents contents) throws IOException {
         Path target = landing(file);
+        if (Files.isSymbolicLink(target)) {
+            throw new FileSystemException(file.toString(), null, "too many levels of symbolic links");
+        }
         if (Files.exists(target) && !Files.isRegularFile(target)) {
             try (FileChannel out = FileChannel.open(target, WRITE)) {
                 contents.writeTo(out);
@@ -67,7 +72,8 @@ public final class ReplacedFile {
         Path directory = target.getParent();
         String tempPrefix = "." + target.getFileName() + ".tmp-";
         removeLeftovers(directory, tempPrefix);
-        Path temp = directory.resolve(tempPrefix + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+        Path temp = directory.resolve(tempPrefix + ProcessHandle.current().pid() + "-"
+                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
         FileChannel out = FileChannel.open(temp, CREATE_NEW, WRITE);
         IN_PROGRESS.add(temp);
         try {
@@ -133,17 +139,31 @@ public final class ReplacedFile {
     }
 
     /**
-     * Deletes the temporary files of writes to this file that were killed before their rename. One process writes a
-     * given file, so any such file is stale; failing to delete one only leaves it behind.
+     * Deletes the temporary files of writes to this file whose process is no longer running (killed before its
+     * rename); failing to delete one only leaves it behind.
      */
     private static void removeLeftovers(Path directory, String tempPrefix) {
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
                 .startsWith(tempPrefix))) {
             for (Path leftover : leftovers) {
-                Files.deleteIfExists(leftover);
+                if (!writerRunning(leftover.getFileName().toString().substring(tempPrefix.length()))) {
+                    Files.deleteIfExists(leftover);
+                }
             }
         } catch (IOException | DirectoryIteratorException e) {
             // not ours to fail a write over: the next write tries again
+        }
+    }
+
+    /** Whether the process named at the start of {@code pidAndRandom} ("<pid>-<random>") is running. */
+    private static boolean writerRunning(String pidAndRandom) {
+        int dash = pidAndRandom.indexOf('-');
+        try {
+            long pid = Long.parseLong(dash < 0 ? pidAndRandom : pidAndRandom.substring(0, dash));
+            return pid == ProcessHandle.current().pid() ? IN_PROGRESS.stream().anyMatch(p -> p.getFileName().toString()
+                    .endsWith(pidAndRandom)) : ProcessHandle.of(pid).isPresent();
+        } catch (NumberFormatException e) {
+            return false; // not a name this class makes: a leftover of an earlier version's
         }
     }
 

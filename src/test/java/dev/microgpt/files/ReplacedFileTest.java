@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -66,6 +67,47 @@ class ReplacedFileTest {
         assertEquals(List.of(otherFiles, file), list(), "only this file's leftovers go: " + leftover);
     }
 
+    /**
+     * Two writes of one file at once (two first runs saving the downloaded dataset) both succeed, the last renamed
+     * wins; neither removes the other's temporary file, nor a running process's, while a dead one's goes.
+     */
+    @Test
+    void aWriteUnderWayOrOfARunningProcessIsNotALeftover() throws Exception {
+        Path file = dir.resolve("input.txt");
+        long running = ProcessHandle.current().parent().orElseThrow().pid();
+        Path othersUnderWay = Files.write(dir.resolve(".input.txt.tmp-" + running + "-abc"), bytes(10));
+        CountDownLatch firstWriting = new CountDownLatch(1);
+        CountDownLatch secondDone = new CountDownLatch(1);
+        byte[] first = bytes(40);
+        byte[] second = bytes(30);
+        Thread slow = new Thread(() -> {
+            try {
+                ReplacedFile.write(file, (OutputStream out) -> {
+                    out.write(first);
+                    firstWriting.countDown();
+                    try {
+                        secondDone.await();
+                    } catch (InterruptedException e) {
+                        throw new IOException(e);
+                    }
+                });
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        });
+        List<Throwable> failures = new ArrayList<>();
+        slow.setUncaughtExceptionHandler((t, e) -> failures.add(e));
+        slow.start();
+        firstWriting.await();
+        ReplacedFile.write(file, (OutputStream out) -> out.write(second));
+        assertArrayEquals(second, Files.readAllBytes(file));
+        secondDone.countDown();
+        slow.join();
+        assertEquals(List.of(), failures, "the first write was not broken by the second");
+        assertArrayEquals(first, Files.readAllBytes(file), "renamed last, it wins");
+        assertTrue(Files.exists(othersUnderWay), "a running process's temporary file stays");
+    }
+
     /** Abandoned midway (a second Ctrl-C halting the process), a write leaves no temporary file, and fails. */
     @Test
     void anAbandonedWriteLeavesThePreviousContentsAndNoTemporaryFile() throws Exception {
@@ -82,6 +124,22 @@ class ReplacedFileTest {
         assertEquals(2, midway.size(), "a temporary file was being written: " + midway);
         assertArrayEquals(before, Files.readAllBytes(file));
         assertEquals(List.of(file), list());
+    }
+
+    /** A chain of links too long to follow is refused, not replaced by a file where its end was not reached. */
+    @Test
+    void aChainOfLinksTooLongIsRefused() throws Exception {
+        Path end = Files.write(dir.resolve("end.csv"), bytes(5));
+        Path link = end;
+        for (int i = 0; i < 12; i++) {
+            link = Files.createSymbolicLink(dir.resolve("link" + i), link.getFileName());
+        }
+        Path start = link;
+        IOException thrown = assertThrows(IOException.class,
+                () -> ReplacedFile.write(start, (OutputStream out) -> out.write(1)));
+        assertTrue(thrown.getMessage().contains("too many levels of symbolic links"), thrown.getMessage());
+        assertTrue(Files.isSymbolicLink(start));
+        assertEquals(5, Files.size(end));
     }
 
     /** A device has no contents to keep: written in place, it stays a device. */
