@@ -9,14 +9,14 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Keeps a second run off the files this one writes as it goes (its checkpoint, its metrics), which the two would
@@ -32,8 +32,14 @@ final class RunLocks implements AutoCloseable {
     record Output(Path file, String option) {
     }
 
-    private final List<FileChannel> held = new ArrayList<>();
-    private final Set<Path> lockFiles = new HashSet<>(); // two outputs landing on one file (refused later) lock it once
+    /**
+     * The lock files this process holds, by real path. A lock is the process's (POSIX), and closing any other channel on
+     * its file would release it, so a file held here is never opened again until it is released.
+     */
+    private static final Set<Path> HELD_HERE = ConcurrentHashMap.newKeySet();
+
+    private final List<FileChannel> channels = new ArrayList<>();
+    private final List<Path> lockFiles = new ArrayList<>();
 
     private RunLocks() {
     }
@@ -60,45 +66,81 @@ final class RunLocks implements AutoCloseable {
         if (Files.exists(target) && !Files.isRegularFile(target)) {
             return; // a device or a pipe (--metrics /dev/stdout) is written in place, nothing replaced: no lock beside it
         }
-        Path lockFile = target.resolveSibling("." + target.getFileName() + ".lock");
-        FileChannel channel;
+        Path lockFile;
         try {
-            channel = FileChannel.open(lockFile, CREATE, READ, WRITE);
-            if (!lockFiles.add(lockFile.toRealPath())) {
-                channel.close();
-                return;
+            lockFile = target.getParent().toRealPath().resolve("." + target.getFileName() + ".lock");
+        } catch (IOException e) {
+            return; // no directory: writing the output says so
+        }
+        if (lockFiles.contains(lockFile)) {
+            return; // two outputs landing on one file, which is refused next with its own message
+        }
+        if (!HELD_HERE.add(lockFile)) {
+            throw inUse(output, " in this process");
+        }
+        boolean locked = false;
+        try {
+            locked = lockAs(output, lockFile);
+        } finally {
+            if (!locked) {
+                HELD_HERE.remove(lockFile);
             }
-        } catch (IOException e) {
-            return; // see the class comment: no lock where none can be taken
-        }
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null; // held by this process: another run in the same JVM
-        } catch (IOException e) {
-            closeQuietly(channel);
-            return; // no locks on this file system
-        }
-        if (lock == null) {
-            String holder = holder(lockFile);
-            closeQuietly(channel);
-            throw new RunFailure(output.option() + " " + output.file() + " is in use by another run" + holder
-                    + "; wait for it to end, or give this run another " + output.option());
-        }
-        held.add(channel);
-        try {
-            channel.truncate(0);
-            channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII)));
-        } catch (IOException e) {
-            // the id is only for the message of a run refused: the lock holds without it
         }
     }
 
-    /** " (process N)" from the lock file's contents, or nothing when it holds no id yet. */
-    private static String holder(Path lockFile) {
+    /** Takes the lock on {@code lockFile}: whether it is held now (false where none can be taken). */
+    private boolean lockAs(Output output, Path lockFile) {
+        FileChannel channel;
+        boolean shared = false;
         try {
-            String pid = Files.readString(lockFile, StandardCharsets.US_ASCII).strip();
+            channel = FileChannel.open(lockFile, CREATE, READ, WRITE);
+        } catch (AccessDeniedException e) {
+            try { // another user's lock file (a container run as another uid): a shared lock still sees theirs
+                channel = FileChannel.open(lockFile, READ);
+                shared = true;
+            } catch (IOException e2) {
+                return false;
+            }
+        } catch (IOException e) {
+            return false; // see the class comment: no lock where none can be taken
+        }
+        FileLock lock;
+        try {
+            lock = channel.tryLock(0, Long.MAX_VALUE, shared);
+        } catch (IOException e) {
+            closeQuietly(channel);
+            return false; // no locks on this file system
+        }
+        if (lock == null) {
+            String holder = holder(channel);
+            closeQuietly(channel);
+            throw inUse(output, holder);
+        }
+        channels.add(channel);
+        lockFiles.add(lockFile);
+        if (!shared) {
+            try {
+                channel.truncate(0);
+                channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
+                        .getBytes(StandardCharsets.US_ASCII)));
+            } catch (IOException e) {
+                // the id is only for the message of a run refused: the lock holds without it
+            }
+        }
+        return true;
+    }
+
+    private static RunFailure inUse(Output output, String holder) {
+        return new RunFailure(output.option() + " " + output.file() + " is in use by another run" + holder
+                + "; wait for it to end, or give this run another " + output.option());
+    }
+
+    /** " (process N)" from the lock file's contents, read through the channel already open on it; else nothing. */
+    private static String holder(FileChannel channel) {
+        try {
+            ByteBuffer contents = ByteBuffer.allocate(32);
+            channel.read(contents, 0);
+            String pid = new String(contents.array(), 0, contents.position(), StandardCharsets.US_ASCII).strip();
             return pid.matches("[0-9]{1,19}") ? " (process " + pid + ")" : "";
         } catch (IOException e) {
             return "";
@@ -116,7 +158,9 @@ final class RunLocks implements AutoCloseable {
     /** Releases the locks (closing a channel releases its lock). */
     @Override
     public void close() {
-        held.forEach(RunLocks::closeQuietly);
-        held.clear();
+        channels.forEach(RunLocks::closeQuietly);
+        channels.clear();
+        HELD_HERE.removeAll(lockFiles);
+        lockFiles.clear();
     }
 }
