@@ -12,10 +12,13 @@ import picocli.CommandLine.Option;
 /** The GPU engine's options, shared by the trainer and the step benchmark (a picocli mixin). */
 public final class GpuFlags {
 
-    /** The flags, by name, as declared below: meaningless on the CPU, so --device cpu refuses them. */
+    /**
+     * The flags declared below, by name, sorted (reflection gives fields in no set order): meaningless on the CPU, so
+     * --device cpu refuses them.
+     */
     static final List<String> NAMES = Arrays.stream(GpuFlags.class.getDeclaredFields())
             .map(field -> field.getAnnotation(Option.class)).filter(Objects::nonNull)
-            .map(option -> option.names()[0]).toList();
+            .map(option -> option.names()[0]).sorted().toList();
 
     @Option(names = "--gpu-mode", defaultValue = "eager", paramLabel = "MODE",
             description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")

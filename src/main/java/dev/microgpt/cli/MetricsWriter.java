@@ -72,7 +72,8 @@ final class MetricsWriter implements AutoCloseable {
                     && Double.compare(losses[resumedStep], resumedLoss) != 0) {
                 throw new RunFailure("--metrics " + path + " holds another run's metrics: its step " + resumedStep
                         + " has loss " + losses[resumedStep] + " where the checkpoint's run had " + resumedLoss
-                        + "; give this run's metrics file, or a new --metrics path (it starts at this session's steps)");
+                        + " (or rows of a session killed after a checkpoint that a later session without --metrics"
+                        + " went past); give this run's metrics file, or a new --metrics path");
             }
             BufferedWriter out;
             if (keeping) {

@@ -242,9 +242,11 @@ final class TrainingSession {
             LossCurve before = metrics == null ? LossCurve.startingAt(firstStep + 1) : metrics.kept();
             LossCurve curve = before.then(losses, stepsDone - firstStep);
             if (curve.losses().length == 0) {
-                Main.LOG.warn("no loss plot: {}", metrics == null && firstStep > 0
-                        ? "this session trained no step, and the earlier steps' losses are in the run's metrics file;"
-                        + " pass it with --metrics to plot them" : "no step was trained");
+                Main.LOG.warn("no loss plot: {}", firstStep == 0 ? "no step was trained"
+                        : metrics == null ? "this session trained no step, and the earlier steps' losses are only in a"
+                        + " metrics file; pass the run's with --metrics, if it had one, to plot them"
+                        : "this session trained no step, and --metrics " + options.report().metrics()
+                        + " has no rows up to step " + firstStep);
             } else {
                 try {
                     LossPlot.write(png, curve, "microgpt " + shape.nEmbd() + "/" + shape.blockSize() + ", seed " + seed);

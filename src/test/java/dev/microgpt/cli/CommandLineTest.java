@@ -802,10 +802,11 @@ class CommandLineTest {
         assertTrue(Files.size(dir.resolve("p.png")) > 0, "the loss curve so far");
         Checkpoint saved = CheckpointFile.read(dir.resolve("i.safetensors"));
         assertTrue(saved.step() > 0 && saved.step() < 1_000_000);
-        Result resumed = run("--input", "names.txt", "--resume", "--checkpoint", "i.safetensors",
+        Result resumed = run("--input", "names.txt", "--resume", "--checkpoint", "i.safetensors", "--metrics", "m.csv",
                 "--stop-after", Integer.toString(saved.step() + 5), "--quiet");
-        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        assertEquals(0, resumed.exitCode(), resumed.stderr()); // the metrics' row of the saved step has its loss
         assertEquals(saved.step() + 5, CheckpointFile.read(dir.resolve("i.safetensors")).step());
+        assertEquals(saved.step() + 6, Files.readAllLines(dir.resolve("m.csv")).size(), "the header and every step");
     }
 
     /**
@@ -857,7 +858,10 @@ class CommandLineTest {
                 + "\\.safetensors.*\nerror: cannot write the loss plot.*"), stderr);
     }
 
-    /** Killed at random moments, a run always leaves a loadable checkpoint, which the next attempt resumes. */
+    /**
+     * Killed at random moments, a run always leaves a loadable checkpoint, which the next attempt resumes, its metrics
+     * with it (their row of the checkpoint's step has the checkpoint's loss).
+     */
     @Test
     void sigkillAtAnyMomentLeavesTheLastCheckpointLoadable() throws Exception {
         java.util.Random random = new java.util.Random();
@@ -866,7 +870,8 @@ class CommandLineTest {
             Path out = dir.resolve("out" + attempt);
             Path err = dir.resolve("err" + attempt);
             List<String> args = new java.util.ArrayList<>(List.of("--input", "names.txt", "--steps", "1000000",
-                    "--checkpoint-every", "1", "--checkpoint", "k.safetensors", "--log-every", "1000"));
+                    "--checkpoint-every", "1", "--checkpoint", "k.safetensors", "--metrics", "m.csv", "--log-every",
+                    "1000"));
             if (attempt > 0) {
                 args.add("--resume");
             }
@@ -875,9 +880,12 @@ class CommandLineTest {
             Thread.sleep(random.nextInt(300));
             p.destroyForcibly().waitFor();
             Checkpoint c = CheckpointFile.read(dir.resolve("k.safetensors"));
-            assertTrue(c.step() > lastStep, "step " + c.step() + " after " + lastStep);
+            assertTrue(c.step() > lastStep, "step " + c.step() + " after " + lastStep + ": " + readQuietly(err));
             lastStep = c.step();
         }
+        assertEquals(0, run("--input", "names.txt", "--resume", "--checkpoint", "k.safetensors", "--metrics", "m.csv",
+                "--stop-after", Integer.toString(lastStep + 1), "--quiet").exitCode());
+        assertEquals(lastStep + 2, Files.readAllLines(dir.resolve("m.csv")).size(), "the header and every step");
         try (var files = Files.list(dir)) {
             List<Path> leftovers = files.filter(f -> f.getFileName().toString().contains(".tmp")).toList();
             assertTrue(leftovers.size() <= 1, "a write clears what earlier killed writes left: " + leftovers);
