@@ -48,6 +48,10 @@
 #define TENSOR_WPE 1
 #define TENSOR_LM_HEAD 2
 #define TENSORS_GLOBAL 3
+#define LAYER_QKV 0  // a layer's tensors, from its first (lo below)
+#define LAYER_WO 1
+#define LAYER_FC1 2
+#define LAYER_FC2 3
 #define TENSORS_PER_LAYER 4
 
 struct StepShape {
@@ -286,19 +290,20 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
         const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
         team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.attn_norm, la.attn_scale, stream, C); });
         team.barrier();
-        linear_forward_stage(team, la.qkv, la.attn_norm, params + lo[0], nullptr, C, 3 * C, false, doc, scratch);
+        linear_forward_stage(team, la.qkv, la.attn_norm, params + lo[LAYER_QKV], nullptr, C, 3 * C, false, doc,
+                             scratch);
         team.barrier();
         team.each_warp_item(H * n, [&](int i) {
             attention_forward_row(i % n, i / n, la.attn_out, la.probs, la.qkv, C, H, T, warp_scratch);
         });
         team.barrier();
-        linear_forward_stage(team, la.mid, la.attn_out, params + lo[1], stream, C, C, false, doc, scratch);
+        linear_forward_stage(team, la.mid, la.attn_out, params + lo[LAYER_WO], stream, C, C, false, doc, scratch);
         team.barrier();
         team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.mlp_norm, la.mlp_scale, la.mid, C); });
         team.barrier();
-        linear_forward_stage(team, la.hidden, la.mlp_norm, params + lo[2], nullptr, C, F, true, doc, scratch);
+        linear_forward_stage(team, la.hidden, la.mlp_norm, params + lo[LAYER_FC1], nullptr, C, F, true, doc, scratch);
         team.barrier();
-        linear_forward_stage(team, la.out, la.hidden, params + lo[3], la.mid, F, C, false, doc, scratch);
+        linear_forward_stage(team, la.out, la.hidden, params + lo[LAYER_FC2], la.mid, F, C, false, doc, scratch);
         team.barrier();
         stream = la.out;
     }
@@ -332,18 +337,18 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
         LayerActivations la = layer_activations(a, shape, l);
         const float* block_in = l == 0 ? a.stream0 : layer_activations(a, shape, l - 1).out;
         const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
-        linear_backward_stage(team, a.d_hidden, grads + lo[3], a.d_stream, la.hidden, params + lo[3], nullptr, F, C,
-                              doc, scratch);
+        linear_backward_stage(team, a.d_hidden, grads + lo[LAYER_FC2], a.d_stream, la.hidden, params + lo[LAYER_FC2],
+                              nullptr, F, C, doc, scratch);
         team.barrier();
-        linear_backward_stage(team, a.d_norm, grads + lo[2], a.d_hidden, la.mlp_norm, params + lo[2], la.hidden, C,
-                              F, doc, scratch);
+        linear_backward_stage(team, a.d_norm, grads + lo[LAYER_FC1], a.d_hidden, la.mlp_norm, params + lo[LAYER_FC1],
+                              la.hidden, C, F, doc, scratch);
         team.barrier();
         team.each_warp_item(n, [&](int t) {
             rmsnorm_backward_row(t, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true);
         });
         team.barrier();
-        linear_backward_stage(team, a.d_attn_out, grads + lo[1], a.d_stream, la.attn_out, params + lo[1], nullptr,
-                              C, C, doc, scratch);
+        linear_backward_stage(team, a.d_attn_out, grads + lo[LAYER_WO], a.d_stream, la.attn_out, params + lo[LAYER_WO],
+                              nullptr, C, C, doc, scratch);
         team.barrier();
         team.each_warp_item(2 * H * n, [&](int i) {
             int r = i % (H * n);
@@ -356,8 +361,8 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
             }
         });
         team.barrier();
-        linear_backward_stage(team, a.d_norm, grads + lo[0], a.d_qkv, la.attn_norm, params + lo[0], nullptr, C,
-                              3 * C, doc, scratch);
+        linear_backward_stage(team, a.d_norm, grads + lo[LAYER_QKV], a.d_qkv, la.attn_norm, params + lo[LAYER_QKV],
+                              nullptr, C, 3 * C, doc, scratch);
         team.barrier();
         team.each_warp_item(n, [&](int t) {
             rmsnorm_backward_row(t, a.d_stream, a.d_norm, block_in, la.attn_scale, C, true);

@@ -8,7 +8,6 @@ import dev.microgpt.ops.RmsNorm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -40,9 +39,11 @@ class KernelConstantsTest {
         assertEquals(global + perLayer * layout.layers().size(), blocks.size());
         for (int l = 0; l < layout.layers().size(); l++) {
             ParameterLayout.Layer w = layout.layer(l);
-            // step.cu: [+0] the [3C, C] wq|wk|wv block, [+1] attn_wo, [+2] mlp_fc1, [+3] mlp_fc2
-            assertEquals(List.of(w.attnQkv(), w.attnWo(), w.mlpFc1(), w.mlpFc2()),
-                    blocks.subList(global + perLayer * l, global + perLayer * (l + 1)));
+            int first = global + perLayer * l;
+            assertEquals(w.attnQkv(), blocks.get(first + (int) define("step.cu", "LAYER_QKV")));
+            assertEquals(w.attnWo(), blocks.get(first + (int) define("step.cu", "LAYER_WO")));
+            assertEquals(w.mlpFc1(), blocks.get(first + (int) define("step.cu", "LAYER_FC1")));
+            assertEquals(w.mlpFc2(), blocks.get(first + (int) define("step.cu", "LAYER_FC2")));
         }
     }
 
