@@ -51,7 +51,6 @@ final class Progress implements AutoCloseable {
                 // Redrawn from the training thread (onStep), never from the library's timer: a timed redraw racing
                 // with close() would print the bar again after the summary.
                 .setUpdateIntervalMillis(Integer.MAX_VALUE)
-                .showSpeed()
                 .setUnit(" steps", 1)
                 // Carriage returns only: the interactive consumer moves the cursor up to redraw. The bar fits
                 // terminalColumns(): left to find the width itself, the library asks the terminal through JLine, which
@@ -82,12 +81,20 @@ final class Progress implements AutoCloseable {
             if (elapsedNanos - lastBarMessageNanos >= BAR_MESSAGE_INTERVAL_NANOS) {
                 lastBarMessageNanos = elapsedNanos;
                 bar.stepTo(step);
-                bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", loss));
+                bar.setExtraMessage(barMessage(loss));
                 bar.refresh();
             }
         } else if (!quiet && (step % logEvery == 0 || step == totalSteps)) {
             log.info(String.format(Locale.ROOT, "step %4d / %4d | loss %.4f | lr %.6f", step, totalSteps, loss, lr));
         }
+    }
+
+    /**
+     * The loss, and the session's steps/s from its own clock (the library's speed reads "?" until a whole second has
+     * passed, all of a default run).
+     */
+    private String barMessage(double loss) {
+        return String.format(Locale.ROOT, "%.0f steps/s | loss %.4f", 1000 / throughput.millisPerStep(), loss);
     }
 
     /**
@@ -97,7 +104,7 @@ final class Progress implements AutoCloseable {
     void summary() {
         if (bar != null && !closed && stepsSeen > 0) {
             bar.stepTo(lastStep);
-            bar.setExtraMessage(String.format(Locale.ROOT, " | loss %.4f", lastLoss));
+            bar.setExtraMessage(barMessage(lastLoss));
         }
         close();
         if (quiet || stepsSeen == 0) {
