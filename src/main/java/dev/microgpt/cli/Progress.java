@@ -2,7 +2,6 @@ package dev.microgpt.cli;
 
 import java.time.Duration;
 import java.util.Locale;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -18,8 +17,6 @@ final class Progress implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger("microgpt");
     private static final int RECENT = 100;
     private static final long BAR_MESSAGE_INTERVAL_NANOS = 100_000_000L;
-    /** A terminal's width where it is not known: the classic one. */
-    private static final int DEFAULT_COLUMNS = 80;
 
     private final int totalSteps;
     private final boolean quiet;
@@ -52,21 +49,8 @@ final class Progress implements AutoCloseable {
                 // with close() would print the bar again after the summary.
                 .setUpdateIntervalMillis(Integer.MAX_VALUE)
                 .setUnit(" steps", 1)
-                // Carriage returns only: the interactive consumer moves the cursor up to redraw. The bar fits
-                // terminalColumns(): left to find the width itself, the library asks the terminal through JLine, which
-                // took a quarter of a second the first time and 10 ms every redraw (2-core VM, 2026-11-27).
-                .setConsumer(new ConsoleProgressBarConsumer(System.err, terminalColumns() - 1))
+                .setConsumer(new TerminalLine(System.err))
                 .build();
-    }
-
-    /** COLUMNS, which the launcher exports from the terminal (bin/microgpt), else {@link #DEFAULT_COLUMNS}. */
-    private static int terminalColumns() {
-        try {
-            int columns = Integer.parseInt(System.getenv().getOrDefault("COLUMNS", "").strip());
-            return columns >= 20 ? columns : DEFAULT_COLUMNS; // 0 (a terminal without a size) or nonsense
-        } catch (NumberFormatException e) {
-            return DEFAULT_COLUMNS;
-        }
     }
 
     void onStep(int step, double loss, double lr) {
