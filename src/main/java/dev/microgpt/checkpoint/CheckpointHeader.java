@@ -93,8 +93,8 @@ record CheckpointHeader(ModelConfig config, String vocabulary, AdamConfig adam, 
     /** The header of {@code checkpoint} whose data buffer has SHA-256 {@code dataSha256} (hex). */
     static CheckpointHeader of(Checkpoint checkpoint, String dataSha256) {
         return new CheckpointHeader(checkpoint.config(), checkpoint.vocabulary(), checkpoint.adam(), checkpoint.step(),
-                checkpoint.loss(), checkpoint.totalSteps(), checkpoint.batchSize(), checkpoint.seed(), checkpoint.datasetSha256(),
-                checkpoint.rng(), checkpoint.dtype(), dataSha256);
+                checkpoint.loss(), checkpoint.totalSteps(), checkpoint.batchSize(), checkpoint.seed(),
+                checkpoint.datasetSha256(), checkpoint.rng(), checkpoint.dtype(), dataSha256);
     }
 
     /** The tensors of a checkpoint of this shape and dtype, in file order, with their places in the data buffer. */

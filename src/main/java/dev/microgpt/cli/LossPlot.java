@@ -129,6 +129,7 @@ final class LossPlot {
         smooth.setMarker(SeriesMarkers.NONE);
         smooth.setLineColor(new Color(220, 90, 20));
         smooth.setLineWidth(2.5f);
-        ReplacedFile.write(png, (OutputStream out) -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+        ReplacedFile.write(png,
+                (OutputStream out) -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
     }
 }

@@ -31,7 +31,7 @@ final class ThreadTeam implements AutoCloseable {
     private final AtomicInteger workersDone = new AtomicInteger();
     private Task task;                       // written before the task is handed out
     private int tasks;                       // tasks run so far (calling thread only)
-    private final AtomicReference<Throwable> workerFailure = new AtomicReference<>(); // the first; others suppressed in it
+    private final AtomicReference<Throwable> workerFailure = new AtomicReference<>(); // the first, the others in it
     private volatile boolean closed;
 
     ThreadTeam(int size) {

@@ -28,9 +28,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * by forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the
  * old file or the new one, never a mix; the next write to the file removes what a process no longer running left
  * (two runs may write one file at once, as two first runs both saving the downloaded dataset: neither removes the
- * other's). Through links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file (a
- * device such as /dev/null, a pipe) has nothing to keep and is written in place; a caller for which that makes no
- * sense refuses it first.
+ * other's). Through links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that
+ * exists but is not a regular file (a device such as /dev/null, a pipe) has nothing to keep and is written in place;
+ * a caller for which that makes no sense refuses it first.
  */
 public final class ReplacedFile {
 
@@ -48,7 +48,7 @@ public final class ReplacedFile {
 
     /** The temporary files of the writes under way, for {@link #abandonWritesInProgress}. */
     private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
-    /** Links followed at most, as a shell's loop limit: a longer chain is written as it stands, and the write says why. */
+    /** Links followed at most, as a shell's loop limit: a write refuses a longer chain. */
     private static final int MAX_LINKS = 8;
 
     private ReplacedFile() {

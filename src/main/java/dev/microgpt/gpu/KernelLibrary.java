@@ -243,7 +243,8 @@ final class KernelLibrary {
      */
     Launch crossEntropy(CUdeviceptr dLogits, CUdeviceptr losses, CUdeviceptr logits, int v, DocumentSlots docs) {
         return new Launch("crossentropy_forward_backward", function("crossentropy", "crossentropy_forward_backward"),
-                1, 1, 1, CROSS_ENTROPY_BLOCK, 0, documents(new Args().ptr(dLogits).ptr(losses).ptr(logits).i(v), docs).pointer());
+                1, 1, 1, CROSS_ENTROPY_BLOCK, 0,
+                documents(new Args().ptr(dLogits).ptr(losses).ptr(logits).i(v), docs).pointer());
     }
 
     /** Adam over params/grads/m/v [P], the step read from ss; zeroes grads. */

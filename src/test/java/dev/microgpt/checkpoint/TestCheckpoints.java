@@ -49,7 +49,8 @@ final class TestCheckpoints {
         int batchSize = random.nextBoolean() ? 1 : 1 + random.nextInt(1024);
         int step = random.nextInt(totalSteps + 1);
         double loss = step == 0 ? Double.NaN : 1 + 3 * random.nextDouble(); // a step's loss is known once one ran
-        return new Checkpoint(config, VOCABULARY, adam, step, loss, totalSteps, batchSize, random.nextLong(), sha256Hex("dataset " + seed), generator.state(), dtype, params, m, v);
+        return new Checkpoint(config, VOCABULARY, adam, step, loss, totalSteps, batchSize, random.nextLong(),
+                sha256Hex("dataset " + seed), generator.state(), dtype, params, m, v);
     }
 
     /** The same checkpoint with another batch size. */

@@ -45,7 +45,8 @@ class LossPlotTest {
         // each of the MAX_POINTS / 2 runs of consecutive steps (as equal as whole steps allow) by its two extremes
         int runs = LossPlot.MAX_POINTS / 2;
         for (int r = 0; r < runs; r++) {
-            double[] run = Arrays.copyOfRange(losses, (int) ((long) r * count / runs), (int) ((long) (r + 1) * count / runs));
+            double[] run = Arrays.copyOfRange(losses, (int) ((long) r * count / runs),
+                    (int) ((long) (r + 1) * count / runs));
             double low = Math.min(s.values()[2 * r], s.values()[2 * r + 1]);
             double high = Math.max(s.values()[2 * r], s.values()[2 * r + 1]);
             assertEquals(Arrays.stream(run).min().orElseThrow(), low, "run " + r);
