@@ -15,16 +15,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Keeps a second run off the files this one writes as it goes (its checkpoint, its metrics), which the two would
  * otherwise replace and interleave under each other: an exclusive lock on a hidden file beside each,
- * {@code .<name>.lock}, holding the owner's process id, taken before anything is read and held until the run ends.
- * The system releases it when the process ends, however it ends. The lock files stay (deleting one would let a third
- * run lock a new file while a second still holds the old). Where a lock cannot be taken at all (a read-only directory,
- * a file system without locks) the run goes on without it: writing the file itself then says what is wrong.
+ * {@code .<name>.lock}, holding the owner's process id and host name, taken before anything is read and held until
+ * the run ends. The system releases it when the process ends, however it ends. The lock files stay (deleting one would let a
+ * third run lock a new file while a second still holds the old). Where a lock cannot be taken at all (a read-only
+ * directory, a file system without locks) the run goes on without it: writing the file itself then says what is wrong.
  */
 final class RunLocks implements AutoCloseable {
 
@@ -37,6 +38,8 @@ final class RunLocks implements AutoCloseable {
      * its file would release it, so a file held here is never opened again until it is released.
      */
     private static final Set<Path> HELD_HERE = ConcurrentHashMap.newKeySet();
+    /** Written beside the process id, so a run refused in another container or on another machine can tell. */
+    private static final String HOST = hostName();
 
     private final List<FileChannel> channels = new ArrayList<>();
     private final List<Path> lockFiles = new ArrayList<>();
@@ -121,8 +124,8 @@ final class RunLocks implements AutoCloseable {
         if (!shared) {
             try {
                 channel.truncate(0);
-                channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + "\n")
-                        .getBytes(StandardCharsets.US_ASCII)));
+                channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + " " + HOST + "\n")
+                        .getBytes(StandardCharsets.UTF_8)));
             } catch (IOException e) {
                 // the id is only for the message of a run refused: the lock holds without it
             }
@@ -135,15 +138,32 @@ final class RunLocks implements AutoCloseable {
                 + "; wait for it to end, or give this run another " + output.option());
     }
 
-    /** " (process N)" from the lock file's contents, read through the channel already open on it; else nothing. */
+    /**
+     * " (process N)" from the lock file's contents ("pid host"), read through the channel already open on it, with
+     * " on host H" where that is not this one (a container, another machine sharing the directory); else nothing.
+     */
     private static String holder(FileChannel channel) {
         try {
-            ByteBuffer contents = ByteBuffer.allocate(32);
+            ByteBuffer contents = ByteBuffer.allocate(320);
             channel.read(contents, 0);
-            String pid = new String(contents.array(), 0, contents.position(), StandardCharsets.US_ASCII).strip();
-            return pid.matches("[0-9]{1,19}") ? " (process " + pid + ")" : "";
+            String[] fields = new String(contents.array(), 0, contents.position(), StandardCharsets.UTF_8).strip()
+                    .split(" ", 2);
+            if (!fields[0].matches("[0-9]{1,19}")) {
+                return "";
+            }
+            String host = fields.length == 2 ? fields[1].strip() : "";
+            return " (process " + fields[0] + (host.isEmpty() || host.equals(HOST) ? "" : " on host " + host) + ")";
         } catch (IOException e) {
             return "";
+        }
+    }
+
+    /** This machine's (or container's) name, as the kernel has it; empty where it cannot be read. */
+    private static String hostName() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/hostname"), StandardCharsets.UTF_8).strip();
+        } catch (IOException | RuntimeException e) {
+            return Objects.requireNonNullElse(System.getenv("HOSTNAME"), "").strip();
         }
     }
 
