@@ -7,10 +7,7 @@ import dev.microgpt.engine.FastEngine;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -318,19 +315,14 @@ public final class Main implements Callable<Integer> {
      * last). Given twice alike it is harmless; and --device, which the launchers pass first, a user may give again.
      */
     private void refuseConflictingRepeats() {
-        Map<String, List<String>> values = new LinkedHashMap<>();
         for (OptionSpec option : spec.commandLine().getParseResult().matchedOptions()) {
-            values.computeIfAbsent(option.longestName(), name -> new ArrayList<>());
-        }
-        values.forEach((name, given) -> given.addAll(spec.commandLine().getParseResult().matchedOption(name)
-                .originalStringValues()));
-        values.forEach((name, given) -> {
-            if (!name.equals("--device") && given.stream().distinct().count() > 1) {
-                throw new UsageException(name + " is given " + (given.size() == 2 ? "twice" : given.size() + " times")
-                        + ", as " + given.stream().map(Main::quotedIfBlank).collect(Collectors.joining(" and "))
-                        + "; give it once");
+            List<String> given = option.originalStringValues(); // every value it was given, in order
+            if (!option.longestName().equals("--device") && given.stream().distinct().count() > 1) {
+                throw new UsageException(option.longestName() + " is given "
+                        + (given.size() == 2 ? "twice" : given.size() + " times") + ", as "
+                        + given.stream().map(Main::quotedIfBlank).collect(Collectors.joining(" and ")) + "; give it once");
             }
-        });
+        }
     }
 
     private static String quotedIfBlank(String value) {

@@ -146,7 +146,8 @@ public final class ReplacedFile {
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
                 .startsWith(tempPrefix))) {
             for (Path leftover : leftovers) {
-                if (!writerRunning(leftover.getFileName().toString().substring(tempPrefix.length()))) {
+                if (!IN_PROGRESS.contains(leftover)
+                        && !writerRunning(leftover.getFileName().toString().substring(tempPrefix.length()))) {
                     Files.deleteIfExists(leftover);
                 }
             }
@@ -155,13 +156,15 @@ public final class ReplacedFile {
         }
     }
 
-    /** Whether the process named at the start of {@code pidAndRandom} ("<pid>-<random>") is running. */
+    /**
+     * Whether another process, named at the start of {@code pidAndRandom} ("<pid>-<random>"), is running: this one's
+     * writes under way are in {@link #IN_PROGRESS}, and any other of its files is a failed write's.
+     */
     private static boolean writerRunning(String pidAndRandom) {
         int dash = pidAndRandom.indexOf('-');
         try {
             long pid = Long.parseLong(dash < 0 ? pidAndRandom : pidAndRandom.substring(0, dash));
-            return pid == ProcessHandle.current().pid() ? IN_PROGRESS.stream().anyMatch(p -> p.getFileName().toString()
-                    .endsWith(pidAndRandom)) : ProcessHandle.of(pid).isPresent();
+            return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).isPresent();
         } catch (NumberFormatException e) {
             return false; // not a name this class makes: a leftover of an earlier version's
         }
