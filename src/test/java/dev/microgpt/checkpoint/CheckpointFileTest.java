@@ -68,15 +68,7 @@ class CheckpointFileTest {
     void aVersionOneCheckpointLoadsWithOneDocumentAStep() throws IOException {
         Checkpoint original = TestCheckpoints.atBatchSize(TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 2), 1);
         Path path = dir.resolve("old.ckpt");
-        CheckpointFile.write(path, original);
-        SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
-        JsonObject metadata = file.metadata();
-        metadata.addProperty("format_version", "1");
-        metadata.remove("batch_size");
-        metadata.remove("loss");
-        metadata.remove("metadata_sha256");
-        metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata)); // as version 1 signed it
-        Files.write(path, file.assemble());
+        writeAsVersion(path, original, "1", "batch_size", "loss");
 
         assertEquals(TestCheckpoints.withLoss(original, Double.NaN), CheckpointFile.read(path));
     }
@@ -86,18 +78,29 @@ class CheckpointFileTest {
     void aVersionTwoCheckpointLoadsWithoutALoss() throws IOException {
         Checkpoint original = TestCheckpoints.atStep(TestCheckpoints.random(TestCheckpoints.SMALL, DType.F64, 3), 5);
         Path path = dir.resolve("v2.ckpt");
-        CheckpointFile.write(path, original);
-        SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
-        JsonObject metadata = file.metadata();
-        metadata.addProperty("format_version", "2");
-        metadata.remove("loss");
-        metadata.remove("metadata_sha256");
-        metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata)); // as version 2 signed it
-        Files.write(path, file.assemble());
+        writeAsVersion(path, original, "2", "loss");
 
         Checkpoint read = CheckpointFile.read(path);
         assertTrue(Double.isNaN(read.loss()), "no loss: " + read.loss());
         assertEquals(TestCheckpoints.withLoss(original, Double.NaN), read);
+    }
+
+    /**
+     * Writes {@code checkpoint} to {@code path} as an earlier format {@code version} did: without the metadata fields
+     * that version did not have, signed as it signed.
+     */
+    private static void writeAsVersion(Path path, Checkpoint checkpoint, String version, String... laterFields)
+            throws IOException {
+        CheckpointFile.write(path, checkpoint);
+        SafetensorsBytes file = SafetensorsBytes.parse(Files.readAllBytes(path));
+        JsonObject metadata = file.metadata();
+        metadata.addProperty("format_version", version);
+        for (String field : laterFields) {
+            metadata.remove(field);
+        }
+        metadata.remove("metadata_sha256");
+        metadata.addProperty("metadata_sha256", CheckpointHeader.digestOf(metadata));
+        Files.write(path, file.assemble());
     }
 
     @Test
