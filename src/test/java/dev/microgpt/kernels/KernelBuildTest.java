@@ -22,6 +22,7 @@ class KernelBuildTest {
 
     private static final Pattern VERSION = Pattern.compile("(?m)^\\s*\\.version\\s+(\\d+)\\.(\\d+)\\s*$");
     private static final Pattern TARGET = Pattern.compile("(?m)^\\s*\\.target\\s+([A-Za-z0-9_]+)");
+    private static final Pattern LOOSE_FLOAT_ARITHMETIC = Pattern.compile("(?m)^\\s*(mul|add|sub)\\.f(32|64)\\s.*$");
 
     @Test
     void everyKernelSourceHasItsPtxAndNothingElseIsThere() throws IOException {
@@ -86,5 +87,21 @@ class KernelBuildTest {
         String ptx = build.ptx("step");
         assertTrue(ptx.contains(".entry train_step_fused("), "step.ptx has no train_step_fused entry");
         assertFalse(ptx.contains("ld.global.nc"), "step.ptx loads through the non-coherent cache (ld.global.nc)");
+    }
+
+    /**
+     * The GPU rounds as the emulated device does, which the parity suite runs in CI: a multiply, add or subtract of
+     * floats or doubles without a rounding modifier may be fused by ptxas with a neighbour into one rounding (PTX ISA,
+     * "add", "mul"), which the emulator's kernels never do, so every one must carry {@code .rn} (nvcc -fmad=false,
+     * pom.xml's kernels.flags; without it adam.ptx alone has 74 such). The kernels write fmaf where they want one.
+     */
+    @Test
+    void noFloatMultiplyOrAddIsLeftForPtxasToFuse() throws IOException {
+        KernelBuild build = KernelBuild.load().requireBuilt();
+        for (String family : build.ptxFamilies()) {
+            Matcher loose = LOOSE_FLOAT_ARITHMETIC.matcher(build.ptx(family));
+            assertFalse(loose.find(), () -> family + ".ptx has " + loose.group().strip() + ", which ptxas may fuse"
+                    + " with a neighbour into an fma; build the kernels with -fmad=false");
+        }
     }
 }
