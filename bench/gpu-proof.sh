@@ -14,11 +14,16 @@
 #   5. bench      bench/run.sh: gpu-eager, gpu-graph, gpu-fused, gpu-fused-k16 and cpu-fast at 16/16 and 64/64, one
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
 #                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
-#                 started after 120 s (each takes several JVMs: 40 rows would need about 5 minutes); then issue 11's
+#                 started in the stage's last 30 s (each takes several JVMs: 40 rows would need about 5 minutes); then
+#                 issue 11's
 #                 targets, each met, MISSED or not measured
-# The limits add up to about 16 minutes (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s,
-# sanitizer 145 s, bench 150 s); on a GPU a run ends in seconds, so the command takes a few minutes, and a device
-# call's own limit cuts the least valuable stage.
+# The whole command has a budget (PROOF_SECONDS, default 420: the 7 minutes a device call of about 8 leaves room for):
+# each limit (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s, sanitizer 145 s, bench 150 s)
+# is cut to what is left of it, and a stage with under 30 s left is skipped and named in the summary, so the least
+# valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s later: training takes SIGTERM as
+# Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that runs out of time is not run again
+# at a larger size. A JVM that crashes writes its hs_err log to $OUT/crashes.tar.gz.
+# Before anything, the bundle is checked against the sources here (bench/source-id.sh): a stale bundle is named.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
 # Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
@@ -33,16 +38,32 @@ rehearse=0
 if [ "${1:-}" = --rehearse ]; then
   rehearse=1
   shift
+  # The bundle's build skips the tests, and with them the emulated device: built here when missing.
+  if [ ! -f target/emulated-cuda/libcuda.so.1 ]; then
+    echo "gpu-proof.sh --rehearse: building the emulated CUDA device ..." >&2
+    mvn -q -B -Dstyle.color=never process-classes 2>&1 | sed 's/\x1b\[0m//g' >&2  # Maven's stray colour resets
+  fi
+  if [ ! -f target/emulated-cuda/libcuda.so.1 ]; then
+    echo "gpu-proof.sh --rehearse: the emulated CUDA device (target/emulated-cuda) could not be built; build it with" \
+      "mvn -B process-classes, which says what it lacks" >&2
+    exit 2
+  fi
   export LD_LIBRARY_PATH="$root/target/emulated-cuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
+chmod +x .gpu/java .gpu/test 2>/dev/null  # in case a copy to the GPU machine lost the modes
 stages=${*:-runs tests sanitizer bench}
 for stage in $stages; do
   case "$stage" in runs|tests|sanitizer|bench) ;; *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench)" >&2; exit 2 ;; esac
 done
 [ -x .gpu/java ] || { echo "gpu-proof.sh: no .gpu bundle here; make it with bench/gpu-bundle.sh" >&2; exit 2; }
-wants() { [[ " $stages " == *" $1 "* ]]; }
+wants() {  # a stage asked for, and budget left for it (left and note are defined below, before the first use)
+  [[ " $stages " == *" $1 "* ]] || return 1
+  [ "$(left)" -ge 30 ] || { note ""; note "## $1: skipped, $(left) s of the proof's budget left"; return 1; }
+}
 out=${OUT:-bench/out/gpu-proof}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)  # the JVMs' crash logs are named from here
+crashes=$(mktemp -d)
 summary="$out/summary.md"
 steps=1000
 slow=1  # time limits are for an H100; the emulated device runs the GPU suite about twice as long on two cores
@@ -52,15 +73,24 @@ if [ "$rehearse" = 1 ]; then
 fi
 names=.gpu/shared/data/names.txt
 sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
-export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/lib/*"
+export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/lib/* -XX:ErrorFile=$crashes/hs_err_%p.log"
 note() { echo "$*" >> "$summary"; }
 # rate LOG STATUS: "us/step | documents/s" from a training run's summary line, or its exit status
 rate() {
   sed -n 's/^trained .* \([0-9.]*\) ms\/step, \([0-9]*\) documents\/s.*/\1 \2/p' "$1" | tail -1 \
     | awk -v status="$2" '{ printf "%.1f | %s", $1 * 1000, $2; found = 1 } END { if (!found) printf "exit %s | —", status }'
 }
-# pack STAGE DIR: the stage's logs into $OUT at once
-pack() { tar -czf "$out/$1.tar.gz" -C "$2" . 2>/dev/null; }
+# pack STAGE DIR: the stage's logs into $OUT at once, and the crash logs so far where there are any
+pack() {
+  tar -czf "$out/$1.tar.gz" -C "$2" . 2>/dev/null
+  [ -z "$(ls -A "$crashes")" ] || tar -czf "$out/crashes.tar.gz" -C "$crashes" . 2>/dev/null
+}
+deadline=$(( $(date +%s) + ${PROOF_SECONDS:-420} * slow ))
+left() { echo $(( deadline - $(date +%s) )); }
+# lim N: N seconds, or what is left of the budget where that is less (at least 5)
+lim() { local l; l=$(left); echo $(( l < $1 ? (l > 5 ? l : 5) : $1 )); }
+# limited N COMMAND...: COMMAND for at most lim N seconds (exit 124 at the limit, 137 when it had to be killed)
+limited() { local seconds; seconds=$(lim "$1"); shift; timeout -k 10 "$seconds" "$@"; }
 
 # ---- 1. machine
 # The driver's cache of kernels compiled from PTX, empty here: where the kernels load as PTX (a GPU the build made no
@@ -72,6 +102,8 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
 {
   echo "# GPU proof: $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat .gpu/commit)"
   [ "$rehearse" = 0 ] || echo "**REHEARSAL on the emulated CUDA device: no number here is a GPU result.**"
+  [ "$(cat .gpu/source-id 2>/dev/null)" = "$(bench/source-id.sh)" ] \
+    || echo "**STALE BUNDLE: .gpu was built from other sources than this tree's (bench/gpu-bundle.sh makes it anew).**"
   echo
   echo '```'
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,compute_mode --format=csv 2>&1 | head -3
@@ -81,12 +113,12 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
   echo "libnvidia-ptxjitcompiler.so.1 (loads PTX): $(ldconfig -p | grep -c 'libnvidia-ptxjitcompiler.so.1 ') in ldconfig"
   # The probe loads every module (and says whether as machine code or PTX), into a cache of its own: the first run
   # below finds the shared one empty.
-  CUDA_CACHE_PATH=$(mktemp -d) timeout $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe 2>&1
+  CUDA_CACHE_PATH=$(mktemp -d) limited $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe 2>&1
   probe=$?
   if [ "$probe" = 0 ] || { [ "$probe" = 3 ] && [ "$rehearse" = 1 ]; }; then  # a one-step fused run loads every module
     for cache in empty full; do
       start=$(millis)
-      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --input "$names" --steps 1 \
+      limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --input "$names" --steps 1 \
         --num-samples 0 --quiet > /dev/null 2>&1
       status=$?
       echo "a one-step fused run, start to end, the driver's cache $cache: $(( $(millis) - start )) ms (exit $status)"
@@ -109,6 +141,7 @@ fi
 # ---- 2. runs
 if wants runs; then
   logs=$(mktemp -d)
+  hung=""
   note ""
   note "## 1000-step runs on names.txt, seed 42$([ "$steps" = 1000 ] || echo ", stopped after $steps steps"), against the CPU fast engine's losses (carried)"
   note "| mode | n_embd/block | us/step (whole run) | documents/s | largest abs loss diff | over the first 50 | mean of the last 100, GPU - CPU |"
@@ -116,6 +149,10 @@ if wants runs; then
   for size in 16 32 64; do
     for mode in eager graph fused fused-k16 fused-bs128; do
       [ "$mode" != fused-bs128 ] || [ "$size" != 32 ] || continue
+      if [[ " $hung " == *" $mode "* ]]; then
+        note "| $mode | $size/$size | skipped: it ran out of time at a smaller size | — | — | — |"
+        continue
+      fi
       args=(--device gpu --input "$names" --n-embd "$size" --block-size "$size" --steps 1000)
       [ "$steps" = 1000 ] || args+=(--stop-after "$steps" --checkpoint "$logs/$mode-$size.safetensors")
       losses=".gpu/cpu-losses/$size.csv"
@@ -124,15 +161,17 @@ if wants runs; then
         fused-bs128) args+=(--gpu-mode fused --batch-size 128); losses=".gpu/cpu-losses/$size-bs128.csv" ;;
         *) args+=(--gpu-mode "$mode") ;;
       esac
-      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/$mode-$size.csv" \
+      limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/$mode-$size.csv" \
         > "$logs/$mode-$size.txt" 2>&1
       status=$?
+      [ "$status" != 124 ] && [ "$status" != 137 ] || hung="$hung $mode"
       diffs=$(awk -F, -v n=1000 'NR == FNR { if (FNR > 1) cpu[$1] = $2; next }
         FNR > 1 && ($1 in cpu) { d = $2 - cpu[$1]; a = d < 0 ? -d : d; if (a > all) all = a
           if ($1 <= 50 && a > first) first = a; if ($1 > n - 100) { tail += d; k++ } }
         END { if (FNR > 1) printf "%.2e | %.2e | %s", all, first, k ? sprintf("%+.2e", tail / k) : "-" }' \
         "$losses" "$logs/$mode-$size.csv")
       note "| $mode | $size/$size | $(rate "$logs/$mode-$size.txt" "${status}") | ${diffs:-no losses} |"
+      pack runs "$logs"  # after every run: a command cut at its limit still returns the logs of the failures
     done
   done
   # The CPU at 128 documents a step on this machine (200 steps), for the speed-up at the same batch size: on one
@@ -140,7 +179,7 @@ if wants runs; then
   cores=$(nproc); [ "$cores" -le 16 ] || cores=16
   for size in 16 64; do
     for threads in $(printf '%s\n' 1 "$cores" | uniq); do # once on a one-core machine
-      timeout $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
+      limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
         --block-size "$size" --batch-size 128 --threads "$threads" --steps 1000 --stop-after 200 \
         --checkpoint "$logs/cpu-$size-t$threads.safetensors" > "$logs/cpu-bs128-$size-t$threads.txt" 2>&1
       note "| cpu-fast-bs128, $threads thread$([ "$threads" = 1 ] || echo s) (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size-t$threads.txt" $?) | — | — | — |"
@@ -154,7 +193,7 @@ if wants tests; then
   logs=$(mktemp -d)
   note ""
   note "## GPU test suite (tag gpu)"
-  timeout $((130 * slow)) .gpu/test --include-tag gpu > "$logs/gpu-tests.txt" 2>&1
+  limited $((130 * slow)) .gpu/test --include-tag gpu > "$logs/gpu-tests.txt" 2>&1
   note "exit $?: $(grep -E 'tests (successful|failed|skipped|aborted)' "$logs/gpu-tests.txt" | tr -s ' []' ' ' | paste -sd';')"
   grep -E '✘' "$logs/gpu-tests.txt" | head -30 | sed 's/^/    /' >> "$summary"
   pack tests "$logs"
@@ -172,12 +211,12 @@ if wants sanitizer; then
              "synccheck fused 16 5 25"; do
     read -r tool mode size n limit <<< "$run"
     log="$logs/$tool-$mode-$size.txt"
-    timeout $((limit * slow)) "$sanitizer" --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu \
+    limited $((limit * slow)) "$sanitizer" --tool "$tool" --error-exitcode 9 .gpu/java dev.microgpt.cli.Main --device gpu \
       --gpu-mode "$mode" --input "$names" --n-embd "$size" --block-size "$size" --steps "$n" --quiet > "$log" 2>&1
     status=$?
     note "- $tool, $mode $size/$size, $n steps: exit $status; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
     if [ "$run" = "$canary" ] && ! grep -q 'ERROR SUMMARY' "$log"; then
-      if [ "$status" = 124 ]; then
+      if [ "$status" = 124 ] || [ "$status" = 137 ]; then
         note "- the canary ran out of its $((limit * slow)) s (the kernels' JIT under the tool?): stage stopped"
       else
         note "- the tool did not run here ($(grep -m1 -iE 'error|not supported' "$log")): stage skipped"
@@ -199,11 +238,14 @@ if wants bench; then
   else
     engines="$engines gpu-eager-cublas gpu-graph-cublas"
   fi
-  # Shorter repeats than --quick's, and no row started after 120 s, so that the report is written within the limit
-  scope=(--quick --sizes "16 64" --batch-sizes "1 128" --warmup-seconds 1 --repeat-seconds 0.2 --max-seconds 120)
+  # Shorter repeats than --quick's, and no row started in the last 30 s of the stage's limit (a row takes several
+  # JVMs), so that the report is written within it
+  seconds=$(lim $((150 * slow)))
+  scope=(--quick --sizes "16 64" --batch-sizes "1 128" --warmup-seconds 1 --repeat-seconds 0.2
+         --max-seconds $((seconds > 40 ? seconds - 30 : 10)))
   # Rehearsed on the emulated device at 16/16 with a few steps a row: the GPU rows' code runs, no GPU's timings
   [ "$rehearse" = 0 ] || scope=(--time-emulated --sizes 16 --batch-sizes "1 8" --warmup-steps 2 --steps 5 --repeats 1)
-  timeout $((150 * slow)) bench/run.sh "${scope[@]}" --java .gpu/java --engines "$engines" --out "$logs/bench" \
+  limited "$seconds" bench/run.sh "${scope[@]}" --java .gpu/java --engines "$engines" --out "$logs/bench" \
     > "$logs/bench-run.txt" 2>&1
   note "exit $?"
   sed -n '/^## Median/,/^## All rows/p' "$logs/bench/results.md" 2>/dev/null | sed '$d' >> "$summary"
