@@ -10,16 +10,15 @@ import sun.misc.SignalHandler;
 
 /**
  * Draws the progress bar on one terminal line (a carriage return, then the line: no cursor movement), as wide as the
- * terminal: COLUMNS at first, which the launcher exports (bin/microgpt), and again after each resize (SIGWINCH), read
- * then with stty on the signal's thread. Left to find the width itself, the library asks the terminal through JLine,
- * which took a quarter of a second the first time and 10 ms every redraw (2-core VM, 2026-11-27).
+ * terminal, however narrow: COLUMNS at first, which the launcher exports (bin/microgpt), else stty once, and again
+ * after each resize (SIGWINCH), read then with stty on the signal's thread. Left to find the width itself, the library
+ * asks the terminal through JLine, which took a quarter of a second the first time and 10 ms every redraw (2-core VM,
+ * 2026-11-27).
  */
 final class TerminalLine implements ProgressBarConsumer {
 
-    /** A terminal's width where it is not known: the classic one. */
+    /** A terminal's width where it is not known (a terminal without a size reports 0): the classic one. */
     private static final int DEFAULT_COLUMNS = 80;
-    /** Narrower than this, a size is taken for none (a terminal without one reports 0). */
-    private static final int MIN_COLUMNS = 20;
     private static final Signal RESIZED = resizeSignal();
 
     private final PrintStream out;
@@ -27,8 +26,13 @@ final class TerminalLine implements ProgressBarConsumer {
     private final SignalHandler previous; // restored by close; null where resizes are not followed
 
     TerminalLine(PrintStream out) {
+        this(out, System.getenv("COLUMNS"));
+    }
+
+    /** {@code columns}: the terminal's width as COLUMNS gives it, null where that is unset (java run directly). */
+    TerminalLine(PrintStream out, String columns) {
         this.out = out;
-        this.columns = columnsFrom(System.getenv("COLUMNS"));
+        this.columns = columnsFrom(columns != null ? columns : sttyColumns());
         this.previous = follow();
     }
 
@@ -91,7 +95,7 @@ final class TerminalLine implements ProgressBarConsumer {
     private static int columnsFrom(String text) {
         try {
             int parsed = text == null ? 0 : Integer.parseInt(text.strip());
-            return parsed >= MIN_COLUMNS ? parsed : DEFAULT_COLUMNS;
+            return parsed >= 2 ? parsed : DEFAULT_COLUMNS; // at least one column drawn, the last left free
         } catch (NumberFormatException e) {
             return DEFAULT_COLUMNS;
         }
