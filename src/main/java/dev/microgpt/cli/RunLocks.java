@@ -1,6 +1,7 @@
 package dev.microgpt.cli;
 
-import static java.nio.file.StandardOpenOption.CREATE;
+import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
+import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
@@ -11,8 +12,10 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -24,8 +27,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * otherwise replace and interleave under each other: an exclusive lock on a hidden file beside each,
  * {@code .<name>.lock}, holding the owner's process id and host name, taken before anything is read and held until
  * the run ends. The system releases it when the process ends, however it ends. The lock files stay (deleting one would let a
- * third run lock a new file while a second still holds the old). Where a lock cannot be taken at all (a read-only
- * directory, a file system without locks) the run goes on without it: writing the file itself then says what is wrong.
+ * third run lock a new file while a second still holds the old), writable by every user, so that runs under other user
+ * ids lock them too. Where a lock cannot be taken at all (a read-only directory, a file system without locks) the run
+ * goes on without it: writing the file itself then says what is wrong.
  */
 final class RunLocks implements AutoCloseable {
 
@@ -93,23 +97,27 @@ final class RunLocks implements AutoCloseable {
 
     /** Takes the lock on {@code lockFile}: whether it is held now (false where none can be taken). */
     private boolean lockAs(Output output, Path lockFile) {
+        if (Files.isSymbolicLink(lockFile)) { // planted in a shared directory, it would have this run write elsewhere
+            throw new RunFailure(output.option() + " " + output.file() + " cannot be locked against other runs: its"
+                    + " lock file " + lockFile + " is a symbolic link, which a run never writes through; remove the link");
+        }
         FileChannel channel;
-        boolean shared = false;
         try {
-            channel = FileChannel.open(lockFile, CREATE, READ, WRITE);
+            channel = open(lockFile);
         } catch (AccessDeniedException e) {
-            try { // another user's lock file (a container run as another uid): a shared lock still sees theirs
-                channel = FileChannel.open(lockFile, READ);
-                shared = true;
-            } catch (IOException e2) {
-                return false;
+            if (Files.exists(lockFile, NOFOLLOW_LINKS)) {
+                throw new RunFailure(output.option() + " " + output.file() + " cannot be locked against other runs: its"
+                        + " lock file " + lockFile + " belongs to " + owner(lockFile) + " and this user cannot write"
+                        + " it; if no run uses " + output.file() + " now, remove the lock file (or have its owner make"
+                        + " it writable: chmod a+w)");
             }
+            return false; // a directory this user cannot write in: writing the output says so
         } catch (IOException e) {
             return false; // see the class comment: no lock where none can be taken
         }
         FileLock lock;
         try {
-            lock = channel.tryLock(0, Long.MAX_VALUE, shared);
+            lock = channel.tryLock();
         } catch (IOException e) {
             closeQuietly(channel);
             return false; // no locks on this file system
@@ -121,16 +129,40 @@ final class RunLocks implements AutoCloseable {
         }
         channels.add(channel);
         lockFiles.add(lockFile);
-        if (!shared) {
-            try {
-                channel.truncate(0);
-                channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + " " + HOST + "\n")
-                        .getBytes(StandardCharsets.UTF_8)));
-            } catch (IOException e) {
-                // the id is only for the message of a run refused: the lock holds without it
-            }
+        try {
+            channel.truncate(0);
+            channel.write(ByteBuffer.wrap((ProcessHandle.current().pid() + " " + HOST + "\n")
+                    .getBytes(StandardCharsets.UTF_8)));
+        } catch (IOException e) {
+            // the id is only for the message of a run refused: the lock holds without it
         }
         return true;
+    }
+
+    /**
+     * The lock file, open to read and write: created where missing, then made writable by every user, so that a run
+     * under another user id (a container's) can lock it too; an existing one is opened as it is, never through a link.
+     */
+    private static FileChannel open(Path lockFile) throws IOException {
+        try {
+            FileChannel created = FileChannel.open(lockFile, CREATE_NEW, READ, WRITE);
+            try {
+                Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("rw-rw-rw-"));
+            } catch (IOException | UnsupportedOperationException e) {
+                // a system without POSIX modes: the lock works for this user as it is
+            }
+            return created;
+        } catch (FileAlreadyExistsException e) {
+            return FileChannel.open(lockFile, READ, WRITE, NOFOLLOW_LINKS);
+        }
+    }
+
+    private static String owner(Path file) {
+        try {
+            return "user " + Files.getOwner(file, NOFOLLOW_LINKS).getName();
+        } catch (IOException | UnsupportedOperationException e) {
+            return "another user";
+        }
     }
 
     private static RunFailure inUse(Output output, String holder) {

@@ -3,11 +3,13 @@ package dev.microgpt.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
+import dev.microgpt.testing.LockHolder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -46,33 +48,49 @@ class RunLocksTest {
      */
     @Test
     void aLockHeldElsewhereIsRefusedNamingItsProcessAndHost() throws Exception {
-        Path holder = Files.writeString(dir.resolve("Holder.java"), """
-                import java.nio.channels.FileChannel;
-                import java.nio.file.*;
-                public class Holder {
-                    public static void main(String[] a) throws Exception {
-                        FileChannel c = FileChannel.open(Path.of(a[0]), StandardOpenOption.CREATE,
-                                StandardOpenOption.READ, StandardOpenOption.WRITE);
-                        c.lock();
-                        c.write(java.nio.ByteBuffer.wrap("4242 elsewhere\\n".getBytes()));
-                        System.out.println("locked");
-                        System.in.read();
-                    }
-                }
-                """);
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(java.toString(), holder.toString(),
-                dir.resolve(".c.safetensors.lock").toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            assertEquals("locked", new BufferedReader(new InputStreamReader(p.getInputStream())).readLine(),
-                    "the holder took the lock");
+        try (LockHolder holder = LockHolder.lock(dir.resolve(".c.safetensors.lock"), "4242 elsewhere\n")) {
             RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
                     new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
             assertTrue(refused.getMessage().contains("is in use by another run (process 4242 on host elsewhere)"),
                     refused.getMessage());
-        } finally {
-            p.destroyForcibly().waitFor();
         }
+    }
+
+    /** A link where the lock file should be (planted in a shared directory) is refused; what it leads to untouched. */
+    @Test
+    void aLockFileThatIsALinkIsRefusedAndNotWrittenThrough() throws Exception {
+        Path notes = Files.writeString(dir.resolve("notes.txt"), "precious");
+        Files.createSymbolicLink(dir.resolve(".c.safetensors.lock"), notes);
+        RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
+                new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
+        assertTrue(refused.getMessage().contains("is a symbolic link, which a run never writes through; remove the"
+                + " link"), refused.getMessage());
+        assertEquals("precious", Files.readString(notes));
+    }
+
+    /** A lock file is made writable by every user, so that a run under another user id can lock it in turn. */
+    @Test
+    void aNewLockFileIsWritableByEveryUser() throws Exception {
+        assumeTrue(dir.getFileSystem().supportedFileAttributeViews().contains("posix"));
+        RunLocks.acquire(List.of(new RunLocks.Output(dir.resolve("m.csv"), "--metrics"))).close();
+        Path lockFile = dir.resolve(".m.csv.lock");
+        assertEquals("rw-rw-rw-", PosixFilePermissions.toString(Files.getPosixFilePermissions(lockFile)));
+    }
+
+    /**
+     * A lock file this user cannot write (left by another user's run before lock files were made writable) cannot
+     * keep a second run of this user off the file: refused, saying why and what to do. Root writes any file, so there
+     * the case does not arise (and the test is skipped).
+     */
+    @Test
+    void aLockFileThisUserCannotWriteIsRefused() throws Exception {
+        Path lockFile = Files.writeString(dir.resolve(".c.safetensors.lock"), "4242 elsewhere\n");
+        Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("r--r--r--"));
+        assumeFalse(Files.isWritable(lockFile), "this user (root) can write a read-only file");
+        RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
+                new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
+        assertTrue(refused.getMessage().contains("and this user cannot write it; if no run uses"),
+                refused.getMessage());
     }
 
     /** A run refused on its second output holds none: the first is free for the next. */
