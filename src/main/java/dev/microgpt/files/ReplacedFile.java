@@ -1,5 +1,6 @@
 package dev.microgpt.files;
 
+import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
 import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
 import static java.nio.file.StandardOpenOption.CREATE_NEW;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
@@ -26,9 +28,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * dataset) is replaced whole or not at all, and durably: the contents go to a hidden temporary file beside it,
  * {@code .<name>.tmp-<pid>-<random>}, which is forced to disk, renamed over it atomically, and the rename made durable
  * by forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the
- * old file or the new one, never a mix; the next write to the file removes what a process no longer running left
- * (two runs may write one file at once, as two first runs both saving the downloaded dataset: neither removes the
- * other's). Through links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that
+ * old file or the new one, never a mix; the next write to the file removes what a write no longer under way left. Two
+ * runs may write one file at once (two first runs both saving the downloaded dataset, in two containers sharing a
+ * volume): neither removes the other's temporary file, which its writer holds locked until the rename (a lock the
+ * system releases however the process ends, and which other containers see, where process ids are their own). Through
+ * links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that
  * exists but is not a regular file (a device such as /dev/null, a pipe) has nothing to keep and is written in place;
  * a caller for which that makes no sense refuses it first.
  */
@@ -72,23 +76,42 @@ public final class ReplacedFile {
         Path directory = target.getParent();
         String tempPrefix = "." + target.getFileName() + ".tmp-";
         removeLeftovers(directory, tempPrefix);
-        Path temp = directory.resolve(tempPrefix + ProcessHandle.current().pid() + "-"
-                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
-        FileChannel out = FileChannel.open(temp, CREATE_NEW, WRITE);
-        IN_PROGRESS.add(temp);
-        try {
-            try (out) {
+        for (int attempt = 1; ; attempt++) {
+            Path temp = directory.resolve(tempPrefix + ProcessHandle.current().pid() + "-"
+                    + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+            IN_PROGRESS.add(temp);
+            try (FileChannel out = FileChannel.open(temp, CREATE_NEW, WRITE)) {
+                if (!holdAsWriter(out, temp)) {
+                    if (attempt < 3) {
+                        continue; // taken for a leftover by another write in the instant before the lock: a new name
+                    }
+                    throw new FileSystemException(temp.toString(), null,
+                            "other writes keep removing this temporary file");
+                }
                 contents.writeTo(out);
                 out.force(true); // the data must be on disk before the rename can make it the file
+                Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING); // still locked: not a leftover to anyone
+            } catch (IOException | RuntimeException | Error e) {
+                discard(temp, e);
+                throw e;
+            } finally {
+                IN_PROGRESS.remove(temp);
             }
-            Files.move(temp, target, ATOMIC_MOVE, REPLACE_EXISTING);
-        } catch (IOException | RuntimeException | Error e) {
-            discard(temp, e);
-            throw e;
-        } finally {
-            IN_PROGRESS.remove(temp);
+            syncDirectory(directory);
+            return;
         }
-        syncDirectory(directory);
+    }
+
+    /**
+     * Locks a new temporary file for its writer, as {@link #removeLeftovers} expects of a write under way: false where
+     * another write's clean-up had it first (and removes it). On a file system without locks, the write goes unlocked.
+     */
+    private static boolean holdAsWriter(FileChannel out, Path temp) {
+        try {
+            return out.tryLock() != null && Files.exists(temp, NOFOLLOW_LINKS);
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     /** {@link #write(Path, Contents)} for contents written as a stream, buffered. */
@@ -139,16 +162,15 @@ public final class ReplacedFile {
     }
 
     /**
-     * Deletes the temporary files of writes to this file whose process is no longer running (killed before its
-     * rename); failing to delete one only leaves it behind.
+     * Deletes the temporary files of writes to this file that are no longer under way (killed before their rename):
+     * those no writer holds locked, in this process or any other; failing to delete one only leaves it behind.
      */
     private static void removeLeftovers(Path directory, String tempPrefix) {
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
                 .startsWith(tempPrefix))) {
             for (Path leftover : leftovers) {
-                if (!IN_PROGRESS.contains(leftover)
-                        && !writerRunning(leftover.getFileName().toString().substring(tempPrefix.length()))) {
-                    Files.deleteIfExists(leftover);
+                if (!IN_PROGRESS.contains(leftover)) {
+                    removeUnlocked(leftover);
                 }
             }
         } catch (IOException | DirectoryIteratorException e) {
@@ -156,17 +178,14 @@ public final class ReplacedFile {
         }
     }
 
-    /**
-     * Whether another process, named at the start of {@code pidAndRandom} ("<pid>-<random>"), is running: this one's
-     * writes under way are in {@link #IN_PROGRESS}, and any other of its files is a failed write's.
-     */
-    private static boolean writerRunning(String pidAndRandom) {
-        int dash = pidAndRandom.indexOf('-');
-        try {
-            long pid = Long.parseLong(dash < 0 ? pidAndRandom : pidAndRandom.substring(0, dash));
-            return pid != ProcessHandle.current().pid() && ProcessHandle.of(pid).isPresent();
-        } catch (NumberFormatException e) {
-            return false; // not a name this class makes: a leftover of an earlier version's
+    /** Deletes {@code leftover} where no writer holds it, holding it meanwhile: its writer, if any, finds it gone. */
+    private static void removeUnlocked(Path leftover) {
+        try (FileChannel channel = FileChannel.open(leftover, READ, NOFOLLOW_LINKS)) {
+            if (channel.tryLock(0, Long.MAX_VALUE, true) != null) {
+                Files.deleteIfExists(leftover);
+            }
+        } catch (IOException | OverlappingFileLockException e) {
+            // unreadable, a link, no locks here, or another thread's lock: left as it is
         }
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.microgpt.testing.LockHolder;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -69,13 +70,22 @@ class ReplacedFileTest {
 
     /**
      * Two writes of one file at once (two first runs saving the downloaded dataset) both succeed, the last renamed
-     * wins; neither removes the other's temporary file, nor a running process's, while a dead one's goes.
+     * wins; neither removes the other's temporary file, nor one another process is writing. That process is a second
+     * JVM holding its file locked as a write does, under this process's id, as a writer in another container may be.
      */
     @Test
-    void aWriteUnderWayOrOfARunningProcessIsNotALeftover() throws Exception {
+    void aWriteUnderWayHereOrElsewhereIsNotALeftover() throws Exception {
         Path file = dir.resolve("input.txt");
-        long running = ProcessHandle.current().parent().orElseThrow().pid();
-        Path othersUnderWay = Files.write(dir.resolve(".input.txt.tmp-" + running + "-abc"), bytes(10));
+        Path othersUnderWay = dir.resolve(".input.txt.tmp-" + ProcessHandle.current().pid() + "-abc");
+        try (LockHolder elsewhere = LockHolder.lock(othersUnderWay, "half a dataset")) {
+            writeTwiceAtOnce(file);
+            assertTrue(Files.exists(othersUnderWay), "the temporary file of a write under way elsewhere stays");
+        }
+        ReplacedFile.write(file, (OutputStream out) -> out.write(bytes(20)));
+        assertEquals(List.of(file), list(), "its writer gone, it is a leftover");
+    }
+
+    private void writeTwiceAtOnce(Path file) throws Exception {
         CountDownLatch firstWriting = new CountDownLatch(1);
         CountDownLatch secondDone = new CountDownLatch(1);
         byte[] first = bytes(40);
@@ -105,7 +115,6 @@ class ReplacedFileTest {
         slow.join();
         assertEquals(List.of(), failures, "the first write was not broken by the second");
         assertArrayEquals(first, Files.readAllBytes(file), "renamed last, it wins");
-        assertTrue(Files.exists(othersUnderWay), "a running process's temporary file stays");
     }
 
     /** Abandoned midway (a second Ctrl-C halting the process), a write leaves no temporary file, and fails. */
