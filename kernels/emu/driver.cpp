@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -272,6 +273,14 @@ std::set<Event*>& g_events = *new std::set<Event*>;
 std::set<Graph*>& g_graphs = *new std::set<Graph*>;
 std::set<GraphExec*>& g_execs = *new std::set<GraphExec*>;
 const std::chrono::steady_clock::time_point g_epoch = std::chrono::steady_clock::now();
+// A fault on purpose, for the tests of what a program does when its GPU fails midway: the kernel run after this many
+// (in this process, counted on the device thread) faults as an illegal address would; unset or negative, none does.
+const char* const kFaultVariable = "MICROGPT_EMULATED_FAULT_AFTER_KERNELS";
+const long long g_fault_after = [] {
+    const char* value = std::getenv(kFaultVariable);
+    return value == nullptr || *value == '\0' ? -1LL : std::atoll(value);
+}();
+long long g_kernels_run = 0;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Checks shared by the calls
@@ -418,6 +427,10 @@ CUresult run_op(const Op& op) {
     switch (op.kind) {
         case Op::Kind::kernel: {
             const LaunchRecord& l = *op.launch;
+            if (g_fault_after >= 0 && g_kernels_run++ == g_fault_after) {
+                return report(CUDA_ERROR_ILLEGAL_ADDRESS, "kernel %s: the fault %s=%lld asked for",
+                              l.kernel->name.c_str(), kFaultVariable, g_fault_after);
+            }
             std::vector<void*> args(l.arg_offsets.size());
             auto* bytes = const_cast<unsigned char*>(l.arg_bytes.data());
             for (size_t i = 0; i < args.size(); i++) {

@@ -8,6 +8,7 @@ import dev.microgpt.data.DatasetSource;
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
 import dev.microgpt.engine.TrainingEngine;
+import dev.microgpt.gpu.CudaException;
 import dev.microgpt.model.ModelConfig;
 import dev.microgpt.train.Sampler;
 import dev.microgpt.train.Trainer;
@@ -134,21 +135,25 @@ final class TrainingSession {
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
                     saving.every() == null ? 0 : saving.every(), batchSize);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
-                outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
-                    lastLossStep = step;
-                    lastLoss = loss;
-                    throughput.add(tokens, nanos);
-                    if (metrics != null) {
-                        metrics.record(step, loss, lr, throughput);
-                    }
-                    if (losses != null) {
-                        losses[step - firstStep - 1] = loss;
-                    }
-                    progress.onStep(step, loss, lr);
-                    if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
-                        save(engine, step, checkpointFile);
-                    }
-                }, Interrupts::requested);
+                try {
+                    outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
+                        lastLossStep = step;
+                        lastLoss = loss;
+                        throughput.add(tokens, nanos);
+                        if (metrics != null) {
+                            metrics.record(step, loss, lr, throughput);
+                        }
+                        if (losses != null) {
+                            losses[step - firstStep - 1] = loss;
+                        }
+                        progress.onStep(step, loss, lr);
+                        if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
+                            save(engine, step, checkpointFile);
+                        }
+                    }, Interrupts::requested);
+                } catch (CudaException e) {
+                    throw gpuFailed(e);
+                }
                 progress.summary();
                 switch (outcome.stop()) {
                     case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
@@ -205,6 +210,18 @@ final class TrainingSession {
             System.err.println("error: " + failed);
         }
         return Interrupts.exitCode();
+    }
+
+    /**
+     * The GPU failed while training (a kernel's fault, a lost device): the weights and moments on it are gone, so the
+     * run goes on only from its last checkpoint, which the line names, with how to continue from it.
+     */
+    private RunFailure gpuFailed(CudaException e) {
+        Path last = lastSaved != null ? lastSaved : resumed != null ? checkpointFile : null;
+        int lastStep = lastSaved != null ? lastSavedStep : resumed != null ? resumed.step() : 0;
+        return new RunFailure(e.getMessage() + "; the run's state on the GPU is lost, "
+                + (last == null ? "and no checkpoint was saved (--checkpoint-every N saves one as a run goes)"
+                : "its last checkpoint is " + last + " (step " + lastStep + "): continue with " + continueWith(last)));
     }
 
     /**

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -47,12 +48,18 @@ final class CommandLineRunner {
     }
 
     static Result run(Path workDir, String... args) throws IOException, InterruptedException {
-        return run(workDir, false, null, args);
+        return run(workDir, false, null, Map.of(), args);
     }
 
     /** As {@link #run}, with {@code stdin} as the program's standard input. */
     static Result runReading(Path workDir, Path stdin, String... args) throws IOException, InterruptedException {
-        return run(workDir, false, stdin, args);
+        return run(workDir, false, stdin, Map.of(), args);
+    }
+
+    /** As {@link #run}, with these variables added to the program's environment. */
+    static Result runWith(Map<String, String> environment, Path workDir, String... args)
+            throws IOException, InterruptedException {
+        return run(workDir, false, null, environment, args);
     }
 
     /**
@@ -60,17 +67,18 @@ final class CommandLineRunner {
      * taken off the library path: the program sees the machine's own driver, if any.
      */
     static Result runWithoutEmulatedDevice(Path workDir, String... args) throws IOException, InterruptedException {
-        return run(workDir, true, null, args);
+        return run(workDir, true, null, Map.of(), args);
     }
 
-    private static Result run(Path workDir, boolean withoutEmulatedDevice, Path stdin, String... args)
-            throws IOException, InterruptedException {
+    private static Result run(Path workDir, boolean withoutEmulatedDevice, Path stdin, Map<String, String> environment,
+                              String... args) throws IOException, InterruptedException {
         Path out = Files.createTempFile(workDir, "stdout", ".txt");
         Path err = Files.createTempFile(workDir, "stderr", ".txt");
         ProcessBuilder builder = builder(workDir, out, err, args);
         if (stdin != null) {
             builder.redirectInput(stdin.toFile());
         }
+        builder.environment().putAll(environment);
         String emulated = System.getProperty("microgpt.emulated.cuda");
         String libraryPath = builder.environment().get("LD_LIBRARY_PATH");
         if (withoutEmulatedDevice && emulated != null && libraryPath != null) {

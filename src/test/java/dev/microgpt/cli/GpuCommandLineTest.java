@@ -2,15 +2,20 @@ package dev.microgpt.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.microgpt.checkpoint.Checkpoint;
 import dev.microgpt.checkpoint.CheckpointFile;
 import dev.microgpt.checkpoint.DType;
 import dev.microgpt.cli.CommandLineRunner.Result;
+import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.testing.RequiresCublas;
 import dev.microgpt.testing.RequiresGpu;
 import dev.microgpt.testing.BuiltinDataset;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,8 +62,8 @@ class GpuCommandLineTest {
         Result rest = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
                 "part.safetensors", "--metrics", "part.csv", "--quiet");
         assertEquals(0, rest.exitCode(), rest.stderr());
-        java.util.List<String> expected = java.nio.file.Files.readAllLines(dir.resolve("whole.csv"));
-        java.util.List<String> resumed = java.nio.file.Files.readAllLines(dir.resolve("part.csv"));
+        List<String> expected = Files.readAllLines(dir.resolve("whole.csv"));
+        List<String> resumed = Files.readAllLines(dir.resolve("part.csv"));
         assertEquals(expected.size(), resumed.size(), "metrics rows");
         for (int row = 1; row < expected.size(); row++) {
             assertEquals(loss(expected.get(row)), loss(resumed.get(row)), 0.0, "loss at step " + row);
@@ -81,8 +86,8 @@ class GpuCommandLineTest {
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--batch-size", "8", "--steps",
                 "30", "--metrics", "cpu.csv", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
-        java.util.List<String> g = java.nio.file.Files.readAllLines(dir.resolve("gpu.csv"));
-        java.util.List<String> c = java.nio.file.Files.readAllLines(dir.resolve("cpu.csv"));
+        List<String> g = Files.readAllLines(dir.resolve("gpu.csv"));
+        List<String> c = Files.readAllLines(dir.resolve("cpu.csv"));
         assertEquals(31, g.size(), "metrics rows");
         for (int row = 1; row < c.size(); row++) {
             assertEquals(loss(c.get(row)), loss(g.get(row)), 2e-3, "loss at step " + row);
@@ -92,13 +97,39 @@ class GpuCommandLineTest {
     /** --device auto never trains on the emulated device: it runs the kernels on the CPU, far slower than the CPU engine. */
     @Test
     void deviceAutoLeavesTheEmulatedDeviceAlone() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(dev.microgpt.gpu.GpuSupport.status().emulated(),
-                "the GPU here is not the emulated device");
+        assumeTrue(GpuSupport.status().emulated(), "the GPU here is not the emulated device");
         Result r = CommandLineRunner.run(dir, "--input", BuiltinDataset.writeTo(dir).toString(), "--n-embd", "64",
                 "--block-size", "64", "--steps", "3", "--num-samples", "1");
         assertEquals(0, r.exitCode(), r.stderr());
         assertTrue(r.stderr().contains("device auto: training on the CPU (the only CUDA device is microgpt emulated"),
                 r.stderr());
+    }
+
+    /**
+     * A GPU that fails midway (a kernel's fault, which the emulated device makes on purpose at the 31st kernel: the
+     * fused step's 30th step, after the one kernel that sizes it) ends the run with one line, the driver's error and the
+     * checkpoint to go on from (step 20, the last of every 10 before it); the metrics keep the steps reported, and the
+     * run goes on from there to its end.
+     */
+    @Test
+    void aGpuFailingMidwayNamesTheCheckpointToGoOnFrom() throws Exception {
+        assumeTrue(GpuSupport.status().emulated(), "the fault is the emulated device's, made on purpose");
+        String names = BuiltinDataset.writeTo(dir).toString();
+        Result failed = CommandLineRunner.runWith(Map.of("MICROGPT_EMULATED_FAULT_AFTER_KERNELS", "30"), dir, "--input",
+                names, "--device", "gpu", "--gpu-mode", "fused", "--steps", "60", "--checkpoint-every", "10",
+                "--checkpoint", "c.safetensors", "--metrics", "m.csv", "--quiet");
+        assertEquals(1, failed.exitCode(), failed.stderr());
+        String error = failed.errLines().get(failed.errLines().size() - 1);
+        assertTrue(error.startsWith("error: ") && error.contains("CUDA_ERROR_ILLEGAL_ADDRESS") && error.endsWith(
+                "; the run's state on the GPU is lost, its last checkpoint is c.safetensors (step 20): continue with"
+                + " --resume --checkpoint c.safetensors --input " + names), error);
+        assertEquals(20, CheckpointFile.read(dir.resolve("c.safetensors")).step());
+        assertEquals(21, Files.readAllLines(dir.resolve("m.csv")).size(), "the header, and steps 1 to 20");
+
+        Result resumed = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
+                "c.safetensors", "--metrics", "m.csv", "--num-samples", "0", "--quiet");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        assertEquals(61, Files.readAllLines(dir.resolve("m.csv")).size(), "the header, and steps 1 to 60");
     }
 
     /** --gemm cublas takes the GPU by itself, even for a model --device auto would train on the CPU. */
@@ -123,8 +154,8 @@ class GpuCommandLineTest {
                 fused.stdout());
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--metrics", "cpu.csv", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
-        java.util.List<String> f = java.nio.file.Files.readAllLines(dir.resolve("fused.csv"));
-        java.util.List<String> c = java.nio.file.Files.readAllLines(dir.resolve("cpu.csv"));
+        List<String> f = Files.readAllLines(dir.resolve("fused.csv"));
+        List<String> c = Files.readAllLines(dir.resolve("cpu.csv"));
         assertEquals(c.size(), f.size(), "metrics rows");
         // The parity tests' bound over the first 200 steps; after that float32 and float64 trajectories may drift
         // apart step by step, so the end of the run is held to its mean (the final loss is about 2.3).
