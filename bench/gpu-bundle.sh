@@ -16,7 +16,7 @@
 #                        with 128 documents a step (SIZE.csv, SIZE-bs128.csv; step,loss,... CSV), computed here: the
 #                        GPU runs are compared with them there
 #   .gpu/commit          the commit the bundle was built from (and whether sources had uncommitted changes)
-#   .gpu/source-id       bench/source-id.sh of the sources it was built from
+#   .gpu/source-id       bench/source-id.sh of the sources it was built from ("unknown" with --no-build)
 #   .gpu/java MAIN ...   runs a class;  .gpu/test [--include-tag TAG]  runs the tests (testing/BundleTestRunner: a
 #                        line per test, then the summary); .gpu/java -version  unpacks the runtime and names it
 # Usage, from anywhere in the checkout: bench/gpu-bundle.sh [--no-build]   (--no-build: package target/ as it is)
@@ -97,7 +97,8 @@ done
 commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- src kernels pom.xml || commit="$commit (with uncommitted changes to src, kernels or pom.xml)"
 echo "$commit" > "$out/commit"
-bench/source-id.sh > "$out/source-id"  # gpu-proof.sh compares it with the tree it runs beside
+# gpu-proof.sh compares it with the tree it runs beside; what target/ was built from is known only where built here
+if [ "$build" = 1 ]; then bench/source-id.sh > "$out/source-id"; else echo "unknown (--no-build)" > "$out/source-id"; fi
 vector=$(echo "$modules" | tr ',' '\n' | grep -x jdk.incubator.vector || true)
 # Java 22 and later warn at JCuda's System.loadLibrary unless native access is granted (17 takes the grant silently)
 echo "${vector:+--add-modules $vector }--enable-native-access=ALL-UNNAMED" > "$out/jvm-options"

@@ -77,20 +77,33 @@ export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/l
 note() { echo "$*" >> "$summary"; }
 # rate LOG STATUS: "us/step | documents/s" from a training run's summary line, or its exit status
 rate() {
+  [ "$2" != "$spent" ] || { echo "not run: the proof's budget is spent | —"; return; }
   sed -n 's/^trained .* \([0-9.]*\) ms\/step, \([0-9]*\) documents\/s.*/\1 \2/p' "$1" | tail -1 \
     | awk -v status="$2" '{ printf "%.1f | %s", $1 * 1000, $2; found = 1 } END { if (!found) printf "exit %s | —", status }'
 }
+# tarred DIR FILE: DIR packed into FILE beside it first, then moved: a command cut short keeps the previous FILE whole
+tarred() { tar -czf "$2.partial" -C "$1" . 2>/dev/null && mv "$2.partial" "$2"; }
 # pack STAGE DIR: the stage's logs into $OUT at once, and the crash logs so far where there are any
 pack() {
-  tar -czf "$out/$1.tar.gz" -C "$2" . 2>/dev/null
-  [ -z "$(ls -A "$crashes")" ] || tar -czf "$out/crashes.tar.gz" -C "$crashes" . 2>/dev/null
+  tarred "$2" "$out/$1.tar.gz"
+  pack_crashes
 }
+pack_crashes() { [ -z "$(ls -A "$crashes")" ] || tarred "$crashes" "$out/crashes.tar.gz"; }
+trap pack_crashes EXIT  # the machine stage's JVMs too, before the proof stops there
 deadline=$(( $(date +%s) + ${PROOF_SECONDS:-420} * slow ))
 left() { echo $(( deadline - $(date +%s) )); }
-# lim N: N seconds, or what is left of the budget where that is less (at least 5)
-lim() { local l; l=$(left); echo $(( l < $1 ? (l > 5 ? l : 5) : $1 )); }
-# limited N COMMAND...: COMMAND for at most lim N seconds (exit 124 at the limit, 137 when it had to be killed)
-limited() { local seconds; seconds=$(lim "$1"); shift; timeout -k 10 "$seconds" "$@"; }
+spent=254  # limited's exit status where it ran nothing
+# limited N COMMAND...: COMMAND for at most N seconds, or what is left of the budget where that is less (cut=1 then):
+# exit 124 at the limit, 137 when it had to be killed, $spent without running it where under 5 s are left
+limited() {
+  local seconds=$1 l
+  l=$(left)
+  shift
+  cut=0
+  [ "$l" -ge 5 ] || return "$spent"
+  [ "$l" -ge "$seconds" ] || { seconds=$l; cut=1; }
+  timeout -k 10 "$seconds" "$@"
+}
 
 # ---- 1. machine
 # The driver's cache of kernels compiled from PTX, empty here: where the kernels load as PTX (a GPU the build made no
@@ -102,8 +115,11 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
 {
   echo "# GPU proof: $(date -u +%Y-%m-%dT%H:%MZ), bundle of commit $(cat .gpu/commit)"
   [ "$rehearse" = 0 ] || echo "**REHEARSAL on the emulated CUDA device: no number here is a GPU result.**"
-  [ "$(cat .gpu/source-id 2>/dev/null)" = "$(bench/source-id.sh)" ] \
-    || echo "**STALE BUNDLE: .gpu was built from other sources than this tree's (bench/gpu-bundle.sh makes it anew).**"
+  case "$(cat .gpu/source-id 2>/dev/null)" in
+    "$(bench/source-id.sh)") ;;
+    unknown*) echo "**UNCHECKED BUNDLE: packed with --no-build, from a build of sources it cannot name.**" ;;
+    *) echo "**STALE BUNDLE: .gpu was built from other sources than this tree's (bench/gpu-bundle.sh makes it anew).**" ;;
+  esac
   echo
   echo '```'
   nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,compute_mode --format=csv 2>&1 | head -3
@@ -124,7 +140,7 @@ millis() { echo $(( $(date +%s%N) / 1000000 )); }
       echo "a one-step fused run, start to end, the driver's cache $cache: $(( $(millis) - start )) ms (exit $status)"
     done
   fi
-  echo "cuBLAS: $(.gpu/java dev.microgpt.bench.GpuProbe cublas 2>/dev/null)"
+  echo "cuBLAS: $(limited $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe cublas 2>/dev/null)"
   echo '```'
 } > "$summary"
 if [ "$probe" = 3 ] && [ "$rehearse" = 0 ]; then
@@ -164,7 +180,7 @@ if wants runs; then
       limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main "${args[@]}" --metrics "$logs/$mode-$size.csv" \
         > "$logs/$mode-$size.txt" 2>&1
       status=$?
-      [ "$status" != 124 ] && [ "$status" != 137 ] || hung="$hung $mode"
+      { [ "$status" = 124 ] || [ "$status" = 137 ]; } && [ "$cut" = 0 ] && hung="$hung $mode"
       diffs=$(awk -F, -v n=1000 'NR == FNR { if (FNR > 1) cpu[$1] = $2; next }
         FNR > 1 && ($1 in cpu) { d = $2 - cpu[$1]; a = d < 0 ? -d : d; if (a > all) all = a
           if ($1 <= 50 && a > first) first = a; if ($1 > n - 100) { tail += d; k++ } }
@@ -182,7 +198,9 @@ if wants runs; then
       limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device cpu --input "$names" --n-embd "$size" \
         --block-size "$size" --batch-size 128 --threads "$threads" --steps 1000 --stop-after 200 \
         --checkpoint "$logs/cpu-$size-t$threads.safetensors" > "$logs/cpu-bs128-$size-t$threads.txt" 2>&1
-      note "| cpu-fast-bs128, $threads thread$([ "$threads" = 1 ] || echo s) (200 steps) | $size/$size | $(rate "$logs/cpu-bs128-$size-t$threads.txt" $?) | — | — | — |"
+      status=$?
+      note "| cpu-fast-bs128, $threads thread$([ "$threads" = 1 ] || echo s) (200 steps) | $size/$size |" \
+        "$(rate "$logs/cpu-bs128-$size-t$threads.txt" "$status") | — | — | — |"
     done
   done
   pack runs "$logs"
@@ -233,14 +251,14 @@ if wants bench; then
   note ""
   note "## Benchmark (bench/run.sh$([ "$rehearse" = 1 ] && echo ' --time-emulated, 16/16, 5 steps a row' || echo ' --quick'))"
   engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16"
-  if ! .gpu/java dev.microgpt.bench.GpuProbe cublas > /dev/null 2>&1; then
+  if ! limited $((25 * slow)) .gpu/java dev.microgpt.bench.GpuProbe cublas > /dev/null 2>&1; then
     note "No cuBLAS rows: libcublas.so.12 does not load here (this machine's CUDA may carry only another cuBLAS)."
   else
     engines="$engines gpu-eager-cublas gpu-graph-cublas"
   fi
   # Shorter repeats than --quick's, and no row started in the last 30 s of the stage's limit (a row takes several
   # JVMs), so that the report is written within it
-  seconds=$(lim $((150 * slow)))
+  seconds=$(( $(left) < 150 * slow ? $(left) : 150 * slow ))
   scope=(--quick --sizes "16 64" --batch-sizes "1 128" --warmup-seconds 1 --repeat-seconds 0.2
          --max-seconds $((seconds > 40 ? seconds - 30 : 10)))
   # Rehearsed on the emulated device at 16/16 with a few steps a row: the GPU rows' code runs, no GPU's timings
