@@ -15,6 +15,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
@@ -103,7 +104,7 @@ final class RunLocks implements AutoCloseable {
         }
         FileChannel channel;
         try {
-            channel = open(lockFile);
+            channel = openWritable(lockFile);
         } catch (AccessDeniedException e) {
             if (Files.exists(lockFile, NOFOLLOW_LINKS)) {
                 throw new RunFailure(output.option() + " " + output.file() + " cannot be locked against other runs: its"
@@ -140,20 +141,39 @@ final class RunLocks implements AutoCloseable {
     }
 
     /**
-     * The lock file, open to read and write: created where missing, then made writable by every user, so that a run
-     * under another user id (a container's) can lock it too; an existing one is opened as it is, never through a link.
+     * The lock file, open to read and write: created where missing, then made writable by every user (through the file
+     * itself, not a link put in its place), so that a run under another user id (a container's) can lock it too; an
+     * existing one is opened as it is, never through a link. One that another user's run has only just created, and
+     * not yet made writable, is tried again a moment later.
      */
-    private static FileChannel open(Path lockFile) throws IOException {
+    private static FileChannel openWritable(Path lockFile) throws IOException {
         try {
             FileChannel created = FileChannel.open(lockFile, CREATE_NEW, READ, WRITE);
-            try {
-                Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("rw-rw-rw-"));
-            } catch (IOException | UnsupportedOperationException e) {
-                // a system without POSIX modes: the lock works for this user as it is
+            PosixFileAttributeView modes = Files.getFileAttributeView(lockFile, PosixFileAttributeView.class,
+                    NOFOLLOW_LINKS); // null on a system without POSIX modes: the lock works for this user as it is
+            if (modes != null) {
+                try {
+                    modes.setPermissions(PosixFilePermissions.fromString("rw-rw-rw-"));
+                } catch (IOException e) {
+                    // left as this user's umask made it: runs of other users are refused, saying why
+                }
             }
             return created;
         } catch (FileAlreadyExistsException e) {
-            return FileChannel.open(lockFile, READ, WRITE, NOFOLLOW_LINKS);
+            try {
+                return FileChannel.open(lockFile, READ, WRITE, NOFOLLOW_LINKS);
+            } catch (AccessDeniedException denied) {
+                sleepBriefly();
+                return FileChannel.open(lockFile, READ, WRITE, NOFOLLOW_LINKS);
+            }
+        }
+    }
+
+    private static void sleepBriefly() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
