@@ -22,14 +22,16 @@ import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Pattern;
 
 /**
  * Every file the trainer writes whole (the checkpoint, the loss plot, the metrics a resume keeps, the downloaded
  * dataset) is replaced whole or not at all, and durably: the contents go to a hidden temporary file beside it,
  * {@code .<name>.tmp-<pid>-<random>}, which is forced to disk, renamed over it atomically, and the rename made durable
  * by forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the
- * old file or the new one, never a mix; the next write to the file removes what a write no longer under way left. Two
- * runs may write one file at once (two first runs both saving the downloaded dataset, in two containers sharing a
+ * old file or the new one, never a mix; the next write to the file removes what a write no longer under way left (where
+ * it can read it, on a file system with locks: elsewhere a leftover stays, hidden and harmless). Two runs may write one
+ * file at once (two first runs both saving the downloaded dataset, in two containers sharing a
  * volume): neither removes the other's temporary file, which its writer holds locked until the rename (a lock the
  * system releases however the process ends, and which other containers see, where process ids are their own). Through
  * links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that
@@ -52,6 +54,8 @@ public final class ReplacedFile {
 
     /** The temporary files of the writes under way, for {@link #abandonWritesInProgress}. */
     private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
+    /** What follows a temporary file's prefix: its writer's process id, and a random number in base 36. */
+    private static final Pattern TEMPORARY_SUFFIX = Pattern.compile("[0-9]+-[0-9a-z]+");
     /** Links followed at most, as a shell's loop limit: a write refuses a longer chain. */
     private static final int MAX_LINKS = 8;
 
@@ -78,7 +82,7 @@ public final class ReplacedFile {
         removeLeftovers(directory, tempPrefix);
         for (int attempt = 1; ; attempt++) {
             Path temp = directory.resolve(tempPrefix + ProcessHandle.current().pid() + "-"
-                    + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+                    + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36)); // as TEMPORARY_SUFFIX
             IN_PROGRESS.add(temp);
             try (FileChannel out = FileChannel.open(temp, CREATE_NEW, WRITE)) {
                 if (!holdAsWriter(out, temp)) {
@@ -166,8 +170,8 @@ public final class ReplacedFile {
      * those no writer holds locked, in this process or any other; failing to delete one only leaves it behind.
      */
     private static void removeLeftovers(Path directory, String tempPrefix) {
-        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString()
-                .startsWith(tempPrefix))) {
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> isTemporaryName(
+                p.getFileName().toString(), tempPrefix))) {
             for (Path leftover : leftovers) {
                 if (!IN_PROGRESS.contains(leftover)) {
                     removeUnlocked(leftover);
@@ -176,6 +180,15 @@ public final class ReplacedFile {
         } catch (IOException | DirectoryIteratorException e) {
             // not ours to fail a write over: the next write tries again
         }
+    }
+
+    /**
+     * Whether {@code name} is one of this class's temporary files for the file whose temporaries start with
+     * {@code tempPrefix}: nothing else is touched, not even another file under that prefix (a lock file beside an
+     * output named like a temporary one, which opening and closing would unlock).
+     */
+    private static boolean isTemporaryName(String name, String tempPrefix) {
+        return name.startsWith(tempPrefix) && TEMPORARY_SUFFIX.matcher(name.substring(tempPrefix.length())).matches();
     }
 
     /** Deletes {@code leftover} where no writer holds it, holding it meanwhile: its writer, if any, finds it gone. */

@@ -2,6 +2,7 @@ package dev.microgpt.files;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -60,12 +61,13 @@ class ReplacedFileTest {
     @Test
     void theNextWriteRemovesAKilledWritesTemporaryFile() throws Exception {
         Path file = dir.resolve("m.csv");
-        Path leftover = Files.write(dir.resolve(".m.csv.tmp-killed"), bytes(100));
-        Path otherFiles = Files.write(dir.resolve(".other.csv.tmp-killed"), bytes(100));
+        Path leftover = Files.write(dir.resolve(".m.csv.tmp-4242-1x2y3z"), bytes(100));
+        Path otherFiles = Files.write(dir.resolve(".other.csv.tmp-4242-1x2y3z"), bytes(100));
+        Path notATemporary = Files.write(dir.resolve(".m.csv.tmp-4242.lock"), bytes(100));
         byte[] contents = bytes(50);
         ReplacedFile.write(file, (OutputStream out) -> out.write(contents));
         assertArrayEquals(contents, Files.readAllBytes(file));
-        assertEquals(List.of(otherFiles, file), list(), "only this file's leftovers go: " + leftover);
+        assertEquals(List.of(notATemporary, otherFiles, file), list(), "only this file's leftovers go: " + leftover);
     }
 
     /**
@@ -115,6 +117,24 @@ class ReplacedFileTest {
         slow.join();
         assertEquals(List.of(), failures, "the first write was not broken by the second");
         assertArrayEquals(first, Files.readAllBytes(file), "renamed last, it wins");
+    }
+
+    /**
+     * A write holds its temporary file locked from its creation to the rename, which is what keeps other processes'
+     * writes from taking it for a leftover, and lets go when it is done.
+     */
+    @Test
+    void aWriteHoldsItsTemporaryFileLockedUntilItIsRenamed() throws Exception {
+        Path file = dir.resolve("c.safetensors");
+        List<Boolean> lockedMidway = new ArrayList<>();
+        ReplacedFile.write(file, (OutputStream out) -> {
+            out.write(bytes(10));
+            out.flush();
+            Path temp = list().stream().filter(p -> !p.equals(file)).findFirst().orElseThrow();
+            lockedMidway.add(LockHolder.lockedForOthers(temp));
+        });
+        assertEquals(List.of(true), lockedMidway);
+        assertFalse(LockHolder.lockedForOthers(file), "released once renamed");
     }
 
     /** Abandoned midway (a second Ctrl-C halting the process), a write leaves no temporary file, and fails. */
