@@ -135,25 +135,21 @@ final class TrainingSession {
             Trainer.Schedule schedule = new Trainer.Schedule(firstStep, endStep, totalSteps,
                     saving.every() == null ? 0 : saving.every(), batchSize);
             try (Interrupts interrupts = Interrupts.duringTraining()) {
-                try {
-                    outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
-                        lastLossStep = step;
-                        lastLoss = loss;
-                        throughput.add(tokens, nanos);
-                        if (metrics != null) {
-                            metrics.record(step, loss, lr, throughput);
-                        }
-                        if (losses != null) {
-                            losses[step - firstStep - 1] = loss;
-                        }
-                        progress.onStep(step, loss, lr);
-                        if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
-                            save(engine, step, checkpointFile);
-                        }
-                    }, Interrupts::requested);
-                } catch (CudaException e) {
-                    throw gpuFailed(e);
-                }
+                outcome = Trainer.train(run, engine, adam, schedule, (step, loss, lr, nanos, tokens) -> {
+                    lastLossStep = step;
+                    lastLoss = loss;
+                    throughput.add(tokens, nanos);
+                    if (metrics != null) {
+                        metrics.record(step, loss, lr, throughput);
+                    }
+                    if (losses != null) {
+                        losses[step - firstStep - 1] = loss;
+                    }
+                    progress.onStep(step, loss, lr);
+                    if (saving.every() != null && step % saving.every() == 0 && step < endStep) {
+                        save(engine, step, checkpointFile);
+                    }
+                }, Interrupts::requested);
                 progress.summary();
                 switch (outcome.stop()) {
                     case DIVERGED -> throw new RunFailure("training diverged at step " + (outcome.stepsDone() + 1)
@@ -172,6 +168,8 @@ final class TrainingSession {
                 if (Interrupts.requested()) {
                     return stopOnRequest(engine, report.plot(), firstStep, losses, outcome.stepsDone());
                 }
+            } catch (CudaException e) { // training, or saving what it trained
+                throw gpuFailed(e);
             }
             engine.readParameters(params);
         }

@@ -22,7 +22,8 @@ class KernelBuildTest {
 
     private static final Pattern VERSION = Pattern.compile("(?m)^\\s*\\.version\\s+(\\d+)\\.(\\d+)\\s*$");
     private static final Pattern TARGET = Pattern.compile("(?m)^\\s*\\.target\\s+([A-Za-z0-9_]+)");
-    private static final Pattern LOOSE_FLOAT_ARITHMETIC = Pattern.compile("(?m)^\\s*(mul|add|sub)\\.f(32|64)\\s.*$");
+    private static final Pattern LOOSE_FLOAT_ARITHMETIC = Pattern.compile(
+            "(?m)^\\s*(@!?%\\w+\\s+)?(mul|add|sub)(\\.(ftz|sat))*\\.f(32|64)\\s.*$");
 
     @Test
     void everyKernelSourceHasItsPtxAndNothingElseIsThere() throws IOException {
