@@ -15,18 +15,19 @@
 #                 document a step and 128, with launches/step, GPU busy time and documents/s (cuBLAS rows only where
 #                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
 #                 started in the stage's last 30 s (each takes several JVMs: 40 rows would need about 5 minutes); then
-#                 issue 11's
-#                 targets, each met, MISSED or not measured
+#                 issue 11's targets, each met, MISSED or not measured
+#   6. profile    Nsight Compute (ncu) on three launches of the fused step at 16/16 and 64/64: duration, speed of
+#                 light, occupancy, warp states (what a missed target calls for), where the GPU's counters can be read
 # The whole command has a budget (PROOF_SECONDS, default 420: the 7 minutes a device call of about 8 leaves room for):
 # each limit (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s, sanitizer 145 s, bench 150 s)
-# is cut to what is left of it, and a stage with under 30 s left is skipped and named in the summary, so the least
-# valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s later: training takes SIGTERM as
+# is cut to what is left of it, a stage with under 30 s left is skipped and a run with under 5 s not started, each
+# named in the summary, so the least valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s later: training takes SIGTERM as
 # Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that runs out of time is not run again
 # at a larger size. A JVM that crashes writes its hs_err log to $OUT/crashes.tar.gz.
 # Before anything, the bundle is checked against the sources here (bench/source-id.sh): a stale bundle is named.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
-# Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all five; the machine stage always runs)
+# Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all six; the machine stage always runs)
 #   --rehearse  run on the emulated CUDA device (target/emulated-cuda, which it puts first on LD_LIBRARY_PATH), with
 #               20-step runs and the benchmark's GPU rows timed there at 16/16, 5 steps a row (run.sh
 #               --time-emulated): a rehearsal of the command, whose numbers are no GPU's (the summary says so).
@@ -51,9 +52,12 @@ if [ "${1:-}" = --rehearse ]; then
   export LD_LIBRARY_PATH="$root/target/emulated-cuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 chmod +x .gpu/java .gpu/test 2>/dev/null  # in case a copy to the GPU machine lost the modes
-stages=${*:-runs tests sanitizer bench}
+stages=${*:-runs tests sanitizer bench profile}
 for stage in $stages; do
-  case "$stage" in runs|tests|sanitizer|bench) ;; *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench)" >&2; exit 2 ;; esac
+  case "$stage" in
+    runs|tests|sanitizer|bench|profile) ;;
+    *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench, profile)" >&2; exit 2 ;;
+  esac
 done
 [ -x .gpu/java ] || { echo "gpu-proof.sh: no .gpu bundle here; make it with bench/gpu-bundle.sh" >&2; exit 2; }
 wants() {  # a stage asked for, and budget left for it (left and note are defined below, before the first use)
@@ -295,5 +299,28 @@ for engine, size in [("gpu-eager", 64), ("gpu-graph", 64), ("gpu-fused", 64), ("
     check(f"{engine} / cpu-fast {size}/{size}", gpu / cpu[size] if gpu and cpu[size] else None, 1, "x")
 EOF
   pack bench "$logs"
+fi
+
+# ---- 6. profile
+if wants profile; then
+  logs=$(mktemp -d)
+  note ""
+  note "## Nsight Compute: the fused step's launches 11 to 13 of a 20-step run (clocks left alone)"
+  ncu=$(command -v ncu || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ncu")
+  [ -x "$ncu" ] || note "- ncu is not here: stage skipped"
+  [ -x "$ncu" ] && for size in 16 64; do
+    log="$logs/ncu-fused-$size.txt"
+    limited $((60 * slow)) "$ncu" --target-processes all --clock-control none --kernel-name train_step_fused \
+      --launch-skip 10 --launch-count 3 --section SpeedOfLight --section LaunchStats --section Occupancy \
+      --section WarpStateStats --section SchedulerStats .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused \
+      --input "$names" --n-embd "$size" --block-size "$size" --steps 20 --num-samples 0 --quiet > "$log" 2>&1
+    status=$?
+    note "- fused $size/$size: exit $status; $(grep -E '^ *Duration ' "$log" | tr -s ' ' | paste -sd';')"
+    if ! grep -qE '^ *Duration ' "$log"; then
+      note "- no profile ($(grep -m1 -E '==ERROR==|==WARNING==' "$log")): stage stopped"
+      break
+    fi
+  done
+  pack profile "$logs"
 fi
 cat "$summary"
