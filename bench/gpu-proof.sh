@@ -62,7 +62,9 @@ done
 [ -x .gpu/java ] || { echo "gpu-proof.sh: no .gpu bundle here; make it with bench/gpu-bundle.sh" >&2; exit 2; }
 wants() {  # a stage asked for, and budget left for it (left and note are defined below, before the first use)
   [[ " $stages " == *" $1 "* ]] || return 1
-  [ "$(left)" -ge 30 ] || { note ""; note "## $1: skipped, $(left) s of the proof's budget left"; return 1; }
+  local l
+  l=$(left)
+  [ "$l" -ge 30 ] || { note ""; note "## $1: skipped, the proof's budget is spent ($(( l > 0 ? l : 0 )) s left)"; return 1; }
 }
 out=${OUT:-bench/out/gpu-proof}
 mkdir -p "$out"
