@@ -113,7 +113,7 @@ public final class Main implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--checkpoint", paramLabel = "FILE", defaultValue = "checkpoint.safetensors",
-            description = "Checkpoint file (safetensors). Written at the end of training when given or resumed, by --checkpoint-every, --stop-after, Ctrl-C and SIGTERM; read by --resume and --predict; a new run refuses one that exists (default: ${DEFAULT-VALUE}).")
+            description = "Checkpoint file (safetensors). Written at the end of training when given or resumed, by --checkpoint-every, --stop-after, Ctrl-C, SIGTERM and SIGHUP; read by --resume and --predict; a new run refuses one that exists (default: ${DEFAULT-VALUE}).")
     Path checkpoint;
 
     @Option(names = "--checkpoint-every", paramLabel = "N",
@@ -279,9 +279,6 @@ public final class Main implements Callable<Integer> {
         }
         if (plot != null && !plot.toString().toLowerCase(java.util.Locale.ROOT).endsWith(".png")) {
             throw new UsageException("--plot writes PNG; give a file name ending in .png, got " + plot);
-        }
-        if (predict && !given("--checkpoint")) {
-            throw new UsageException("--predict samples from a trained model; pass --checkpoint FILE written by a training run");
         }
         if (predict) {
             for (String trainingOnly : TRAINING_ONLY) {

@@ -8,6 +8,7 @@ import dev.microgpt.model.Tokenizer;
 import dev.microgpt.rng.PyRandom;
 import dev.microgpt.train.Sampler;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -19,6 +20,10 @@ final class Prediction {
 
     static int run(RunOptions options) throws IOException {
         Path file = options.saving().checkpoint();
+        if (!Files.exists(file)) {
+            throw new RunFailure("no checkpoint at " + file + " to sample from; pass --checkpoint FILE written by a"
+                    + " training run");
+        }
         Checkpoint checkpoint = CheckpointFile.read(file);
         ModelConfig config = checkpoint.config();
         Reconcile.shape(options.explicit(), config, file);

@@ -121,9 +121,11 @@ class CommandLineTest {
         assertOneLineError(run("--input", "names.txt", "--num-samples", "-1"), 2, "--num-samples");
     }
 
+    /** --predict reads --checkpoint's default, as --resume does; where none is there, it says what to pass. */
     @Test
-    void predictWithoutCheckpoint() throws Exception {
-        assertOneLineError(run("--predict"), 2, "--predict", "--checkpoint");
+    void predictWithoutACheckpointThere() throws Exception {
+        assertOneLineError(run("--predict"), 1, "no checkpoint at checkpoint.safetensors to sample from",
+                "--checkpoint FILE");
     }
 
     /** --predict trains nothing: an option that only training honours would be silently dropped, so it is refused. */
@@ -639,7 +641,7 @@ class CommandLineTest {
         assertEquals(0, again.exitCode(), again.stderr());
         assertTrue(again.stderr().contains("holds a finished run"), again.stderr());
         assertArrayEquals(finished, Files.readAllBytes(checkpoint), "a finished run's checkpoint is not rewritten");
-        Result predicted = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3");
+        Result predicted = run("--predict", "--num-samples", "3"); // from the default --checkpoint, as --resume
         assertEquals(predicted.stdout(), again.stdout(), "it samples as --predict does");
         Result onGpu = run("--predict", "--checkpoint", "checkpoint.safetensors", "--num-samples", "3", "--device",
                 "gpu"); // as ./run-gpu.sh --predict gives it
