@@ -6,11 +6,17 @@
 #    from /usr/bin/time -v, best of 3.
 # Usage: bench/cpu.sh [names.txt]   (default ../shared/data/names.txt)
 set -euo pipefail
+usage="usage: bench/cpu.sh [names.txt]   (default ../shared/data/names.txt)"
+case "${1:-}" in
+  -h|--help) echo "$usage"; exit 0 ;;
+  -*) echo "bench/cpu.sh: unknown option $1; $usage" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "bench/cpu.sh: one dataset at most; $usage" >&2; exit 2; }
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-data=$(realpath "${1:-$root/../shared/data/names.txt}")
+data=$(realpath -m "${1:-$root/../shared/data/names.txt}")
 [ -f "$data" ] || { echo "bench/cpu.sh: dataset $data not found; pass the makemore names.txt" >&2; exit 2; }
 command -v /usr/bin/time >/dev/null || { echo "bench/cpu.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
-mvn -q -B -Dstyle.color=never -f "$root/pom.xml" -DskipTests package >&2
+mvn -q -B -Dstyle.color=never -f "$root/pom.xml" -DskipTests package 2>&1 | sed 's/\x1b\[0m//g' >&2  # colour resets
 jar="$root/target/microgpt-jcuda.jar"
 mkdir -p "$root/bench/out"
 report="$root/bench/out/cpu.md"

@@ -51,6 +51,7 @@ set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | grep '^#' | cut -c3-; }
 die() { echo "bench/run.sh: $1" >&2; exit "${2:-2}"; }
+invocation="bench/run.sh${*:+ $(printf '%q ' "$@" | sed 's/ $//')}"  # as given, for the report
 
 quick=0; time_emulated=(); max_s=""; input=""; sizes=""; repeats=""; repeat_s=""; warmup_s=""; batch_sizes="1 8 32 128"
 engines="cpu-fast gpu-eager gpu-graph gpu-fused gpu-fused-k16 gpu-eager-cublas gpu-graph-cublas"
@@ -305,7 +306,7 @@ long_mean=$(awk 'NF { n++; c += length($0) } END { if (n) printf "%.0f", c / n }
 run_java dev.microgpt.bench.BenchReport --rows "$rows" --out "$out" \
   --meta "machine=$machine" --meta "gpu=${gpu:-unknown}" --meta "jvm flags=$jvm_flags" \
   --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "commit=$commit" \
-  --meta "run=bench/run.sh$([ "$quick" = 1 ] && echo ' --quick')${time_emulated:+ --time-emulated}, $(( $(date +%s) - started )) s$([ "$left" = 0 ] || echo ", $left rows left unmeasured at --max-seconds $max_s")" \
+  --meta "run=$invocation, $(( $(date +%s) - started )) s$([ "$left" = 0 ] || echo ", $left rows left unmeasured at --max-seconds $max_s")" \
   --meta "method=$method" \
   --dataset "names=$(basename "$input"): $names_docs documents of $names_mean characters on average, one per step, so a step trains on min(block_size, length + 1) positions" \
   --dataset "long=long-docs.txt: $long_docs documents of at least $min_chars characters ($long_mean on average), consecutive names of $(basename "$input") joined without a separator (same vocabulary and parameters), so a step trains on all block_size positions" \
