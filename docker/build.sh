@@ -84,7 +84,7 @@ distinct=$(printf '%s\n' "${versions[@]}" | sort -u)
 [ "$(printf '%s\n' "$distinct" | wc -l)" -eq 1 ] \
   || fail "the PTX files declare different .version values: $(echo "$distinct" | tr '\n' ' ')"
 echo "docker/build.sh: $jar holds $count kernels as PTX ISA $distinct, .target $expected_target${sass:+, and as $sass machine code}" \
-  "(nvcc ${nvcc_version:-?}); the driver that loads them: see README, 'Run on a CUDA host with Docker'" >&2
+  "(nvcc ${nvcc_version:-?}); the driver that loads them: see docker/README.md, 'Driver requirement'" >&2
 
 # The runtime image's /opt/microgpt, and one run of its launcher (which must not try to rebuild: no sources there).
 stage="$root/$build_dir/docker-image"

@@ -58,8 +58,8 @@ public record GpuOptions(GpuMode mode, GemmBackend gemm, int fusedBlocks, int st
      */
     public void checkBatchSize(int batchSize) {
         if (gemm == GemmBackend.cublas && batchSize > 1) {
-            throw new IllegalArgumentException("--gemm cublas trains one document a step; drop it, or --batch-size "
-                    + batchSize);
+            throw new IllegalArgumentException("--gemm cublas trains one document a step; drop --gemm cublas, or"
+                    + " drop --batch-size " + batchSize);
         }
         int most = maxStepsPerLaunch(batchSize);
         if (stepsPerLaunch > most) {

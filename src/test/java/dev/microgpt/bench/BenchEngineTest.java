@@ -84,7 +84,8 @@ class BenchEngineTest {
         assertTrue(reason("gpu-eager-bs4097").endsWith("got 4097 (one document a step is gpu-eager)"));
         assertTrue(reason("gpu-turbo-bs8").startsWith("unknown engine gpu-turbo ("));
         assertTrue(reason("gpu-eager-bs8-bs8").startsWith("unknown engine gpu-eager-bs8 ("));
-        assertEquals("gpu-graph-cublas-bs8: --gemm cublas trains one document a step; drop it, or --batch-size 8",
+        assertEquals("gpu-graph-cublas-bs8: --gemm cublas trains one document a step; drop --gemm cublas, or drop"
+                + " --batch-size 8",
                 reason("gpu-graph-cublas-bs8"));
         assertEquals("gpu-fused-k16-bs32: --steps-per-launch 16 with --batch-size 32: a fused launch runs at most 256"
                 + " documents, 8 steps of 32; lower one of them", reason("gpu-fused-k16-bs32"));

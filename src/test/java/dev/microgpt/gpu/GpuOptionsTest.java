@@ -57,6 +57,6 @@ class GpuOptionsTest {
         new GpuOptions(GpuMode.graph, GemmBackend.cublas).checkBatchSize(1);
         String cublas = assertThrows(IllegalArgumentException.class,
                 () -> new GpuOptions(GpuMode.graph, GemmBackend.cublas).checkBatchSize(2)).getMessage();
-        assertEquals("--gemm cublas trains one document a step; drop it, or --batch-size 2", cublas);
+        assertEquals("--gemm cublas trains one document a step; drop --gemm cublas, or drop --batch-size 2", cublas);
     }
 }
