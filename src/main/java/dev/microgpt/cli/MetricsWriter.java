@@ -47,12 +47,23 @@ final class MetricsWriter implements AutoCloseable {
      * @param resumedLoss the checkpoint's loss at that step, NaN where it has none: a file whose row of that step
      *                    has another loss is another run's, and is refused (RunFailure) before it is changed
      */
+    /**
+     * Whether {@code path} is another name of a stream this process has open (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
+     * written in place, as a pipe is, even where the stream is a file (a shell's {@code > out.csv}), which replacing
+     * it under that name would take from the stream, leaving the rows in a file no longer there.
+     */
+    private static boolean namesAStream(Path path) {
+        Path absolute = path.toAbsolutePath().normalize();
+        return absolute.startsWith("/dev") || absolute.startsWith("/proc");
+    }
+
     static MetricsWriter open(Path path, int resumedStep, double resumedLoss) throws IOException {
         List<String> kept = new ArrayList<>(List.of(HEADER));
         double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows
         boolean[] present = new boolean[losses.length];
         double elapsedMs = 0;
-        boolean keeping = resumedStep >= 0 && Files.isRegularFile(path); // a resume keeps the rows up to its step
+        // A resume keeps the rows up to its step, of a file it can replace: not of a stream's other name (below)
+        boolean keeping = resumedStep >= 0 && !namesAStream(path) && Files.isRegularFile(path);
         try {
             if (keeping) {
                 for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {

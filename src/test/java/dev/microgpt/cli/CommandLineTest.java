@@ -366,6 +366,22 @@ class CommandLineTest {
                 "elapsed_ms goes on from the resumed step's: " + rows.subList(20, 22));
     }
 
+    /**
+     * --metrics /dev/stdout, with stdout a file (here the runner's): a resume writes its rows to the stream, where the
+     * rewrite a resume makes of a metrics file would have renamed a new file over it and left the rows in the old one.
+     */
+    @Test
+    void resumingWithMetricsOnStandardOutputWritesThemThere() throws Exception {
+        assertEquals(0, run("--input", "names.txt", "--steps", "30", "--stop-after", "10", "--metrics", "/dev/stdout",
+                "--checkpoint", "c.safetensors", "--num-samples", "0", "--quiet").exitCode());
+        Result resumed = run("--input", "names.txt", "--resume", "--metrics", "/dev/stdout", "--checkpoint",
+                "c.safetensors", "--num-samples", "0", "--quiet");
+        assertEquals(0, resumed.exitCode(), resumed.stderr());
+        List<String> rows = resumed.stdout().lines().toList();
+        assertEquals(21, rows.size(), "the header and steps 11..30: " + rows);
+        assertTrue(rows.get(1).startsWith("11,") && rows.get(20).startsWith("30,"), rows.toString());
+    }
+
     @Test
     void verboseShowsTheStackTrace() throws Exception {
         Result r = run("--input", "nope.txt", "--verbose");
