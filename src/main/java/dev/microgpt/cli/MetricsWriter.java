@@ -41,13 +41,6 @@ final class MetricsWriter implements AutoCloseable {
     }
 
     /**
-     * @param resumedStep for a resumed run, the checkpoint's step: the file keeps its complete rows up to that step
-     *                    and goes on from there (a run killed after its last checkpoint may have written more rows,
-     *                    or half of one); -1 to start a new file
-     * @param resumedLoss the checkpoint's loss at that step, NaN where it has none: a file whose row of that step
-     *                    has another loss is another run's, and is refused (RunFailure) before it is changed
-     */
-    /**
      * Whether {@code path} is another name of a stream this process has open (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
      * written in place, as a pipe is, even where the stream is a file (a shell's {@code > out.csv}), which replacing
      * it under that name would take from the stream, leaving the rows in a file no longer there.
@@ -57,6 +50,13 @@ final class MetricsWriter implements AutoCloseable {
         return absolute.startsWith("/dev") || absolute.startsWith("/proc");
     }
 
+    /**
+     * @param resumedStep for a resumed run, the checkpoint's step: the file keeps its complete rows up to that step
+     *                    and goes on from there (a run killed after its last checkpoint may have written more rows,
+     *                    or half of one); -1 to start a new file
+     * @param resumedLoss the checkpoint's loss at that step, NaN where it has none: a file whose row of that step
+     *                    has another loss is another run's, and is refused (RunFailure) before it is changed
+     */
     static MetricsWriter open(Path path, int resumedStep, double resumedLoss) throws IOException {
         List<String> kept = new ArrayList<>(List.of(HEADER));
         double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows

@@ -31,12 +31,12 @@ import java.util.regex.Pattern;
  * by forcing the directory. A process killed at any moment, even by SIGKILL, or a machine that loses power, leaves the
  * old file or the new one, never a mix; the next write to the file removes what a write no longer under way left (where
  * it can read it, on a file system with locks: elsewhere a leftover stays, hidden and harmless). Two runs may write one
- * file at once (two first runs both saving the downloaded dataset, in two containers sharing a
- * volume): neither removes the other's temporary file, which its writer holds locked until the rename (a lock the
- * system releases however the process ends, and which other containers see, where process ids are their own). Through
- * links, the file they lead to is replaced, and a link stays a link ({@link #landing}). A path that
- * exists but is not a regular file (a device such as /dev/null, a pipe) has nothing to keep and is written in place;
- * a caller for which that makes no sense refuses it first.
+ * file at once (two first runs both saving the downloaded dataset, in two containers sharing a volume): neither
+ * removes the other's temporary file, which its writer holds locked until the rename (a lock the system releases
+ * however the process ends, and which other containers see, where process ids are their own). Through links, the file
+ * they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file
+ * (a device such as /dev/null, a pipe) has nothing to keep and is written in place; a caller for which that makes no
+ * sense refuses it first.
  */
 public final class ReplacedFile {
 
