@@ -49,8 +49,7 @@ class RunLocksTest {
     @Test
     void aLockHeldElsewhereIsRefusedNamingItsProcessAndHost() throws Exception {
         try (LockHolder holder = LockHolder.lock(dir.resolve(".c.safetensors.lock"), "4242 elsewhere\n")) {
-            RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
-                    new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
+            RunFailure refused = checkpointRefused();
             assertTrue(refused.getMessage().contains("is in use by another run (process 4242 on host elsewhere)"),
                     refused.getMessage());
         }
@@ -61,8 +60,7 @@ class RunLocksTest {
     void aLockFileThatIsALinkIsRefusedAndNotWrittenThrough() throws Exception {
         Path notes = Files.writeString(dir.resolve("notes.txt"), "precious");
         Files.createSymbolicLink(dir.resolve(".c.safetensors.lock"), notes);
-        RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
-                new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
+        RunFailure refused = checkpointRefused();
         assertTrue(refused.getMessage().contains("is a symbolic link, which a run never writes through; remove the"
                 + " link"), refused.getMessage());
         assertEquals("precious", Files.readString(notes));
@@ -87,10 +85,15 @@ class RunLocksTest {
         Path lockFile = Files.writeString(dir.resolve(".c.safetensors.lock"), "4242 elsewhere\n");
         Files.setPosixFilePermissions(lockFile, PosixFilePermissions.fromString("r--r--r--"));
         assumeFalse(Files.isWritable(lockFile), "this user (root) can write a read-only file");
-        RunFailure refused = assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
-                new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
+        RunFailure refused = checkpointRefused();
         assertTrue(refused.getMessage().contains("and this user cannot write it; if no run uses"),
                 refused.getMessage());
+    }
+
+    /** The refusal of a run that would lock c.safetensors in {@link #dir}. */
+    private RunFailure checkpointRefused() {
+        return assertThrows(RunFailure.class, () -> RunLocks.acquire(List.of(
+                new RunLocks.Output(dir.resolve("c.safetensors"), "--checkpoint"))));
     }
 
     /** A run refused on its second output holds none: the first is free for the next. */
