@@ -21,9 +21,9 @@
 # The whole command has a budget (PROOF_SECONDS, default 420: the 7 minutes a device call of about 8 leaves room for):
 # each limit (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s, sanitizer 145 s, bench 150 s)
 # is cut to what is left of it, a stage with under 30 s left is skipped and a run with under 5 s not started, each
-# named in the summary, so the least valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s later: training takes SIGTERM as
-# Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that runs out of time is not run again
-# at a larger size. A JVM that crashes writes its hs_err log to $OUT/crashes.tar.gz.
+# named in the summary, so the least valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s
+# later: training takes SIGTERM as Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that
+# runs out of time is not run again at a larger size. A JVM that crashes writes its hs_err log to $OUT/crashes.tar.gz.
 # Before anything, the bundle is checked against the sources here (bench/source-id.sh): a stale bundle is named.
 # Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
 # rows) and STAGE.tar.gz per stage.
@@ -78,7 +78,8 @@ if [ "$rehearse" = 1 ]; then
   slow=3
 fi
 names=.gpu/shared/data/names.txt
-sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+cuda_tool() { command -v "$1" || echo "${CUDA_HOME:-/usr/local/cuda}/bin/$1"; }  # cuda_tool NAME: where it is
+sanitizer=$(cuda_tool compute-sanitizer)
 export JAVA_OPTS="-Dmicrogpt.test.classpath=$root/.gpu/microgpt.jar:$root/.gpu/lib/* -XX:ErrorFile=$crashes/hs_err_%p.log"
 note() { echo "$*" >> "$summary"; }
 # rate LOG STATUS: "us/step | documents/s" from a training run's summary line, or its exit status
@@ -308,7 +309,7 @@ if wants profile; then
   logs=$(mktemp -d)
   note ""
   note "## Nsight Compute: the fused step's launches 11 to 13 of a 20-step run (clocks left alone)"
-  ncu=$(command -v ncu || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ncu")
+  ncu=$(cuda_tool ncu)
   [ -x "$ncu" ] || note "- ncu is not here: stage skipped"
   [ -x "$ncu" ] && for size in 16 64; do
     log="$logs/ncu-fused-$size.txt"
