@@ -152,7 +152,7 @@ public final class StepBenchmark implements Callable<Integer> {
     BenchEngine benchEngine() {
         if (resolved == null) {
             if (benchEngine == null) {
-                resolved = BenchEngine.of(engine, engine == Engine.gpu ? gpuFlags.options() : null, batchSize);
+                resolved = BenchEngine.of(engine, engine == Engine.gpu ? gpuFlags.options(batchSize) : null, batchSize);
             } else {
                 List<String> alsoGiven = spec == null ? List.of() : spec.commandLine().getParseResult().matchedOptions()
                         .stream().filter(o -> o.longestName().equals("--engine") || o.longestName().equals("--batch-size")

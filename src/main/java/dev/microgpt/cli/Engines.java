@@ -5,6 +5,7 @@ import dev.microgpt.engine.TrainingEngine;
 import dev.microgpt.gpu.CublasSupport;
 import dev.microgpt.gpu.GemmBackend;
 import dev.microgpt.gpu.GpuEngine;
+import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.gpu.GpuSupport;
 import dev.microgpt.model.ParameterLayout;
 import dev.microgpt.train.EngineChoice;
@@ -99,9 +100,16 @@ final class Engines {
     /** The engine for a resolved device, for steps of {@code batchSize} documents. */
     static TrainingEngine create(Main.Device device, RunOptions.DeviceRequest request, ParameterLayout layout,
                                  double[] params, int batchSize) {
-        EngineChoice choice = device == Main.Device.gpu ? new EngineChoice.Gpu(request.gpu())
-                : request.cpuEngineOrDefault() == Main.Engine.tape ? new EngineChoice.Tape()
-                : new EngineChoice.Fast(request.cpuThreadsOrDefault());
+        EngineChoice choice;
+        if (device == Main.Device.gpu) {
+            GpuOptions gpu = request.gpu().options(batchSize);
+            Main.LOG.info("gpu mode: {}{}", gpu.label(), request.gpu().modeGiven() ? ""
+                    : " (the default at " + batchSize + " document" + (batchSize == 1 ? "" : "s") + " a step)");
+            choice = new EngineChoice.Gpu(gpu);
+        } else {
+            choice = request.cpuEngineOrDefault() == Main.Engine.tape ? new EngineChoice.Tape()
+                    : new EngineChoice.Fast(request.cpuThreadsOrDefault());
+        }
         return choice.open(layout, params, batchSize);
     }
 

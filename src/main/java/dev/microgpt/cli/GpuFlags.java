@@ -20,9 +20,9 @@ public final class GpuFlags {
             .map(field -> field.getAnnotation(Option.class)).filter(Objects::nonNull)
             .map(option -> option.names()[0]).sorted().toList();
 
-    @Option(names = "--gpu-mode", defaultValue = "eager", paramLabel = "MODE",
-            description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: ${DEFAULT-VALUE}).")
-    GpuMode mode;
+    @Option(names = "--gpu-mode", paramLabel = "MODE",
+            description = "GPU: eager (one launch per kernel), graph (the whole step replayed as one CUDA graph) or fused (the whole step in one kernel) (default: the fastest measured on an H100, graph for one document a step and fused for several; fused also where --steps-per-launch or --fused-blocks is given, graph with --gemm cublas).")
+    GpuMode mode; // null: not given, the default for the step's batch (options)
 
     @Option(names = "--steps-per-launch", defaultValue = "1", paramLabel = "K",
             description = "GPU, --gpu-mode fused: training steps one kernel launch runs, their documents copied up together (1 to " + GpuEngine.LOSS_BATCH + ", and K x --batch-size at most " + GpuEngine.LOSS_BATCH + "; the steps and their losses are the same) (default: ${DEFAULT-VALUE}).")
@@ -40,8 +40,22 @@ public final class GpuFlags {
         return gemm;
     }
 
-    /** The options together; refuses (IllegalArgumentException, naming the flags) a combination no mode can run. */
-    public GpuOptions options() {
-        return new GpuOptions(mode, gemm, fusedBlocks, stepsPerLaunch);
+    /** Whether --gpu-mode was given (else {@link #options} takes the default for the batch). */
+    public boolean modeGiven() {
+        return mode != null;
+    }
+
+    /**
+     * The options together, for steps of {@code batchSize} documents: --gpu-mode, or where it is not given the mode the
+     * other flags ask for (the fused step's knobs ask for it; cuBLAS calls stand only between launches), else the
+     * fastest for the batch ({@link GpuMode#fastestFor}). Refuses (IllegalArgumentException, naming the flags) a
+     * combination no mode can run.
+     */
+    public GpuOptions options(int batchSize) {
+        GpuMode chosen = mode != null ? mode
+                : gemm == GemmBackend.cublas ? GpuMode.graph
+                : stepsPerLaunch > 1 || fusedBlocks > 0 ? GpuMode.fused
+                : GpuMode.fastestFor(batchSize);
+        return new GpuOptions(chosen, gemm, fusedBlocks, stepsPerLaunch);
     }
 }

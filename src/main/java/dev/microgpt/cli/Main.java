@@ -207,7 +207,7 @@ public final class Main implements Callable<Integer> {
                 given("--learning-rate") ? learningRate : null, given("--beta1") ? beta1 : null,
                 given("--beta2") ? beta2 : null);
         var deviceRequest = new RunOptions.DeviceRequest(device, given("--engine") ? engine : null, threads,
-                gpuFlags.options(), GpuFlags.NAMES.stream().filter(this::given).toList());
+                gpuFlags, GpuFlags.NAMES.stream().filter(this::given).toList());
         var saving = new RunOptions.Saving(checkpoint, given("--checkpoint"), checkpointEvery, stopAfter, resume,
                 predict);
         return new RunOptions(given("--input") ? input : null, new TrainingRun.Shape(nEmbd, nHead, nLayer, blockSize),
@@ -295,7 +295,7 @@ public final class Main implements Callable<Integer> {
         try {
             ModelConfig.checkShape(nEmbd, nHead, nLayer, blockSize);
             adam(); // validates the Adam settings
-            gpuFlags.options().checkBatchSize(batchSize); // validates the GPU options together, and with the batch
+            gpuFlags.options(batchSize).checkBatchSize(batchSize); // validates the GPU options together, and with the batch
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -2,7 +2,6 @@ package dev.microgpt.cli;
 
 import dev.microgpt.engine.AdamConfig;
 import dev.microgpt.engine.FastEngine;
-import dev.microgpt.gpu.GpuOptions;
 import dev.microgpt.train.TrainingRun;
 import java.nio.file.Path;
 import java.util.List;
@@ -39,7 +38,7 @@ record RunOptions(Path input, TrainingRun.Shape shape, int steps, int batchSize,
      * (null: the machine's cores, {@link FastEngine#defaultThreads}), the GPU's options, and which GPU flags were given
      * (--device cpu refuses them).
      */
-    record DeviceRequest(Main.Device device, Main.Engine cpuEngine, Integer cpuThreads, GpuOptions gpu,
+    record DeviceRequest(Main.Device device, Main.Engine cpuEngine, Integer cpuThreads, GpuFlags gpu,
                          List<String> gpuFlagsGiven) {
 
         Main.Engine cpuEngineOrDefault() {

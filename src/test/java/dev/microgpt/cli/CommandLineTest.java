@@ -263,8 +263,8 @@ class CommandLineTest {
 
     @Test
     void stepsPerLaunchNeedsTheFusedModeAndAFewSteps() throws Exception {
-        assertOneLineError(run("--input", "names.txt", "--steps-per-launch", "8", "--steps", "3"), 2,
-                "--steps-per-launch 8 needs --gpu-mode fused");
+        assertOneLineError(run("--input", "names.txt", "--gpu-mode", "graph", "--steps-per-launch", "8", "--steps", "3"),
+                2, "--steps-per-launch 8 needs --gpu-mode fused");
         assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--steps-per-launch", "0", "--steps", "3"),
                 2, "--steps-per-launch must be in [1, 256]", "got 0");
         assertOneLineError(run("--input", "names.txt", "--gpu-mode", "fused", "--steps-per-launch", "16", "--batch-size",

@@ -33,6 +33,7 @@ class GpuCommandLineTest {
                 "64", "--steps", "300", "--stop-after", "200", "--checkpoint", "g.safetensors", "--metrics", "g.csv");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
         assertTrue(gpu.stderr().contains("device gpu: "), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: graph (the default at 1 document a step)"), gpu.stderr());
         Checkpoint saved = CheckpointFile.read(dir.resolve("g.safetensors"));
         assertEquals(DType.F32, saved.dtype());
         assertEquals(200, saved.step());
@@ -75,14 +76,22 @@ class GpuCommandLineTest {
                 predicted.stdout());
     }
 
-    /** --batch-size on the GPU: 8 documents a step, fused, follow the CPU engine's steps of 8. */
+    /**
+     * --batch-size on the GPU: 8 documents a step follow the CPU engine's steps of 8, in the fused mode, the default
+     * for several documents a step, also where the batch size comes from the checkpoint of a resumed run.
+     */
     @Test
     void trainsBatchesOfDocumentsAsTheCpuDoes() throws Exception {
         String names = BuiltinDataset.writeTo(dir).toString();
-        Result gpu = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--gpu-mode", "fused",
-                "--batch-size", "8", "--steps", "30", "--metrics", "gpu.csv", "--num-samples", "3");
+        Result first = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--batch-size", "8", "--steps",
+                "30", "--stop-after", "20", "--checkpoint", "gpu.safetensors", "--metrics", "gpu.csv");
+        assertEquals(0, first.exitCode(), first.stderr());
+        assertTrue(first.stderr().contains("batch size: 8 documents a step"), first.stderr());
+        assertTrue(first.stderr().contains("gpu mode: fused (the default at 8 documents a step)"), first.stderr());
+        Result gpu = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
+                "gpu.safetensors", "--metrics", "gpu.csv", "--num-samples", "3");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
-        assertTrue(gpu.stderr().contains("batch size: 8 documents a step"), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: fused (the default at 8 documents a step)"), gpu.stderr());
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--batch-size", "8", "--steps",
                 "30", "--metrics", "cpu.csv", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
