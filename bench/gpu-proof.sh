@@ -16,18 +16,22 @@
 #                 libcublas.so.12 loads, one document a step); rows of names.txt first, then of long documents, none
 #                 started in the stage's last 30 s (each takes several JVMs: 40 rows would need about 5 minutes); then
 #                 issue 11's targets, each met, MISSED or not measured
-#   6. profile    Nsight Compute (ncu) on three launches of the fused step at 16/16 and 64/64: duration, speed of
-#                 light, occupancy, warp states (what a missed target calls for), where the GPU's counters can be read
+#   6. tune       what the defaults are chosen from: cpu-fast, gpu-graph and gpu-fused at 16/16, 32/32 and 64/64, one
+#                 document a step and 8 (--device auto's threshold, the default --gpu-mode), then 1000-step fused runs
+#                 on grids of 1 to 64 blocks at 32/32 and 64/64, one document a step and 128 (the fused grid choice)
+#   7. profile    Nsight Compute (ncu) on three launches of the fused step at 16/16 and 64/64: duration, speed of
+#                 light, occupancy, warp states (what a missed target calls for); and the duration of each kernel of
+#                 one eager step (what the graph replays), where the GPU's counters can be read
 # The whole command has a budget (PROOF_SECONDS, default 420: the 7 minutes a device call of about 8 leaves room for):
-# each limit (the machine stage's three JVMs and each of the 18 runs 25 s, tests 130 s, sanitizer 145 s, bench 150 s)
+# each limit (the machine stage's three JVMs and each run 25 s, tests 130 s, sanitizer 145 s, bench 150 s, tune 150 s)
 # is cut to what is left of it, a stage with under 30 s left is skipped and a run with under 5 s not started, each
 # named in the summary, so the least valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s
 # later: training takes SIGTERM as Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that
 # runs out of time is not run again at a larger size. A JVM that crashes writes its hs_err log to $OUT/crashes.tar.gz.
 # Before anything, the bundle is checked against the sources here (bench/source-id.sh): a stale bundle is named.
-# Writes $OUT (default bench/out/gpu-proof): summary.md, results.json (the benchmark's
-# rows) and STAGE.tar.gz per stage.
-# Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all six; the machine stage always runs)
+# Writes $OUT (default bench/out/gpu-proof): summary.md and STAGE.tar.gz per stage (the benchmark's rows as
+# bench.tar.gz's bench/results.json), crashes.tar.gz where a JVM crashed: at most 8 files, what a device call returns.
+# Usage: bench/gpu-proof.sh [--rehearse] [STAGE ...]   (default: all seven; the machine stage always runs)
 #   --rehearse  run on the emulated CUDA device (target/emulated-cuda, which it puts first on LD_LIBRARY_PATH), with
 #               20-step runs and the benchmark's GPU rows timed there at 16/16, 5 steps a row (run.sh
 #               --time-emulated): a rehearsal of the command, whose numbers are no GPU's (the summary says so).
@@ -52,11 +56,11 @@ if [ "${1:-}" = --rehearse ]; then
   export LD_LIBRARY_PATH="$root/target/emulated-cuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 chmod +x .gpu/java .gpu/test 2>/dev/null  # in case a copy to the GPU machine lost the modes
-stages=${*:-runs tests sanitizer bench profile}
+stages=${*:-runs tests sanitizer bench tune profile}
 for stage in $stages; do
   case "$stage" in
-    runs|tests|sanitizer|bench|profile) ;;
-    *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench, profile)" >&2; exit 2 ;;
+    runs|tests|sanitizer|bench|tune|profile) ;;
+    *) echo "gpu-proof.sh: unknown stage $stage (runs, tests, sanitizer, bench, tune, profile)" >&2; exit 2 ;;
   esac
 done
 [ -x .gpu/java ] || { echo "gpu-proof.sh: no .gpu bundle here; make it with bench/gpu-bundle.sh" >&2; exit 2; }
@@ -278,10 +282,9 @@ if wants bench; then
   note "Several documents a step (documents/s, and the speed-up over cpu-fast at the same B, measured in the same run):"
   sed -n '/^## All rows/,/^## Notes/p' "$logs/bench/results.md" 2>/dev/null | grep -E '^\| engine |^\|---|^\| [a-z0-9-]*-bs[0-9]+ ' \
     >> "$summary"
-  cp "$logs/bench/results.json" "$out/results.json" 2>/dev/null
   note ""
   note "Issue 11's targets (steady state, names.txt, one document a step; medians of the rows above):"
-  python3 - "$out/results.json" >> "$summary" 2>&1 <<'EOF' || note "(not checked: $(command -v python3 > /dev/null || echo 'no python3; ')no rows)"
+  python3 - "$logs/bench/results.json" >> "$summary" 2>&1 <<'EOF' || note "(not checked: $(command -v python3 > /dev/null || echo 'no python3; ')no rows)"
 import json, sys
 ms = {(r["engine"], r["n_embd"]): r["median_ms_per_step"] for r in json.load(open(sys.argv[1]))["rows"]
       if r.get("dataset") == "names" and r.get("status") == "measured" and r.get("batch_size", 1) == 1}
@@ -304,7 +307,43 @@ EOF
   pack bench "$logs"
 fi
 
-# ---- 6. profile
+# ---- 6. tune
+if wants tune; then
+  logs=$(mktemp -d)
+  note ""
+  note "## Tuning: what --device auto, the default --gpu-mode and the fused grid are chosen from"
+  seconds=$(( $(left) < 90 * slow ? $(left) : 90 * slow ))
+  sizes="16 32 64"
+  scope=(--sizes "$sizes" --batch-sizes "1 8" --repeats 3 --warmup-seconds 0.5 --repeat-seconds 0.2
+         --max-seconds $((seconds > 40 ? seconds - 30 : 10)))
+  if [ "$rehearse" = 1 ]; then
+    sizes=16
+    scope=(--time-emulated --sizes 16 --batch-sizes "1 2" --warmup-steps 2 --steps 5 --repeats 1)
+  fi
+  limited "$seconds" bench/run.sh "${scope[@]}" --java .gpu/java --engines "cpu-fast gpu-graph gpu-fused" \
+    --out "$logs/bench" > "$logs/bench-run.txt" 2>&1
+  note "bench/run.sh, median ms/step on names.txt: exit $?"
+  note ""
+  sed -n '/^### names/,/^##/p' "$logs/bench/results.md" 2>/dev/null | grep '^|' >> "$summary"
+  note ""
+  note "| fused grid (1000-step run) | n_embd/block | documents a step | us/step (whole run) | documents/s |"
+  note "|---|---|---|---|---|"
+  for size in $sizes; do
+    for run in "1 1" "1 2" "1 4" "1 8" "1 16" "1 32" "1 64" "128 32" "128 64" "128 128"; do
+      read -r batch blocks <<< "$run"
+      [ "$size" != 16 ] || [ "$blocks" -le 4 ] || continue  # 16/16: one block, shared memory, or a few in global
+      log="$logs/fused-$size-bs$batch-b$blocks.txt"
+      limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --fused-blocks "$blocks" \
+        --input "$names" --n-embd "$size" --block-size "$size" --batch-size "$batch" --steps "$steps" \
+        --num-samples 0 > "$log" 2>&1
+      status=$?
+      note "| $blocks blocks | $size/$size | $batch | $(rate "$log" "$status") |"
+    done
+  done
+  pack tune "$logs"
+fi
+
+# ---- 7. profile
 if wants profile; then
   logs=$(mktemp -d)
   note ""
@@ -321,8 +360,19 @@ if wants profile; then
     note "- fused $size/$size: exit $status; $(grep -E '^ *Duration ' "$log" | tr -s ' ' | paste -sd';')"
     if ! grep -qE '^ *Duration ' "$log"; then
       note "- no profile ($(grep -m1 -E '==ERROR==|==WARNING==' "$log")): stage stopped"
+      ncu=""
       break
     fi
+  done
+  # One eager step's kernels, each timed alone (kernels/README.md's launch order: 7 + 14 n_layer, after 10 steps)
+  [ -x "$ncu" ] && for size in 16 64; do
+    log="$logs/ncu-eager-$size.txt"
+    limited $((40 * slow)) "$ncu" --target-processes all --clock-control none --launch-skip 210 --launch-count 21 \
+      --metrics gpu__time_duration.sum .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode eager \
+      --input "$names" --n-embd "$size" --block-size "$size" --steps 20 --num-samples 0 --quiet > "$log" 2>&1
+    status=$?
+    note "- eager $size/$size, one step's kernels: exit $status; $(awk '/^  [a-z_0-9]+ \(/ { name = $1 }
+      /gpu__time_duration.sum/ { printf "%s %s %s; ", name, $(NF), $(NF - 1) }' "$log")"
   done
   pack profile "$logs"
 fi
