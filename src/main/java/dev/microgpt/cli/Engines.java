@@ -18,24 +18,29 @@ final class Engines {
     }
 
     /**
-     * From a model of this n_embd x block_size, {@value #AUTO_GPU_FROM}, --device auto trains on a usable GPU. Below it
-     * a step is a few hundred small launches' worth of work, which the float64 CPU engine does in tens of microseconds,
-     * and exactly as microgpt.py: so the default 16/16 run reproduces the reference on every host. Provisional until
-     * the GPU has been measured (bench/).
+     * From a model of this n_embd x block_size, {@value #AUTO_GPU_FROM}, or from {@value #AUTO_GPU_FROM_DOCUMENTS}
+     * documents a step, --device auto trains on a usable GPU. As measured on an H100 beside its host's 16 cores
+     * (bench/results/2026-11-28-h100.md): one document a step at 16/16 takes 0.061 ms on the CPU and as long on the GPU
+     * (graph), so the exact float64 engine keeps it, and the default run reproduces microgpt.py on every host; at 64/64
+     * the GPU takes 0.095 ms to the CPU's 0.44; at 128 documents a step the fused step trains 4.2 times as many
+     * documents a second as the CPU's cores at 16/16, 5.9 times at 64/64. The sizes and batches between are not
+     * measured yet (bench/gpu-proof.sh's tune stage measures them), and stay on the CPU.
      */
     private static final int AUTO_GPU_FROM_N_EMBD = 64;
     private static final int AUTO_GPU_FROM_BLOCK_SIZE = 64;
-    /** The size above, as the messages and --help name it. */
-    static final String AUTO_GPU_FROM = AUTO_GPU_FROM_N_EMBD + "/" + AUTO_GPU_FROM_BLOCK_SIZE;
+    private static final int AUTO_GPU_FROM_DOCUMENTS = 128;
+    /** The thresholds above, as the messages and --help name them. */
+    static final String AUTO_GPU_FROM = AUTO_GPU_FROM_N_EMBD + "/" + AUTO_GPU_FROM_BLOCK_SIZE + " (n_embd x block_size)"
+            + " or " + AUTO_GPU_FROM_DOCUMENTS + " documents a step";
 
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
      * naming the reason, and so is --gemm cublas without cuBLAS. Under --device auto a GPU flag ({@link GpuFlags})
      * asks for the GPU as --device gpu does, a CPU engine option for the CPU; without either, auto takes the GPU when
-     * it is usable and the model is large enough for it to pay, else the CPU, and says which and why. (A GPU flag with
-     * --device cpu is refused with the other options, {@link Main}.)
+     * it is usable and the model or the batch of {@code batchSize} documents a step is large enough for it to pay, else
+     * the CPU, and says which and why. (A GPU flag with --device cpu is refused with the other options, {@link Main}.)
      */
-    static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape) {
+    static Main.Device resolve(RunOptions.DeviceRequest request, TrainingRun.Shape shape, int batchSize) {
         switch (request.device()) {
             case cpu:
                 return Main.Device.cpu;
@@ -52,9 +57,11 @@ final class Engines {
                     Main.LOG.info("device auto: training on the CPU ({} asks for the CPU engine)", request.cpuFlagGiven());
                     return Main.Device.cpu;
                 }
-                if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM_N_EMBD * AUTO_GPU_FROM_BLOCK_SIZE) {
-                    Main.LOG.info("device auto: training on the CPU ({}/{} is below the {} from which the GPU is used;"
-                            + " --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize(), AUTO_GPU_FROM);
+                if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM_N_EMBD * AUTO_GPU_FROM_BLOCK_SIZE
+                        && batchSize < AUTO_GPU_FROM_DOCUMENTS) {
+                    Main.LOG.info("device auto: training on the CPU ({}/{} at {} document{} a step is below the {}, from"
+                            + " which the GPU is used; --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize(),
+                            batchSize, batchSize == 1 ? "" : "s", AUTO_GPU_FROM);
                     return Main.Device.cpu;
                 }
                 GpuSupport.Status gpu = GpuSupport.status();

@@ -98,7 +98,7 @@ public final class Main implements Callable<Integer> {
     String prefix;
 
     @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto",
-            description = "auto (a GPU option asks for the GPU, --engine or --threads for the CPU; without one, the GPU from " + Engines.AUTO_GPU_FROM + " up (n_embd x block_size) when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
+            description = "auto (a GPU option asks for the GPU, --engine or --threads for the CPU; without one, the GPU from " + Engines.AUTO_GPU_FROM + " when usable, else the CPU, saying which), cpu or gpu (default: ${DEFAULT-VALUE}).")
     Device device;
 
     @Mixin

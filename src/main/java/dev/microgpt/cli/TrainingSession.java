@@ -68,7 +68,7 @@ final class TrainingSession {
 
     private int train() throws IOException {
         decideSettings();
-        Main.Device device = Engines.resolve(options.device(), shape);
+        Main.Device device = Engines.resolve(options.device(), shape, batchSize);
         dataset = new DatasetSource().resolve(options.input());
         if (dataset.origin() == Dataset.Origin.BUILT_IN) {
             Main.LOG.warn("dataset: {}", dataset.description());

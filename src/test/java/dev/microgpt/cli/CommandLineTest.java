@@ -291,7 +291,8 @@ class CommandLineTest {
     void deviceAutoKeepsSmallModelsOnTheCpuSoTheDefaultReproducesMicrogpt() throws Exception {
         Result r = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
         assertEquals(0, r.exitCode(), r.stderr());
-        assertTrue(r.stderr().contains("device auto: training on the CPU (16/16 is below the 64/64"), r.stderr());
+        assertTrue(r.stderr().contains("device auto: training on the CPU (16/16 at 1 document a step is below the"
+                + " 64/64 (n_embd x block_size) or 128 documents a step, from which the GPU is used"), r.stderr());
     }
 
     @Test

@@ -14,6 +14,7 @@ import dev.microgpt.testing.RequiresGpu;
 import dev.microgpt.testing.BuiltinDataset;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -103,15 +104,23 @@ class GpuCommandLineTest {
         }
     }
 
-    /** --device auto never trains on the emulated device: it runs the kernels on the CPU, far slower than the CPU engine. */
+    /**
+     * --device auto never trains on the emulated device: it runs the kernels on the CPU, far slower than the CPU engine.
+     * Asked where the GPU would pay, from 64/64 or from 128 documents a step, auto says so.
+     */
     @Test
     void deviceAutoLeavesTheEmulatedDeviceAlone() throws Exception {
         assumeTrue(GpuSupport.status().emulated(), "the GPU here is not the emulated device");
-        Result r = CommandLineRunner.run(dir, "--input", BuiltinDataset.writeTo(dir).toString(), "--n-embd", "64",
-                "--block-size", "64", "--steps", "3", "--num-samples", "1");
-        assertEquals(0, r.exitCode(), r.stderr());
-        assertTrue(r.stderr().contains("device auto: training on the CPU (the only CUDA device is microgpt emulated"),
-                r.stderr());
+        String names = BuiltinDataset.writeTo(dir).toString();
+        for (List<String> large : List.of(List.of("--n-embd", "64", "--block-size", "64"), List.of("--batch-size",
+                "128"))) {
+            List<String> args = new ArrayList<>(List.of("--input", names, "--steps", "2", "--num-samples", "1"));
+            args.addAll(large);
+            Result r = CommandLineRunner.run(dir, args.toArray(String[]::new));
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertTrue(r.stderr().contains("device auto: training on the CPU (the only CUDA device is microgpt"
+                    + " emulated"), r.stderr());
+        }
     }
 
     /**
