@@ -234,7 +234,7 @@ struct LibraryCall {
 };
 
 struct Op {
-    enum class Kind : uint8_t { kernel, copy, memset, library, event };
+    enum class Kind : uint8_t { kernel, copy, memset, library, event, wait_value };
     Kind kind;
     uint64_t sequence = 0;
     std::shared_ptr<const LaunchRecord> launch;
@@ -471,6 +471,17 @@ CUresult run_op(const Op& op) {
             op.event->completed = true;
             op.event->millis = now_millis();
             return CUDA_SUCCESS;
+        case Op::Kind::wait_value: {
+            // This runs when the host waits for the stream, after the work queued before it: a word that is not
+            // equal now is one the host waits on before writing it, and a GPU would wait for it forever.
+            uint32_t now = *reinterpret_cast<const volatile uint32_t*>(op.dst);
+            if (now != op.value) {
+                return report(CUDA_ERROR_ILLEGAL_STATE, "cuStreamWaitValue32: the stream waits for the word at %#lx to"
+                              " equal %u, which it does not (%u) when the host waits for the stream: a GPU would wait"
+                              " forever", static_cast<unsigned long>(op.dst), op.value, now);
+            }
+            return CUDA_SUCCESS;
+        }
     }
     return CUDA_SUCCESS;
 }
@@ -1468,7 +1479,52 @@ EMU_API CUresult cuMemsetD8Async(CUdeviceptr dst, unsigned char value, size_t co
     return memset_device("cuMemsetD8Async", dst, value, count, 1, stream, true);
 }
 
+// Where the host's pinned memory is seen from the device: at the same address (unified addressing, as on a GPU).
+EMU_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* device, void* host, unsigned flags) {
+    std::lock_guard<std::mutex> lock(g_api);
+    if (CUresult r = require_context("cuMemHostGetDevicePointer")) {
+        return r;
+    }
+    auto address = reinterpret_cast<uintptr_t>(host);
+    if (device == nullptr || flags != 0 || find_pinned(address, 1) == nullptr) {
+        return report(CUDA_ERROR_INVALID_VALUE, "cuMemHostGetDevicePointer: %p (flags %#x) is not in page-locked host"
+                      " memory (cuMemAllocHost), or flags are not 0", host, flags);
+    }
+    *device = address;
+    return CUDA_SUCCESS;
+}
+
 // ---- Streams
+
+// The stream's later work waits until the 32-bit word at address equals value (CU_STREAM_WAIT_VALUE_EQ, the one
+// comparison the engine uses), a word of device memory or of page-locked host memory the host writes.
+EMU_API CUresult cuStreamWaitValue32_v2(void* handle, CUdeviceptr address, unsigned value, unsigned flags) {
+    std::lock_guard<std::mutex> lock(g_api);
+    if (CUresult r = require_context("cuStreamWaitValue32")) {
+        return r;
+    }
+    constexpr unsigned kWaitValueEq = 1;
+    if (flags != kWaitValueEq || address % 4 != 0
+        || (find_device(address, 4) == nullptr && find_pinned(address, 4) == nullptr)) {
+        return report(CUDA_ERROR_INVALID_VALUE, "cuStreamWaitValue32: a 4-byte aligned word of device or page-locked"
+                      " memory and CU_STREAM_WAIT_VALUE_EQ (1), got %#lx and flags %#x",
+                      static_cast<unsigned long>(address), flags);
+    }
+    Stream* s;
+    if (CUresult r = resolve_stream(handle, "cuStreamWaitValue32", &s)) {
+        return r;
+    }
+    if (s->capturing) {
+        return report(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cuStreamWaitValue32 on a capturing stream: a graph"
+                      " replays no wait (the emulated device has none)");
+    }
+    Op op;
+    op.kind = Op::Kind::wait_value;
+    op.dst = address;
+    op.value = value;
+    op.call = "cuStreamWaitValue32";
+    return enqueue(s, std::move(op));
+}
 
 EMU_API CUresult cuStreamCreate(Stream** stream, unsigned flags) {
     std::lock_guard<std::mutex> lock(g_api);

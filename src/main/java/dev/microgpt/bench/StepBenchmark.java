@@ -304,10 +304,12 @@ public final class StepBenchmark implements Callable<Integer> {
                                     int schedule, double wallMs) {
         double busy = 0;
         DocumentBatch batch = new DocumentBatch(documents);
-        for (int s = firstStep; s < firstStep + profiled; s++) {
-            run.fill(batch, s);
-            for (float ms : StepProfiler.profile(gpu, batch, AdamConfig.MICROGPT, s, schedule)) {
-                busy += ms;
+        try (StepProfiler profiler = new StepProfiler(gpu)) {
+            for (int s = firstStep; s < firstStep + profiled; s++) {
+                run.fill(batch, s);
+                for (float ms : profiler.profile(batch, AdamConfig.MICROGPT, s, schedule)) {
+                    busy += ms;
+                }
             }
         }
         busy /= profiled;

@@ -13,15 +13,23 @@ import jcuda.driver.CUevent;
 /**
  * The benchmark's look inside a training step (dev.microgpt.bench.StepBenchmark): the step's operations issued one by
  * one with an event pair around each (kernel launch, cuBLAS call, copy), and each one's GPU time: what the GPU is busy
- * with in a step, apart from the overhead of issuing it.
+ * with in a step, apart from the overhead of issuing it. The stream is held while they are issued ({@link StreamGate})
+ * and then runs them back to back, so a pair times its operation, not the wait for the host's next launch.
  */
-public final class StepProfiler {
+public final class StepProfiler implements AutoCloseable {
 
-    private StepProfiler() {
+    private final GpuEngine engine;
+    private final StreamGate gate;
+
+    /** A profiler of {@code engine}'s steps, holding a word of page-locked memory until closed. */
+    public StepProfiler(GpuEngine engine) {
+        this.engine = engine;
+        engine.context().makeCurrent();
+        this.gate = new StreamGate();
     }
 
-    /** Runs one training step of {@code engine} so, and returns each operation's GPU milliseconds in issue order. */
-    public static float[] profile(GpuEngine engine, DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
+    /** Runs one training step of the engine so, and returns each operation's GPU milliseconds in issue order. */
+    public float[] profile(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
         List<StepOp> ops = engine.stageForProfile(batch, adam, step, numSteps);
         int positions = batch.positions(0);
         GpuContext gpu = engine.context();
@@ -31,11 +39,13 @@ public final class StepProfiler {
                 events[i] = new CUevent();
                 Cuda.check(cuEventCreate(events[i], 0), "cuEventCreate");
             }
-            for (int i = 0; i < ops.size(); i++) {
-                Cuda.check(cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
-                ops.get(i).enqueue(gpu.stream(), positions);
-                Cuda.check(cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
-            }
+            gate.issueHeld(gpu.stream(), () -> {
+                for (int i = 0; i < ops.size(); i++) {
+                    Cuda.check(cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
+                    ops.get(i).enqueue(gpu.stream(), positions);
+                    Cuda.check(cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
+                }
+            });
             gpu.synchronize("a profiled step");
             float[] millis = new float[ops.size()];
             float[] elapsed = new float[1];
@@ -51,5 +61,11 @@ public final class StepProfiler {
                 }
             }
         }
+    }
+
+    @Override
+    public void close() {
+        engine.context().makeCurrent();
+        gate.close();
     }
 }

@@ -70,10 +70,11 @@ class CublasEngineParityTest {
         int layers = 2;
         ParameterLayout layout = new ParameterLayout(new ModelConfig(32, 4, layers, 32, 27));
         Random random = new Random(3);
-        try (GpuEngine gpu = new GpuEngine(layout, floatWeights(layout, random), cublas(GpuMode.eager))) {
+        try (GpuEngine gpu = new GpuEngine(layout, floatWeights(layout, random), cublas(GpuMode.eager));
+             StepProfiler profiler = new StepProfiler(gpu)) {
             int ops = 8 + 19 * layers;
             assertEquals(1 + ops, gpu.launchesPerStep(), "the staging copy and every operation");
-            float[] millis = StepProfiler.profile(gpu, DocumentBatch.of(RandomDocuments.of(random, 12, 27), 11),
+            float[] millis = profiler.profile(DocumentBatch.of(RandomDocuments.of(random, 12, 27), 11),
                     AdamConfig.MICROGPT, 0, 10);
             assertEquals(ops, millis.length);
             for (float ms : millis) {

@@ -2,11 +2,13 @@ package dev.microgpt.gpu;
 
 import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemHostGetDevicePointer;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitValue32;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,6 +27,7 @@ import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.CUstreamWaitValue_flags;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -122,6 +125,19 @@ class EmulatedDeviceTest {
         DeviceArray dst = device.poisoned("dst", 4);
         int result = cuMemcpyHtoDAsync(dst.at(0), Pointer.to(new int[4]), 16, device.stream());
         assertRefused(result, CUresult.CUDA_ERROR_INVALID_VALUE, "cuMemcpyHtoDAsync", "not pinned memory");
+    }
+
+    /** A stream held on a word the host has not written when it waits for the stream: a GPU would wait forever. */
+    @Test
+    void aStreamHeldOnAWordNobodyWritesIsRefusedWhenTheHostWaitsForIt() {
+        PinnedInts word = own(new PinnedInts("word", 1));
+        word.ints().put(0, 0);
+        CUdeviceptr onDevice = new CUdeviceptr();
+        Cuda.check(cuMemHostGetDevicePointer(onDevice, word.at(0), 0), "cuMemHostGetDevicePointer");
+        Cuda.check(cuStreamWaitValue32(device.stream(), onDevice, 1, CUstreamWaitValue_flags.CU_STREAM_WAIT_VALUE_EQ),
+                "cuStreamWaitValue32");
+        assertRefused(cuStreamSynchronize(device.stream()), CUresult.CUDA_ERROR_ILLEGAL_STATE, "cuStreamWaitValue32",
+                "a GPU would wait forever");
     }
 
     @Test
