@@ -31,7 +31,7 @@ final class Engines {
     private static final int AUTO_GPU_FROM_DOCUMENTS = 128;
     /** The thresholds above, as the messages and --help name them. */
     static final String AUTO_GPU_FROM = AUTO_GPU_FROM_N_EMBD + "/" + AUTO_GPU_FROM_BLOCK_SIZE + " (n_embd x block_size)"
-            + " or " + AUTO_GPU_FROM_DOCUMENTS + " documents a step";
+            + " or " + AUTO_GPU_FROM_DOCUMENTS + " documents per step";
 
     /**
      * The device a run trains on, decided before any data is read: --device gpu without a usable GPU is an error
@@ -59,9 +59,9 @@ final class Engines {
                 }
                 if (shape.nEmbd() * shape.blockSize() < AUTO_GPU_FROM_N_EMBD * AUTO_GPU_FROM_BLOCK_SIZE
                         && batchSize < AUTO_GPU_FROM_DOCUMENTS) {
-                    Main.LOG.info("device auto: training on the CPU ({}/{} at {} document{} a step is below the {}, from"
-                            + " which the GPU is used; --device gpu to use it anyway)", shape.nEmbd(), shape.blockSize(),
-                            batchSize, batchSize == 1 ? "" : "s", AUTO_GPU_FROM);
+                    Main.LOG.info("device auto: training on the CPU ({}/{}, {} document{} per step, is below the {},"
+                            + " from which the GPU is used; --device gpu to use it anyway)", shape.nEmbd(),
+                            shape.blockSize(), batchSize, batchSize == 1 ? "" : "s", AUTO_GPU_FROM);
                     return Main.Device.cpu;
                 }
                 GpuSupport.Status gpu = GpuSupport.status();
@@ -111,7 +111,7 @@ final class Engines {
         if (device == Main.Device.gpu) {
             GpuOptions gpu = request.gpu().options(batchSize);
             Main.LOG.info("gpu mode: {}{}", gpu.label(), request.gpu().modeGiven() ? ""
-                    : " (the default at " + batchSize + " document" + (batchSize == 1 ? "" : "s") + " a step)");
+                    : " (the default for " + batchSize + " document" + (batchSize == 1 ? "" : "s") + " per step)");
             choice = new EngineChoice.Gpu(gpu);
         } else {
             choice = request.cpuEngineOrDefault() == Main.Engine.tape ? new EngineChoice.Tape()

@@ -34,7 +34,7 @@ class GpuCommandLineTest {
                 "64", "--steps", "300", "--stop-after", "200", "--checkpoint", "g.safetensors", "--metrics", "g.csv");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
         assertTrue(gpu.stderr().contains("device gpu: "), gpu.stderr());
-        assertTrue(gpu.stderr().contains("gpu mode: graph (the default at 1 document a step)"), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: graph (the default for 1 document per step)"), gpu.stderr());
         Checkpoint saved = CheckpointFile.read(dir.resolve("g.safetensors"));
         assertEquals(DType.F32, saved.dtype());
         assertEquals(200, saved.step());
@@ -88,11 +88,11 @@ class GpuCommandLineTest {
                 "30", "--stop-after", "20", "--checkpoint", "gpu.safetensors", "--metrics", "gpu.csv");
         assertEquals(0, first.exitCode(), first.stderr());
         assertTrue(first.stderr().contains("batch size: 8 documents a step"), first.stderr());
-        assertTrue(first.stderr().contains("gpu mode: fused (the default at 8 documents a step)"), first.stderr());
+        assertTrue(first.stderr().contains("gpu mode: fused (the default for 8 documents per step)"), first.stderr());
         Result gpu = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
                 "gpu.safetensors", "--metrics", "gpu.csv", "--num-samples", "3");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
-        assertTrue(gpu.stderr().contains("gpu mode: fused (the default at 8 documents a step)"), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: fused (the default for 8 documents per step)"), gpu.stderr());
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--batch-size", "8", "--steps",
                 "30", "--metrics", "cpu.csv", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
