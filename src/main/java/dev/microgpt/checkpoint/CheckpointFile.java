@@ -3,6 +3,7 @@ package dev.microgpt.checkpoint;
 import static java.nio.file.StandardOpenOption.READ;
 
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.StreamPaths;
 import dev.microgpt.files.Sha256;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -54,6 +55,10 @@ public final class CheckpointFile {
 
     /** {@link #write(Path, Checkpoint)}, reporting progress to {@code progress}, which may fail it (for tests). */
     static void write(Path path, Checkpoint checkpoint, WriteProgress progress) throws CheckpointException {
+        if (StreamPaths.namesAStream(path)) {
+            throw new CheckpointException("cannot write checkpoint " + path + ": it names a stream, not a file, and a"
+                    + " checkpoint is a file that --resume reads back; choose a file");
+        }
         Path target = ReplacedFile.landing(path);
         if (Files.exists(target) && !Files.isRegularFile(target)) {
             throw new CheckpointException("cannot write checkpoint " + path + ": it is not a regular file (a"

@@ -1,10 +1,12 @@
 package dev.microgpt.cli;
 
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.StreamPaths;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.OutputStreamWriter;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -41,16 +43,6 @@ final class MetricsWriter implements AutoCloseable {
     }
 
     /**
-     * Whether {@code path} is another name of a stream this process has open (/dev/stdout, /dev/fd/N, /proc/self/fd/N):
-     * written in place, as a pipe is, even where the stream is a file (a shell's {@code > out.csv}), which replacing
-     * it under that name would take from the stream, leaving the rows in a file no longer there.
-     */
-    private static boolean namesAStream(Path path) {
-        Path absolute = path.toAbsolutePath().normalize();
-        return absolute.startsWith("/dev") || absolute.startsWith("/proc");
-    }
-
-    /**
      * @param resumedStep for a resumed run, the checkpoint's step: the file keeps its complete rows up to that step
      *                    and goes on from there (a run killed after its last checkpoint may have written more rows,
      *                    or half of one); -1 to start a new file
@@ -63,7 +55,7 @@ final class MetricsWriter implements AutoCloseable {
         boolean[] present = new boolean[losses.length];
         double elapsedMs = 0;
         // A resume keeps the rows up to its step, of a file it can replace: not of a stream's other name (below)
-        boolean keeping = resumedStep >= 0 && !namesAStream(path) && Files.isRegularFile(path);
+        boolean keeping = resumedStep >= 0 && !StreamPaths.namesAStream(path) && Files.isRegularFile(path);
         try {
             if (keeping) {
                 for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
@@ -92,7 +84,9 @@ final class MetricsWriter implements AutoCloseable {
                         + System.lineSeparator()).getBytes(StandardCharsets.UTF_8))); // a failure loses no row
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             } else {
-                out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+                out = StreamPaths.namesAStream(path) // appended to, after what the process printed
+                        ? new BufferedWriter(new OutputStreamWriter(StreamPaths.appendingTo(path), StandardCharsets.UTF_8))
+                        : Files.newBufferedWriter(path, StandardCharsets.UTF_8);
                 try {
                     out.write(HEADER);
                     out.newLine();

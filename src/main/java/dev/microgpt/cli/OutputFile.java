@@ -2,6 +2,7 @@ package dev.microgpt.cli;
 
 import dev.microgpt.data.DatasetSource;
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.StreamPaths;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -117,11 +118,14 @@ final class OutputFile {
 
     /**
      * Refuses {@code file}, written beside itself and renamed over it, unless it is a regular file or not there yet, and
-     * its directory (through a link, its target's) can be written: a rename would replace a device, a pipe or a link.
+     * its directory (through a link, its target's) can be written: a rename would replace a device, a pipe or a link,
+     * and a stream's name (/dev/stdout) has nothing to rename over.
      */
     static void requireReplaceable(Path file, String what, String option) {
         String problem;
-        if (Files.isSymbolicLink(file) && !Files.exists(file)) {
+        if (StreamPaths.namesAStream(file)) {
+            problem = "it names a stream, not a file that can be read back";
+        } else if (Files.isSymbolicLink(file) && !Files.exists(file)) {
             problem = "it is a link to a file that is not there";
         } else if (Files.exists(file) && !Files.isRegularFile(file)) {
             problem = Files.isDirectory(file) ? "it is a directory" : "it is not a regular file (a device or a pipe)";

@@ -19,6 +19,8 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -34,9 +36,9 @@ import java.util.regex.Pattern;
  * file at once (two first runs both saving the downloaded dataset, in two containers sharing a volume): neither
  * removes the other's temporary file, which its writer holds locked until the rename (a lock the system releases
  * however the process ends, and which other containers see, where process ids are their own). Through links, the file
- * they lead to is replaced, and a link stays a link ({@link #landing}). A path that exists but is not a regular file
- * (a device such as /dev/null, a pipe) has nothing to keep and is written in place; a caller for which that makes no
- * sense refuses it first.
+ * they lead to is replaced, and a link stays a link ({@link #landing}). A path that names a stream ({@link StreamPaths}:
+ * /dev/stdout, even where it leads to a file) or exists but is not a regular file (a device such as /dev/null, a pipe)
+ * has nothing to keep and is written in place, appending; a caller for which that makes no sense refuses it first.
  */
 public final class ReplacedFile {
 
@@ -71,10 +73,8 @@ public final class ReplacedFile {
         if (Files.isSymbolicLink(target)) {
             throw new FileSystemException(file.toString(), null, "too many levels of symbolic links");
         }
-        if (Files.exists(target) && !Files.isRegularFile(target)) {
-            try (FileChannel out = FileChannel.open(target, WRITE)) {
-                contents.writeTo(out);
-            }
+        if (StreamPaths.namesAStream(file) || Files.exists(target) && !Files.isRegularFile(target)) {
+            StreamPaths.append(file, contents::writeTo);
             return;
         }
         Path directory = target.getParent();
@@ -140,15 +140,24 @@ public final class ReplacedFile {
 
     /** Where a write to {@code file} lands: the path at the end of its links (which need not exist yet), absolute. */
     public static Path landing(Path file) {
+        List<Path> way = way(file);
+        return way.get(way.size() - 1);
+    }
+
+    /** {@code file} and each link it leads through, to where a write lands, absolute. */
+    static List<Path> way(Path file) {
+        List<Path> way = new ArrayList<>();
         Path path = file.toAbsolutePath();
+        way.add(path);
         for (int hops = 0; hops < MAX_LINKS && Files.isSymbolicLink(path); hops++) {
             try {
                 path = path.resolveSibling(Files.readSymbolicLink(path)).toAbsolutePath();
             } catch (IOException e) {
                 break; // unreadable: written as it is, and the write will say what is wrong
             }
+            way.add(path);
         }
-        return path;
+        return way;
     }
 
     /**

@@ -291,8 +291,8 @@ class CommandLineTest {
     void deviceAutoKeepsSmallModelsOnTheCpuSoTheDefaultReproducesMicrogpt() throws Exception {
         Result r = run("--input", "names.txt", "--steps", "3", "--num-samples", "1");
         assertEquals(0, r.exitCode(), r.stderr());
-        assertTrue(r.stderr().contains("device auto: training on the CPU (16/16 at 1 document a step is below the"
-                + " 64/64 (n_embd x block_size) or 128 documents a step, from which the GPU is used"), r.stderr());
+        assertTrue(r.stderr().contains("device auto: training on the CPU (16/16, 1 document per step, is below the"
+                + " 64/64 (n_embd x block_size) or 128 documents per step, from which the GPU is used"), r.stderr());
     }
 
     @Test
@@ -313,7 +313,7 @@ class CommandLineTest {
         Path out = dir.resolve("out.txt");
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--steps", "1000000", "--log-every", "100");
-        awaitText(err, "step ", p);
+        awaitText(err, " | loss ", p); // a progress line
         new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
@@ -381,6 +381,44 @@ class CommandLineTest {
         List<String> rows = resumed.stdout().lines().toList();
         assertEquals(21, rows.size(), "the header and steps 11..30: " + rows);
         assertTrue(rows.get(1).startsWith("11,") && rows.get(20).startsWith("30,"), rows.toString());
+    }
+
+    /**
+     * --metrics /dev/stdout in a new run, with stdout a file: the rows go on the stream beside what the run prints, where
+     * opening the name anew would have truncated the file and written the rows over the samples.
+     */
+    @Test
+    void metricsOnStandardOutputGoBesideWhatTheRunPrints() throws Exception {
+        Result r = run("--input", "names.txt", "--steps", "20", "--metrics", "/dev/stdout", "--num-samples", "3",
+                "--quiet");
+        assertEquals(0, r.exitCode(), r.stderr());
+        List<String> lines = r.stdout().lines().toList();
+        assertEquals(1, lines.stream().filter(MetricsWriter.HEADER::equals).count(), r.stdout());
+        assertEquals(20, lines.stream().filter(l -> l.matches("[0-9]+,[0-9.]+,.*")).count(), r.stdout());
+        assertEquals(3, lines.stream().filter(l -> l.matches("sample +[0-9]+: [a-z]*")).count(), r.stdout());
+        assertEquals(1 + 20 + 3, lines.size(), "the header, the rows and the samples, nothing else: " + lines);
+    }
+
+    /**
+     * A plot through a link to /dev/stdout goes on the stream, the link stays, and what the run prints is there too;
+     * a checkpoint, which --resume reads back, cannot be a stream.
+     */
+    @Test
+    void outputsOnStandardOutputAreWrittenThereOrRefused() throws Exception {
+        Path link = Files.createSymbolicLink(dir.resolve("plot.png"), Path.of("/dev/stdout"));
+        Path out = dir.resolve("out.bin");
+        Path err = dir.resolve("err.txt");
+        Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--steps", "20", "--plot", "plot.png",
+                "--num-samples", "3", "--quiet");
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), Files.readString(err));
+        assertTrue(Files.isSymbolicLink(link), "the link stays a link");
+        String stdout = new String(Files.readAllBytes(out), StandardCharsets.ISO_8859_1); // text and an image
+        assertTrue(stdout.contains("\u0089PNG\r\n"), "the image's signature");
+        assertEquals(3, stdout.lines().filter(l -> l.matches("sample +[0-9]+: [a-z]*")).count(), stdout);
+
+        assertOneLineError(run("--input", "names.txt", "--steps", "20", "--checkpoint", "/dev/stdout"), 1,
+                "cannot write checkpoint /dev/stdout", "names a stream", "--checkpoint");
     }
 
     @Test
@@ -810,7 +848,7 @@ class CommandLineTest {
         Process p = CommandLineRunner.start(dir, out, err, "--input", "names.txt", "--n-embd", "32",
                 "--block-size", "32", "--steps", "1000000", "--log-every", "100", "--checkpoint", "i.safetensors",
                 "--metrics", "m.csv", "--plot", "p.png");
-        awaitText(err, "step ", p);
+        awaitText(err, " | loss ", p); // a progress line
         new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
@@ -838,7 +876,7 @@ class CommandLineTest {
         Process first = CommandLineRunner.start(dir, dir.resolve("out.txt"), err, "--input", "names.txt", "--steps",
                 "1000000", "--log-every", "100", "--checkpoint", "c.safetensors", "--metrics", "m.csv");
         try {
-            awaitText(err, "step ", first);
+            awaitText(err, " | loss ", first); // a progress line
             assertOneLineError(run("--input", "names.txt", "--steps", "5", "--checkpoint", "c.safetensors"), 1,
                     "--checkpoint c.safetensors is in use by another run (process " + first.pid() + ")",
                     "another --checkpoint");
@@ -868,7 +906,7 @@ class CommandLineTest {
         Path err = dir.resolve("err.txt");
         Process p = CommandLineRunner.start(dir, dir.resolve("out.txt"), err, "--input", "names.txt", "--steps",
                 "1000000", "--log-every", "100", "--plot", "loss.png");
-        awaitText(err, "step ", p);
+        awaitText(err, " | loss ", p); // a progress line
         new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         String stderr = Files.readString(err);
