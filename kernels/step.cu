@@ -165,6 +165,21 @@ __device__ __forceinline__ long fused_scratch_floats(const StepShape& s) {
 // Work distribution over a team of blocks
 // ---------------------------------------------------------------------------------------------------------
 
+// The stages below, the barrier between them, and document_step are each one out-of-line function, called from
+// every place that runs them. Inlined at each call site, they made the kernel's machine code for sm_90 630 KB long
+// (195 KB so), run through once a step, and on an H100 half of the one-block step's stalls waited for instruction
+// fetch (bench/results/2026-11-28-h100.md).
+#define FUSED_OUT_OF_LINE __noinline__
+
+// Every write of the stage before is visible to every thread of the team of `blocks` blocks after it.
+__device__ FUSED_OUT_OF_LINE void team_barrier(int blocks) {
+    if (blocks == 1) {
+        __syncthreads();
+    } else {
+        cooperative_groups::this_grid().sync();
+    }
+}
+
 // The blocks that work on one document together: the whole grid, or a block alone.
 struct Team {
     int block;   // this block's index in the team
@@ -180,11 +195,7 @@ struct Team {
 
     // Every write of the stage before is visible to every thread of the team after it.
     __device__ __forceinline__ void barrier() const {
-        if (blocks == 1) {
-            __syncthreads();
-        } else {
-            cooperative_groups::this_grid().sync();
-        }
+        team_barrier(blocks);
     }
 
     // Items [0, count) to the blocks in turn; f(item) is called by every thread of the block (block-uniform).
@@ -229,9 +240,9 @@ __device__ __forceinline__ MmStage staging_b(float* scratch) {
 
 // y [T, out] = relu?(x [T, in] . W^T) + residual over the document's positions: the tiles of one linear_forward
 // launch.
-__device__ __forceinline__ void linear_forward_stage(const Team& team, float* y, const float* x, const float* w,
-                                                     const float* residual, int in, int out, bool relu,
-                                                     const Batch& doc, float* scratch) {
+__device__ FUSED_OUT_OF_LINE void linear_forward_stage(Team team, float* y, const float* x, const float* w,
+                                                       const float* residual, int in, int out, bool relu, Batch doc,
+                                                       float* scratch) {
     int cols = CEIL_DIV(out, MM_TILE);
     team.each_block_item(CEIL_DIV(doc.row_limit(), MM_TILE) * cols, [&](int i) {
         linear_forward_tile(i / cols, i % cols, y, x, w, residual, in, out, relu, doc, staging_a(scratch),
@@ -240,9 +251,9 @@ __device__ __forceinline__ void linear_forward_stage(const Team& team, float* y,
 }
 
 // dx [T, in] = dy . W and dW [out, in] += dy^T . x (dy masked by dy_mask): the tiles of one linear_backward launch.
-__device__ __forceinline__ void linear_backward_stage(const Team& team, float* dx, float* dw, const float* dy,
-                                                      const float* x, const float* w, const float* dy_mask, int in,
-                                                      int out, const Batch& doc, float* scratch) {
+__device__ FUSED_OUT_OF_LINE void linear_backward_stage(Team team, float* dx, float* dw, const float* dy,
+                                                        const float* x, const float* w, const float* dy_mask, int in,
+                                                        int out, Batch doc, float* scratch) {
     int cols = CEIL_DIV(in, MM_TILE);
     int dx_tiles = CEIL_DIV(doc.row_limit(), MM_TILE) * cols;
     int dw_tiles = CEIL_DIV(out, MM_TILE) * cols;
@@ -258,18 +269,51 @@ __device__ __forceinline__ void linear_backward_stage(const Team& team, float* d
     });
 }
 
+// y [T, C], scale [T] = rmsnorm(x [T, C]) over the document's positions, a row to a warp.
+__device__ FUSED_OUT_OF_LINE void rmsnorm_forward_stage(Team team, int n, float* y, float* scale, const float* x,
+                                                        int C) {
+    team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, y, scale, x, C); });
+}
+
+// dx [T, C] (+)= the gradient through rmsnorm of dy [T, C], a row to a warp.
+__device__ FUSED_OUT_OF_LINE void rmsnorm_backward_stage(Team team, int n, float* dx, const float* dy, const float* x,
+                                                         const float* scale, int C, bool accumulate) {
+    team.each_warp_item(n, [&](int t) { rmsnorm_backward_row(t, dx, dy, x, scale, C, accumulate); });
+}
+
+// out [T, C], probs [H, T, T] from qkv [T, 3C]: every head's rows of one attention_forward launch.
+__device__ FUSED_OUT_OF_LINE void attention_forward_stage(Team team, int n, float* out, float* probs, const float* qkv,
+                                                          int C, int H, int T, float* warp_scratch) {
+    team.each_warp_item(H * n, [&](int i) {
+        attention_forward_row(i % n, i / n, out, probs, qkv, C, H, T, warp_scratch);
+    });
+}
+
+// d_qkv [T, 3C] from d_out [T, C]: the query rows, then the key and value rows, of one attention_backward launch.
+__device__ FUSED_OUT_OF_LINE void attention_backward_stage(Team team, int n, float* d_qkv, const float* d_out,
+                                                           const float* qkv, const float* probs, const float* out,
+                                                           int C, int H, int T, float* warp_scratch) {
+    team.each_warp_item(2 * H * n, [&](int i) {
+        int r = i % (H * n);
+        if (i < H * n) {
+            attention_backward_query_row(r % n, r / n, d_qkv, d_out, qkv, probs, out, C, H, T, warp_scratch);
+        } else {
+            attention_backward_key_row(r % n, r / n, d_qkv, d_out, qkv, probs, out, C, H, T, n, warp_scratch);
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Kernels
 // ---------------------------------------------------------------------------------------------------------
 
 // Forward, loss and backward of one document (doc, a batch of one) by a team, as the eager launches would run
-// them: its gradients, weighted by `weight` (its share of the step's loss, 1 / B), are added into grads, and the
-// team's first warp hands the document's mean loss to on_loss (lane 0 only) while the backward starts. a: the
-// team's activations; scratch: this block's shared scratch.
-template <class OnLoss>
-__device__ __forceinline__ void document_step(const Team& team, const float* params, float* grads,
-                                              const int* tensor_offsets, const StepActivations& a, float* scratch,
-                                              const StepShape& shape, const Batch& doc, float weight, OnLoss on_loss) {
+// them: its gradients, weighted by `weight` (its share of the step's loss, 1 / B), are added into grads. Returns
+// the document's mean loss in lane 0 of the team's first warp (which sums it while the backward starts), 0
+// elsewhere. a: the team's activations; scratch: this block's shared scratch.
+__device__ FUSED_OUT_OF_LINE float document_step(Team team, const float* params, float* grads,
+                                                 const int* tensor_offsets, StepActivations a, float* scratch,
+                                                 StepShape shape, Batch doc, float weight) {
     const int C = shape.C, F = shape.F, H = shape.H, L = shape.L, T = shape.T, V = shape.V;
     float* warp_scratch = scratch + (long)warp_in_block() * ATTN_SCRATCH_FLOATS(C / H, T);
     const int* tokens = doc.tokens(0);
@@ -288,18 +332,16 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
     for (int l = 0; l < L; l++) {
         LayerActivations la = layer_activations(a, shape, l);
         const int* lo = tensor_offsets + TENSORS_GLOBAL + TENSORS_PER_LAYER * l;
-        team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.attn_norm, la.attn_scale, stream, C); });
+        rmsnorm_forward_stage(team, n, la.attn_norm, la.attn_scale, stream, C);
         team.barrier();
         linear_forward_stage(team, la.qkv, la.attn_norm, params + lo[LAYER_QKV], nullptr, C, 3 * C, false, doc,
                              scratch);
         team.barrier();
-        team.each_warp_item(H * n, [&](int i) {
-            attention_forward_row(i % n, i / n, la.attn_out, la.probs, la.qkv, C, H, T, warp_scratch);
-        });
+        attention_forward_stage(team, n, la.attn_out, la.probs, la.qkv, C, H, T, warp_scratch);
         team.barrier();
         linear_forward_stage(team, la.mid, la.attn_out, params + lo[LAYER_WO], stream, C, C, false, doc, scratch);
         team.barrier();
-        team.each_warp_item(n, [&](int t) { rmsnorm_forward_row(t, la.mlp_norm, la.mlp_scale, la.mid, C); });
+        rmsnorm_forward_stage(team, n, la.mlp_norm, la.mlp_scale, la.mid, C);
         team.barrier();
         linear_forward_stage(team, la.hidden, la.mlp_norm, params + lo[LAYER_FC1], nullptr, C, F, true, doc, scratch);
         team.barrier();
@@ -320,6 +362,7 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
     team.barrier();
 
     // Backward. One warp sums the positions' losses in a fixed order (deterministic) while the rest starts.
+    float mean = 0.0f;
     if (team.first_warp()) {
         float sum = 0.0f;
         for (int t = lane_id(); t < n; t += WARP_SIZE) {
@@ -327,7 +370,7 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
         }
         sum = warp_sum(sum);
         if (lane_id() == 0) {
-            on_loss(inv_n * sum);
+            mean = inv_n * sum;
         }
     }
     linear_backward_stage(team, a.d_stream, grads + tensor_offsets[TENSOR_LM_HEAD], a.logits, stream, lm_head,
@@ -343,39 +386,28 @@ __device__ __forceinline__ void document_step(const Team& team, const float* par
         linear_backward_stage(team, a.d_norm, grads + lo[LAYER_FC1], a.d_hidden, la.mlp_norm, params + lo[LAYER_FC1],
                               la.hidden, C, F, doc, scratch);
         team.barrier();
-        team.each_warp_item(n, [&](int t) {
-            rmsnorm_backward_row(t, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true);
-        });
+        rmsnorm_backward_stage(team, n, a.d_stream, a.d_norm, la.mid, la.mlp_scale, C, true);
         team.barrier();
         linear_backward_stage(team, a.d_attn_out, grads + lo[LAYER_WO], a.d_stream, la.attn_out, params + lo[LAYER_WO],
                               nullptr, C, C, doc, scratch);
         team.barrier();
-        team.each_warp_item(2 * H * n, [&](int i) {
-            int r = i % (H * n);
-            if (i < H * n) {
-                attention_backward_query_row(r % n, r / n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C,
-                                             H, T, warp_scratch);
-            } else {
-                attention_backward_key_row(r % n, r / n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C, H,
-                                           T, n, warp_scratch);
-            }
-        });
+        attention_backward_stage(team, n, a.d_qkv, a.d_attn_out, la.qkv, la.probs, la.attn_out, C, H, T,
+                                 warp_scratch);
         team.barrier();
         linear_backward_stage(team, a.d_norm, grads + lo[LAYER_QKV], a.d_qkv, la.attn_norm, params + lo[LAYER_QKV],
                               nullptr, C, 3 * C, doc, scratch);
         team.barrier();
-        team.each_warp_item(n, [&](int t) {
-            rmsnorm_backward_row(t, a.d_stream, a.d_norm, block_in, la.attn_scale, C, true);
-        });
+        rmsnorm_backward_stage(team, n, a.d_stream, a.d_norm, block_in, la.attn_scale, C, true);
         team.barrier();
     }
     // The embedding: d(emb) through the first norm, then its rows into dwte and dwpe, item by item.
-    team.each_warp_item(n, [&](int t) { rmsnorm_backward_row(t, a.d_norm, a.d_stream, a.emb, a.emb_scale, C, false); });
+    rmsnorm_backward_stage(team, n, a.d_norm, a.d_stream, a.emb, a.emb_scale, C, false);
     team.barrier();
     team.each_thread_item((long)(V + T) * C, [&](long i) {
         embedding_backward_item(i, grads + tensor_offsets[TENSOR_WTE], grads + tensor_offsets[TENSOR_WPE], a.d_norm,
                                 doc, C, V);
     });
+    return mean;
 }
 
 // A step of one document, the whole grid on it: its gradients in grads, then Adam over every parameter with the
@@ -385,9 +417,10 @@ __device__ __forceinline__ void one_document_step(float* params, float* grads, f
                                                   float* scratch, const StepShape& shape, int num_params,
                                                   const AdamFactors& adam, bool update, const Batch& batch) {
     const Team team = Team::whole_grid();
-    const StepScalars* ss = batch.step();
-    document_step(team, params, grads, tensor_offsets, a, scratch, shape, batch.document(0), 1.0f,
-                  [&](float mean) { store_step_loss(losses, ss, mean); });
+    float mean = document_step(team, params, grads, tensor_offsets, a, scratch, shape, batch.document(0), 1.0f);
+    if (team.first_warp() && lane_id() == 0) {
+        store_step_loss(losses, batch.step(), mean);
+    }
     if (update) {
         team.barrier();
         adam_update_strided(params, grads, adam_m, adam_v, num_params,
@@ -412,8 +445,11 @@ __device__ __forceinline__ void documents_side_by_side_step(float* params, float
         if (b != (int)blockIdx.x) {
             __syncthreads();  // the previous document is done with the activations
         }
-        document_step(Team::alone(), params, own_grads, tensor_offsets, a, scratch, shape, batch.document(b), weight,
-                      [&](float mean) { block_loss += mean; });
+        float mean = document_step(Team::alone(), params, own_grads, tensor_offsets, a, scratch, shape,
+                                   batch.document(b), weight);
+        if (threadIdx.x == 0) {  // lane 0 of the team's first warp
+            block_loss += mean;
+        }
     }
     if (threadIdx.x == 0) {
         block_losses[blockIdx.x] = block_loss;
