@@ -122,20 +122,25 @@ public final class ReplacedFile {
     public static void write(Path file, StreamContents contents) throws IOException {
         write(file, (FileChannel channel) -> {
             // the channel stays open for the force and the rename: closing the stream must not close it
-            OutputStream out = new BufferedOutputStream(new FilterOutputStream(Channels.newOutputStream(channel)) {
-                @Override
-                public void write(byte[] b, int off, int len) throws IOException {
-                    this.out.write(b, off, len);
-                }
-
-                @Override
-                public void close() throws IOException {
-                    flush();
-                }
-            });
+            OutputStream out = new BufferedOutputStream(keptOpen(Channels.newOutputStream(channel)));
             contents.writeTo(out);
             out.flush();
         });
+    }
+
+    /** {@code out}, but closing it only flushes it: what it writes to stays open. */
+    static OutputStream keptOpen(OutputStream out) {
+        return new FilterOutputStream(out) {
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                this.out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                flush();
+            }
+        };
     }
 
     /** Where a write to {@code file} lands: the path at the end of its links (which need not exist yet), absolute. */

@@ -2,7 +2,6 @@ package dev.microgpt.files;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.FileChannel;
@@ -67,17 +66,7 @@ public final class StreamPaths {
         if (standard == null) {
             return Files.newOutputStream(path, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         }
-        return new FilterOutputStream(new FileOutputStream(standard)) {
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                this.out.write(b, off, len);
-            }
-
-            @Override
-            public void close() throws IOException {
-                flush();
-            }
-        };
+        return ReplacedFile.keptOpen(new FileOutputStream(standard));
     }
 
     /**
