@@ -31,6 +31,7 @@ final class MetricsWriter implements AutoCloseable {
 
     private final Path path;
     private final BufferedWriter out;
+    private final boolean rowByRow;         // a stream (/dev/stdout): each row goes out whole as it is written
     private final LossCurve kept;           // the kept rows' losses up to the resumed step
     private final long elapsedMicrosBefore; // the training time of the sessions before this one
     private String failure;                 // why the rows stopped, or null
@@ -38,6 +39,7 @@ final class MetricsWriter implements AutoCloseable {
     private MetricsWriter(Path path, BufferedWriter out, LossCurve kept, long elapsedMicrosBefore) {
         this.path = path;
         this.out = out;
+        this.rowByRow = StreamPaths.namesAStream(path);
         this.kept = kept;
         this.elapsedMicrosBefore = elapsedMicrosBefore;
     }
@@ -169,8 +171,11 @@ final class MetricsWriter implements AutoCloseable {
         try {
             out.write(step + "," + loss + "," + learningRate + ","
                     + (elapsedMicrosBefore + throughput.elapsedNanos() / 1000) / 1000.0 + ","
-                    + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond()));
-            out.newLine();
+                    + Math.round(throughput.documentsPerSecond()) + "," + Math.round(throughput.tokensPerSecond())
+                    + System.lineSeparator());
+            if (rowByRow) {
+                out.flush(); // in one write, which lines the process prints on the same stream cannot cut
+            }
         } catch (IOException e) {
             stopDuringTraining(e);
         }

@@ -55,7 +55,8 @@ final class OutputFile {
                         + " replace it; continue its run with --resume, or move it away or choose another --checkpoint");
             }
         }
-        if (report.metrics() != null) {
+        // A name of the process's stdout or stderr (/dev/stdout) is appended to: what the file behind it holds stays
+        if (report.metrics() != null && !StreamPaths.namesAStream(report.metrics())) {
             Path file = report.metrics();
             requireWritable(file, "metrics", "--metrics");
             switch (MetricsWriter.contents(file)) {
@@ -74,7 +75,7 @@ final class OutputFile {
                 case UNREADABLE -> throw unreadable(file, "--metrics");
             }
         }
-        if (report.plot() != null) {
+        if (report.plot() != null && !StreamPaths.namesAStream(report.plot())) {
             Path file = report.plot();
             requireWritableWhole(file, "the loss plot", "--plot");
             switch (LossPlot.contents(file)) {

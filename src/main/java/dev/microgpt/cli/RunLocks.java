@@ -6,6 +6,7 @@ import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
 import dev.microgpt.files.ReplacedFile;
+import dev.microgpt.files.StreamPaths;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -71,8 +72,8 @@ final class RunLocks implements AutoCloseable {
 
     private void lock(Output output) {
         Path target = ReplacedFile.landing(output.file());
-        if (Files.exists(target) && !Files.isRegularFile(target)) {
-            return; // a device or a pipe (--metrics /dev/stdout) is written in place, nothing replaced: no lock beside it
+        if (StreamPaths.namesAStream(output.file()) || Files.exists(target) && !Files.isRegularFile(target)) {
+            return; // a stream (--metrics /dev/stdout), a device or a pipe is written in place: no lock beside it
         }
         Path lockFile;
         try {

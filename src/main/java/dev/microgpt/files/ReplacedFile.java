@@ -3,6 +3,7 @@ package dev.microgpt.files;
 import static java.nio.file.LinkOption.NOFOLLOW_LINKS;
 import static java.nio.file.StandardCopyOption.ATOMIC_MOVE;
 import static java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+import static java.nio.file.StandardOpenOption.APPEND;
 import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
@@ -36,9 +37,10 @@ import java.util.regex.Pattern;
  * file at once (two first runs both saving the downloaded dataset, in two containers sharing a volume): neither
  * removes the other's temporary file, which its writer holds locked until the rename (a lock the system releases
  * however the process ends, and which other containers see, where process ids are their own). Through links, the file
- * they lead to is replaced, and a link stays a link ({@link #landing}). A path that names a stream ({@link StreamPaths}:
- * /dev/stdout, even where it leads to a file) or exists but is not a regular file (a device such as /dev/null, a pipe)
- * has nothing to keep and is written in place, appending; a caller for which that makes no sense refuses it first.
+ * they lead to is replaced, and a link stays a link ({@link #landing}). A path that names one of the process's
+ * descriptors ({@link StreamPaths}: /dev/stdout, even where it leads to a file) or exists but is not a regular file (a
+ * device such as /dev/null, a pipe) has nothing to keep and is written in place, appending; a caller for which that
+ * makes no sense refuses it first.
  */
 public final class ReplacedFile {
 
@@ -74,7 +76,9 @@ public final class ReplacedFile {
             throw new FileSystemException(file.toString(), null, "too many levels of symbolic links");
         }
         if (StreamPaths.namesAStream(file) || Files.exists(target) && !Files.isRegularFile(target)) {
-            StreamPaths.append(file, contents::writeTo);
+            try (FileChannel out = FileChannel.open(file, WRITE, APPEND)) {
+                contents.writeTo(out);
+            }
             return;
         }
         Path directory = target.getParent();
@@ -118,8 +122,17 @@ public final class ReplacedFile {
         }
     }
 
-    /** {@link #write(Path, Contents)} for contents written as a stream, buffered. */
+    /**
+     * {@link #write(Path, Contents)} for contents written as a stream, buffered; on a name of standard output or error,
+     * through the process's own descriptor ({@link StreamPaths#appendingTo}), after what it printed there.
+     */
     public static void write(Path file, StreamContents contents) throws IOException {
+        if (StreamPaths.namesAStream(file)) {
+            try (OutputStream out = new BufferedOutputStream(StreamPaths.appendingTo(file))) {
+                contents.writeTo(out);
+            }
+            return;
+        }
         write(file, (FileChannel channel) -> {
             // the channel stays open for the force and the rename: closing the stream must not close it
             OutputStream out = new BufferedOutputStream(keptOpen(Channels.newOutputStream(channel)));

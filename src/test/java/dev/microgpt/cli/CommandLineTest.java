@@ -421,6 +421,26 @@ class CommandLineTest {
                 "cannot write checkpoint /dev/stdout", "names a stream", "--checkpoint");
     }
 
+    /** A file under /dev or /proc that is a file (in /dev/shm) is written as any file is, not as a stream. */
+    @Test
+    void outputsInDevShmAreFiles() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "needs a writable /dev/shm");
+        Path metrics = Files.createTempFile(shm, "metrics", ".csv");
+        Path plot = metrics.resolveSibling(metrics.getFileName() + ".png");
+        try {
+            Files.delete(metrics);
+            Result r = run("--input", "names.txt", "--steps", "20", "--metrics", metrics.toString(), "--plot",
+                    plot.toString(), "--num-samples", "0", "--quiet");
+            assertEquals(0, r.exitCode(), r.stderr());
+            assertEquals(21, Files.readAllLines(metrics).size(), "the header and 20 rows, in the file");
+            assertTrue(Files.size(plot) > 0 && r.stdout().isEmpty(), "the plot in its file, nothing on stdout");
+        } finally {
+            Files.deleteIfExists(metrics);
+            Files.deleteIfExists(plot);
+        }
+    }
+
     @Test
     void verboseShowsTheStackTrace() throws Exception {
         Result r = run("--input", "nope.txt", "--verbose");
