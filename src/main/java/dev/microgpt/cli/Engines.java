@@ -110,8 +110,7 @@ final class Engines {
         EngineChoice choice;
         if (device == Main.Device.gpu) {
             GpuOptions gpu = request.gpu().options(batchSize);
-            Main.LOG.info("gpu mode: {}{}", gpu.label(), request.gpu().modeGiven() ? ""
-                    : " (the default for " + batchSize + " document" + (batchSize == 1 ? "" : "s") + " per step)");
+            Main.LOG.info("gpu mode: {} ({})", gpu.label(), request.gpu().mode(batchSize).why());
             choice = new EngineChoice.Gpu(gpu);
         } else {
             choice = request.cpuEngineOrDefault() == Main.Engine.tape ? new EngineChoice.Tape()

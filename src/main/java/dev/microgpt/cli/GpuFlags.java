@@ -40,22 +40,34 @@ public final class GpuFlags {
         return gemm;
     }
 
-    /** Whether --gpu-mode was given (else {@link #options} takes the default for the batch). */
-    public boolean modeGiven() {
-        return mode != null;
+    /** The mode a run takes, and why, as the run's log says it. */
+    record ChosenMode(GpuMode mode, String why) {
     }
 
     /**
-     * The options together, for steps of {@code batchSize} documents: --gpu-mode, or where it is not given the mode the
-     * other flags ask for (the fused step's knobs ask for it; cuBLAS calls stand only between launches), else the
-     * fastest for the batch ({@link GpuMode#fastestFor}). Refuses (IllegalArgumentException, naming the flags) a
-     * combination no mode can run.
+     * The mode for steps of {@code batchSize} documents: --gpu-mode, or where it is not given the mode the other flags
+     * ask for (the fused step's knobs ask for it; cuBLAS calls stand only between launches), else the fastest for the
+     * batch ({@link GpuMode#fastestFor}).
+     */
+    ChosenMode mode(int batchSize) {
+        if (mode != null) {
+            return new ChosenMode(mode, "--gpu-mode");
+        }
+        if (gemm == GemmBackend.cublas) {
+            return new ChosenMode(GpuMode.graph, "for --gemm cublas, whose calls stand between launches");
+        }
+        if (stepsPerLaunch > 1 || fusedBlocks > 0) {
+            return new ChosenMode(GpuMode.fused, "for " + (stepsPerLaunch > 1 ? "--steps-per-launch" : "--fused-blocks"));
+        }
+        return new ChosenMode(GpuMode.fastestFor(batchSize), "the fastest for " + batchSize + " document"
+                + (batchSize == 1 ? "" : "s") + " per step");
+    }
+
+    /**
+     * The options together, for steps of {@code batchSize} documents ({@link #mode}). Refuses (IllegalArgumentException,
+     * naming the flags) a combination no mode can run.
      */
     public GpuOptions options(int batchSize) {
-        GpuMode chosen = mode != null ? mode
-                : gemm == GemmBackend.cublas ? GpuMode.graph
-                : stepsPerLaunch > 1 || fusedBlocks > 0 ? GpuMode.fused
-                : GpuMode.fastestFor(batchSize);
-        return new GpuOptions(chosen, gemm, fusedBlocks, stepsPerLaunch);
+        return new GpuOptions(mode(batchSize).mode(), gemm, fusedBlocks, stepsPerLaunch);
     }
 }

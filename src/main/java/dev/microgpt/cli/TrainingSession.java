@@ -69,6 +69,13 @@ final class TrainingSession {
     private int train() throws IOException {
         decideSettings();
         Main.Device device = Engines.resolve(options.device(), shape, batchSize);
+        if (device == Main.Device.gpu && resumed != null) { // the command line's batch size was checked, not this
+            try {
+                options.device().gpu().options(batchSize).checkBatchSize(batchSize);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage() + " (--batch-size " + batchSize + " is the checkpoint's)");
+            }
+        }
         dataset = new DatasetSource().resolve(options.input());
         if (dataset.origin() == Dataset.Origin.BUILT_IN) {
             Main.LOG.warn("dataset: {}", dataset.description());

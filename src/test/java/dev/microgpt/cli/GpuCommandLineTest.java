@@ -34,7 +34,7 @@ class GpuCommandLineTest {
                 "64", "--steps", "300", "--stop-after", "200", "--checkpoint", "g.safetensors", "--metrics", "g.csv");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
         assertTrue(gpu.stderr().contains("device gpu: "), gpu.stderr());
-        assertTrue(gpu.stderr().contains("gpu mode: graph (the default for 1 document per step)"), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: graph (the fastest for 1 document per step)"), gpu.stderr());
         Checkpoint saved = CheckpointFile.read(dir.resolve("g.safetensors"));
         assertEquals(DType.F32, saved.dtype());
         assertEquals(200, saved.step());
@@ -88,11 +88,16 @@ class GpuCommandLineTest {
                 "30", "--stop-after", "20", "--checkpoint", "gpu.safetensors", "--metrics", "gpu.csv");
         assertEquals(0, first.exitCode(), first.stderr());
         assertTrue(first.stderr().contains("batch size: 8 documents a step"), first.stderr());
-        assertTrue(first.stderr().contains("gpu mode: fused (the default for 8 documents per step)"), first.stderr());
+        assertTrue(first.stderr().contains("gpu mode: fused (the fastest for 8 documents per step)"), first.stderr());
+        Result tooMany = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
+                "gpu.safetensors", "--steps-per-launch", "64");
+        assertEquals(2, tooMany.exitCode(), tooMany.stderr()); // the checkpoint's batch size is checked, not 1
+        assertTrue(tooMany.stderr().contains("--steps-per-launch 64 with --batch-size 8")
+                && tooMany.stderr().contains("(--batch-size 8 is the checkpoint's)"), tooMany.stderr());
         Result gpu = CommandLineRunner.run(dir, "--input", names, "--device", "gpu", "--resume", "--checkpoint",
                 "gpu.safetensors", "--metrics", "gpu.csv", "--num-samples", "3");
         assertEquals(0, gpu.exitCode(), gpu.stderr());
-        assertTrue(gpu.stderr().contains("gpu mode: fused (the default for 8 documents per step)"), gpu.stderr());
+        assertTrue(gpu.stderr().contains("gpu mode: fused (the fastest for 8 documents per step)"), gpu.stderr());
         Result cpu = CommandLineRunner.run(dir, "--input", names, "--device", "cpu", "--batch-size", "8", "--steps",
                 "30", "--metrics", "cpu.csv", "--quiet");
         assertEquals(0, cpu.exitCode(), cpu.stderr());
