@@ -28,7 +28,11 @@ public final class StepProfiler implements AutoCloseable {
         this.gate = new StreamGate();
     }
 
-    /** Runs one training step of the engine so, and returns each operation's GPU milliseconds in issue order. */
+    /**
+     * Runs one training step of the engine so, and returns each operation's GPU milliseconds in issue order. Profile
+     * steps after the engine has trained one: the first use of a library (cuBLAS) may load kernels, and wait for the
+     * GPU, while the stream is held (IllegalStateException, after {@link StreamGate#WATCHDOG_SECONDS} s).
+     */
     public float[] profile(DocumentBatch batch, AdamConfig adam, int step, int numSteps) {
         List<StepOp> ops = engine.stageForProfile(batch, adam, step, numSteps);
         int positions = batch.positions(0);
@@ -39,14 +43,22 @@ public final class StepProfiler implements AutoCloseable {
                 events[i] = new CUevent();
                 Cuda.check(cuEventCreate(events[i], 0), "cuEventCreate");
             }
-            gate.issueHeld(gpu.stream(), () -> {
-                for (int i = 0; i < ops.size(); i++) {
-                    Cuda.check(cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
-                    ops.get(i).enqueue(gpu.stream(), positions);
-                    Cuda.check(cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
-                }
-            });
-            gpu.synchronize("a profiled step");
+            boolean backToBack;
+            try {
+                backToBack = gate.issueHeld(gpu.stream(), () -> {
+                    for (int i = 0; i < ops.size(); i++) {
+                        Cuda.check(cuEventRecord(events[2 * i], gpu.stream()), "cuEventRecord");
+                        ops.get(i).enqueue(gpu.stream(), positions);
+                        Cuda.check(cuEventRecord(events[2 * i + 1], gpu.stream()), "cuEventRecord");
+                    }
+                });
+            } finally {
+                gpu.synchronize("a profiled step"); // past the wait before anything frees the gate's word
+            }
+            if (!backToBack) {
+                throw new IllegalStateException("a profiled step's issue waited for the GPU while its stream was held,"
+                        + " so its times would count that wait; profile only after the engine has trained a step");
+            }
             float[] millis = new float[ops.size()];
             float[] elapsed = new float[1];
             for (int i = 0; i < millis.length; i++) {
