@@ -18,12 +18,13 @@
 #                 issue 11's targets, each met, MISSED or not measured
 #   6. tune       what the defaults are chosen from: cpu-fast, gpu-graph and gpu-fused at 16/16, 32/32 and 64/64, one
 #                 document a step and 8 (--device auto's threshold, the default --gpu-mode), then 1000-step fused runs
-#                 on grids of 1 to 64 blocks at 32/32 and 64/64, one document a step and 128 (the fused grid choice)
+#                 on grids of 1 to 64 blocks at one document a step and 32 to 128 at 128 (the fused grid choice)
 #   7. profile    Nsight Compute (ncu) on three launches of the fused step at 16/16 and 64/64: duration, speed of
 #                 light, occupancy, warp states (what a missed target calls for); and the duration of each kernel of
 #                 one eager step (what the graph replays), where the GPU's counters can be read
 # The whole command has a budget (PROOF_SECONDS, default 420: the 7 minutes a device call of about 8 leaves room for):
-# each limit (the machine stage's three JVMs and each run 25 s, tests 130 s, sanitizer 145 s, bench 150 s, tune 150 s)
+# each limit (the machine stage's three JVMs and each run 25 s, tests 130 s, sanitizer 145 s, bench 150 s, tune 150 s:
+# 90 for its benchmark, the rest for its runs)
 # is cut to what is left of it, a stage with under 30 s left is skipped and a run with under 5 s not started, each
 # named in the summary, so the least valuable stages give way. A process at its limit gets SIGTERM, then SIGKILL 10 s
 # later: training takes SIGTERM as Ctrl-C and stops at the next step, which a hung kernel never reaches. A mode that
@@ -312,6 +313,7 @@ if wants tune; then
   logs=$(mktemp -d)
   note ""
   note "## Tuning: what --device auto, the default --gpu-mode and the fused grid are chosen from"
+  stage_end=$(( $(date +%s) + 150 * slow ))
   seconds=$(( $(left) < 90 * slow ? $(left) : 90 * slow ))
   sizes="16 32 64"
   scope=(--sizes "$sizes" --batch-sizes "1 8" --repeats 3 --warmup-seconds 0.5 --repeat-seconds 0.2
@@ -332,6 +334,10 @@ if wants tune; then
     for run in "1 1" "1 2" "1 4" "1 8" "1 16" "1 32" "1 64" "128 32" "128 64" "128 128"; do
       read -r batch blocks <<< "$run"
       [ "$size" != 16 ] || [ "$blocks" -le 4 ] || continue  # 16/16: one block, shared memory, or a few in global
+      if [ "$(date +%s)" -ge "$stage_end" ]; then
+        note "| $blocks blocks | $size/$size | $batch | not run: the stage's 150 s are spent | — |"
+        continue
+      fi
       log="$logs/fused-$size-bs$batch-b$blocks.txt"
       limited $((25 * slow)) .gpu/java dev.microgpt.cli.Main --device gpu --gpu-mode fused --fused-blocks "$blocks" \
         --input "$names" --n-embd "$size" --block-size "$size" --batch-size "$batch" --steps "$steps" \
