@@ -36,10 +36,10 @@ final class MetricsWriter implements AutoCloseable {
     private final long elapsedMicrosBefore; // the training time of the sessions before this one
     private String failure;                 // why the rows stopped, or null
 
-    private MetricsWriter(Path path, BufferedWriter out, LossCurve kept, long elapsedMicrosBefore) {
+    private MetricsWriter(Path path, BufferedWriter out, boolean rowByRow, LossCurve kept, long elapsedMicrosBefore) {
         this.path = path;
         this.out = out;
-        this.rowByRow = StreamPaths.namesAStream(path);
+        this.rowByRow = rowByRow;
         this.kept = kept;
         this.elapsedMicrosBefore = elapsedMicrosBefore;
     }
@@ -56,8 +56,9 @@ final class MetricsWriter implements AutoCloseable {
         double[] losses = new double[Math.max(resumedStep, 0) + 1]; // [step], of the kept rows
         boolean[] present = new boolean[losses.length];
         double elapsedMs = 0;
+        boolean stream = StreamPaths.namesAStream(path);
         // A resume keeps the rows up to its step, of a file it can replace: not of a stream's other name (below)
-        boolean keeping = resumedStep >= 0 && !StreamPaths.namesAStream(path) && Files.isRegularFile(path);
+        boolean keeping = resumedStep >= 0 && !stream && Files.isRegularFile(path);
         try {
             if (keeping) {
                 for (String line : Files.readAllLines(path, StandardCharsets.UTF_8)) {
@@ -86,7 +87,7 @@ final class MetricsWriter implements AutoCloseable {
                         + System.lineSeparator()).getBytes(StandardCharsets.UTF_8))); // a failure loses no row
                 out = Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.APPEND);
             } else {
-                out = StreamPaths.namesAStream(path) // appended to, after what the process printed
+                out = stream // appended to, after what the process printed
                         ? new BufferedWriter(new OutputStreamWriter(StreamPaths.appendingTo(path), StandardCharsets.UTF_8))
                         : Files.newBufferedWriter(path, StandardCharsets.UTF_8);
                 try {
@@ -112,7 +113,7 @@ final class MetricsWriter implements AutoCloseable {
                         + " session only", path, resumedStep, before + 1, resumedStep);
             }
             LossCurve keptLosses = new LossCurve(first, Arrays.copyOfRange(losses, first, last + 1));
-            return new MetricsWriter(path, out, keptLosses, Math.round(elapsedMs * 1000));
+            return new MetricsWriter(path, out, stream, keptLosses, Math.round(elapsedMs * 1000));
         } catch (IOException e) {
             throw cannotOpen(path, e);
         }

@@ -6,7 +6,6 @@ import static java.nio.file.StandardOpenOption.READ;
 import static java.nio.file.StandardOpenOption.WRITE;
 
 import dev.microgpt.files.ReplacedFile;
-import dev.microgpt.files.StreamPaths;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -71,10 +70,10 @@ final class RunLocks implements AutoCloseable {
     }
 
     private void lock(Output output) {
-        Path target = ReplacedFile.landing(output.file());
-        if (StreamPaths.namesAStream(output.file()) || Files.exists(target) && !Files.isRegularFile(target)) {
-            return; // a stream (--metrics /dev/stdout), a device or a pipe is written in place: no lock beside it
+        if (ReplacedFile.writtenInPlace(output.file())) {
+            return; // a stream (--metrics /dev/stdout), a device or a pipe: nothing replaced, no lock beside it
         }
+        Path target = ReplacedFile.landing(output.file());
         Path lockFile;
         try {
             lockFile = target.getParent().toRealPath().resolve("." + target.getFileName() + ".lock");

@@ -75,7 +75,7 @@ public final class ReplacedFile {
         if (Files.isSymbolicLink(target)) {
             throw new FileSystemException(file.toString(), null, "too many levels of symbolic links");
         }
-        if (StreamPaths.namesAStream(file) || Files.exists(target) && !Files.isRegularFile(target)) {
+        if (writtenInPlace(file)) {
             try (FileChannel out = FileChannel.open(file, WRITE, APPEND)) {
                 contents.writeTo(out);
             }
@@ -154,6 +154,15 @@ public final class ReplacedFile {
                 flush();
             }
         };
+    }
+
+    /**
+     * Whether a write to {@code file} goes in place, appending, and replaces nothing: it names one of the process's
+     * descriptors (/dev/stdout), or leads to something that exists and is not a regular file (a device, a pipe).
+     */
+    public static boolean writtenInPlace(Path file) {
+        Path target = landing(file);
+        return StreamPaths.namesAStream(file) || Files.exists(target) && !Files.isRegularFile(target);
     }
 
     /** Where a write to {@code file} lands: the path at the end of its links (which need not exist yet), absolute. */
